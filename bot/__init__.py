@@ -1,0 +1,1 @@
+"""SLA Desk: a partner support desk run inside Slack."""

@@ -1,0 +1,243 @@
+"""Command line: `python -m bot serve | socket | scheduler | sla due | directory import | agents …`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.settings import Settings, get_settings, require
+
+cli = typer.Typer(help="SLA Desk: a partner support desk inside Slack.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+sla_cli = typer.Typer(help="The SLA clock.", no_args_is_help=True)
+directory_cli = typer.Typer(help="The partner directory.", no_args_is_help=True)
+agents_cli = typer.Typer(help="Support agents.", no_args_is_help=True)
+cli.add_typer(sla_cli, name="sla")
+cli.add_typer(directory_cli, name="directory")
+cli.add_typer(agents_cli, name="agents")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import OperationalError
+
+    from bot.clock import clock_from_setting
+    from bot.runtime import build_runtime
+
+    try:
+        return build_runtime(settings, clock_from_setting(settings.frozen_time))
+    except ValueError as error:
+        raise fail(str(error)) from None
+    except OperationalError as error:
+        raise fail(f"Can't reach the database at DATABASE_URL: {error.orig}") from None
+
+
+@cli.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: setting PORT, 3000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: setting HOST).")] = None,
+    worker: Annotated[bool, typer.Option(help="Run the ping worker in this process too.")] = True,
+) -> None:
+    """Serve Slack's HTTP requests at POST /slack/events, and GET /health."""
+    settings = get_settings()
+    require(settings, "slack_bot_token", "slack_signing_secret", "tech_channel", "care_channel")
+    _logging(settings)
+    from bot.app import build_app
+    from bot.server import Server, make_wsgi_app
+    from bot.worker import Worker
+    from handlers.rules import warm_up_language_detector
+
+    runtime = _runtime(settings)
+    server = Server(make_wsgi_app(build_app(runtime), runtime), host or settings.host, port or settings.port,
+                    settings.server_threads)
+    background = Worker(runtime.deliverer, settings.worker_interval_seconds)
+    if worker and settings.worker_enabled:
+        background.start_in_thread()
+    warm_up_language_detector()
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    logging.getLogger("bot").info("serving on port %s", server.port)
+    try:
+        server.serve_forever()
+    finally:
+        background.stop()
+
+
+@cli.command()
+def socket() -> None:
+    """Run the same app over Socket Mode (needs SLACK_APP_TOKEN)."""
+    settings = get_settings()
+    require(settings, "slack_bot_token", "slack_app_token", "tech_channel", "care_channel")
+    _logging(settings)
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import build_app
+    from bot.worker import Worker
+
+    runtime = _runtime(settings)
+    background = Worker(runtime.deliverer, settings.worker_interval_seconds)
+    if settings.worker_enabled:
+        background.start_in_thread()
+    SocketModeHandler(build_app(runtime), settings.slack_app_token).start()
+
+
+@cli.command()
+def scheduler(
+    once: Annotated[bool, typer.Option(help="Deliver what is due now, then exit.")] = False,
+    now: Annotated[str | None, typer.Option(help="Pretend it is this instant (ISO-8601), for replays.")] = None,
+) -> None:
+    """Run the ping worker alone (several may share one PostgreSQL database)."""
+    settings = get_settings()
+    require(settings, "slack_bot_token")
+    if now:
+        settings = settings.model_copy(update={"frozen_time": now})
+    _logging(settings)
+    from bot.worker import Worker
+
+    runtime = _runtime(settings)
+    worker = Worker(runtime.deliverer, settings.worker_interval_seconds)
+    if once:
+        typer.echo(f"delivered {worker.tick()}")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop_event.set())
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        worker.stop_event.set()
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date (serve and scheduler also do it at start)."""
+    _runtime(get_settings())
+    typer.echo("schema up to date")
+
+
+@sla_cli.command("due")
+def sla_due(
+    desk: Annotated[str, typer.Option(help="Desk name, e.g. cet or est.")],
+    queue: Annotated[str, typer.Option(help="tech or care.")],
+    klass: Annotated[str | None, typer.Option("--class", help="standard or critical (tech only).")] = None,
+    filed: Annotated[str | None, typer.Option(help="When filed, ISO-8601; no offset = desk time. Default: now.")] = None,
+) -> None:
+    """Print when the first response to a ticket is due (last line: ISO-8601 with the desk's offset)."""
+    from bot.clock import system_clock
+    from bot.desks import build_desks
+    from handlers.sla import first_response_window, parse_instant
+
+    settings = get_settings()
+    if queue not in ("tech", "care"):
+        raise fail(f"--queue must be tech or care, not {queue!r}")
+    if queue == "care" and klass:
+        raise fail("--queue care takes no --class: Customer Care has one class")
+    if klass not in (None, "standard", "critical"):
+        raise fail(f"--class must be standard or critical, not {klass!r}")
+    try:
+        book = build_desks(settings)
+        calendar = book.calendar(desk)
+        filed_at = parse_instant(filed, calendar.timezone) if filed else system_clock()
+        window = first_response_window(calendar, queue, klass, filed_at, book.policy)
+    except ValueError as error:
+        raise fail(str(error)) from None
+    hours = "outside" if window.outside_hours else "within"
+    typer.echo(f"filed {window.filed_at.isoformat()} ({hours} support hours of desk {desk}, {calendar.timezone})")
+    typer.echo(window.due_at.isoformat())
+
+
+@directory_cli.command("import")
+def directory_import(file: Annotated[Path, typer.Argument(help="CSV: " + "company,tier,desk,assigned_partner,"
+                                                              "email,slack_user_id,certification")]) -> None:
+    """Load partners and members; a bad row refuses the whole file."""
+    from rich.progress import Progress
+
+    from storage.db import session_scope
+    from storage.directory import DirectoryError, import_directory, parse_directory_csv
+
+    settings = get_settings()
+    if not file.is_file():
+        raise fail(f"{file}: no such file")
+    runtime = _runtime(settings)
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as handle:
+            rows = parse_directory_csv(handle, settings.desks.keys())
+        with Progress(disable=len(rows) < 500 or not sys.stderr.isatty(), transient=True) as progress, \
+                session_scope(runtime.engine) as session:
+            task = progress.add_task("importing", total=len(rows))
+            counts = import_directory(session, rows, lambda done: progress.update(task, completed=done))
+    except DirectoryError as error:
+        for problem in error.problems:
+            typer.echo(f"{file}:{problem}", err=True)
+        raise fail(f"import refused: {len(error.problems)} problem(s), nothing was written", 1) from None
+    except UnicodeDecodeError:
+        raise fail(f"{file}: not UTF-8 text; nothing was written", 1) from None
+    typer.echo(f"imported {len(rows)} rows: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+
+
+@agents_cli.command("add")
+def agents_add(
+    user_id: Annotated[str, typer.Argument(help="Slack user id (U…).")],
+    desk: Annotated[str, typer.Option(help="The desk this agent works for.")],
+    lead: Annotated[bool, typer.Option("--lead", help="Desk lead: mentioned on breaches.")] = False,
+) -> None:
+    """Add an agent, or change their desk and lead flag."""
+    from storage.db import session_scope
+    from storage.directory import SLACK_USER, add_agent
+
+    settings = get_settings()
+    if not SLACK_USER.match(user_id):
+        raise fail(f"{user_id!r} is not a Slack user id (U…)")
+    if desk not in settings.desks:
+        raise fail(f"unknown desk {desk!r} (expected one of {', '.join(sorted(settings.desks))})")
+    runtime = _runtime(settings)
+    with session_scope(runtime.engine) as session:
+        add_agent(session, user_id, desk, lead)
+    typer.echo(f"agent {user_id} on desk {desk}" + (" (lead)" if lead else ""))
+
+
+@agents_cli.command("remove")
+def agents_remove(user_id: Annotated[str, typer.Argument(help="Slack user id (U…).")]) -> None:
+    """Remove an agent."""
+    from storage.db import session_scope
+    from storage.directory import remove_agent
+
+    runtime = _runtime(get_settings())
+    with session_scope(runtime.engine) as session:
+        removed = remove_agent(session, user_id)
+    if not removed:
+        raise fail(f"{user_id} is not an agent", 1)
+    typer.echo(f"removed agent {user_id}")
+
+
+@agents_cli.command("list")
+def agents_list() -> None:
+    """List agents: user id, desk, lead."""
+    from storage.db import session_scope
+    from storage.directory import list_agents
+
+    runtime = _runtime(get_settings())
+    with session_scope(runtime.engine) as session:
+        agents = list_agents(session)
+    for agent in agents:
+        typer.echo(f"{agent.slack_user_id}\t{agent.desk}\t{'lead' if agent.is_lead else ''}".rstrip())
+    if not agents:
+        typer.echo("no agents yet: python -m bot agents add U123 --desk cet", err=True)
+
+
+def main() -> None:
+    cli(prog_name="python -m bot")
+
+
+if __name__ == "__main__":
+    main()

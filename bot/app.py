@@ -1,0 +1,45 @@
+"""Assembling the Bolt app: one register(app) per listener group."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltContext
+
+from bot.runtime import Runtime
+from handlers import agents, commands, events, filing, home
+
+log = logging.getLogger(__name__)
+
+SORRY = ":hourglass: SLA Desk can't reach its database right now. Nothing was changed: please try again in a minute."
+
+
+def build_app(runtime: Runtime) -> App:
+    app = App(
+        client=runtime.client,
+        signing_secret=runtime.settings.slack_signing_secret,
+        token_verification_enabled=False,  # start even while Slack is unreachable
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+
+    @app.middleware
+    def inject_runtime(context: BoltContext, next: Callable[[], Any]) -> Any:
+        context["runtime"] = runtime
+        return next()
+
+    @app.error
+    def friendly_error(error: Exception, body: dict[str, Any], respond: Any, logger: logging.Logger) -> None:
+        # A listener that failed before it acked: the user gets a sentence, never a trace.
+        logger.exception("listener failed: %r", error)
+        if body.get("command") or body.get("type") == "block_actions":
+            try:
+                respond(text=SORRY, response_type="ephemeral", replace_original=False)
+            except Exception:
+                logger.warning("could not tell the user about the failure")
+
+    for group in (commands, filing, agents, home, events):
+        group.register(app)
+    return app

@@ -1,0 +1,36 @@
+"""Desk calendars and the SLA policy, built once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from handlers.sla import DeskCalendar, SlaPolicy, build_calendar
+
+
+@dataclass(frozen=True)
+class DeskBook:
+    calendars: dict[str, DeskCalendar]
+    policy: SlaPolicy
+    labels: dict[str, str]
+
+    def calendar(self, desk: str) -> DeskCalendar:
+        try:
+            return self.calendars[desk]
+        except KeyError:
+            raise ValueError(f"unknown desk {desk!r} (expected one of {', '.join(sorted(self.calendars))})") from None
+
+
+def build_desks(settings: Settings) -> DeskBook:
+    calendars = {}
+    for name, desk in settings.desks.items():
+        try:
+            calendars[name] = build_calendar(name, desk.timezone, desk.hours, desk.country, desk.closed_days)
+        except Exception as error:  # pendulum and holidays raise their own types
+            raise ValueError(f"Setting DESKS is invalid for desk {name!r}: {error}") from None
+    policy = SlaPolicy(
+        care_business_seconds=settings.care_business_hours * 3600,
+        critical_seconds=settings.critical_minutes * 60,
+    )
+    labels = {name: desk.label or name.upper() for name, desk in settings.desks.items()}
+    return DeskBook(calendars, policy, labels)

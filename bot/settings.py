@@ -1,0 +1,172 @@
+"""Operator settings, read from the environment and an optional `.env` file.
+
+Everything SPEC marks *default* lives here so an operator can change it without code.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+class DeskSettings(BaseModel):
+    """One support team and its business calendar."""
+
+    timezone: str
+    country: str | None = None
+    label: str = ""
+    # Weekly support intervals: weekday (mon..sun) -> list of "HH:MM-HH:MM".
+    hours: dict[str, list[str]] = Field(
+        default_factory=lambda: {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+    )
+    closed_days: list[date] = Field(default_factory=list)
+    lead_group: str | None = None  # Slack user group id (S…) mentioned on breaches
+    oncall: str | None = None  # Slack user or channel id paged for after-hours criticals
+
+
+def _default_desks() -> dict[str, DeskSettings]:
+    return {
+        "cet": DeskSettings(timezone="Europe/Rome", country="IT", label="CET"),
+        "est": DeskSettings(timezone="America/New_York", country="US", label="EST"),
+    }
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str | None = None
+    slack_api_url: str = SLACK_API_DEFAULT
+
+    database_url: str = "sqlite:///sla_desk.db"
+
+    tech_channel: str = ""
+    care_channel: str = ""
+
+    desks: dict[str, DeskSettings] = Field(default_factory=_default_desks)
+    default_desk: str = "cet"
+
+    support_phone: str = "+39 0461 1715010"
+    docs_url: str = "https://manuals.wildix.com/"
+    care_faq_url: str = "https://confluence.wildix.com/display/DOC/Customer+Care+FAQ"
+
+    certification_ladder: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["W-FE", "W-SE", "W-DE"]
+    )
+    certification_minimum: str = "W-FE"
+
+    warning_shares: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.5, 0.8])
+    escalation_interval_minutes: int = Field(default=60, gt=0)
+    escalation_max: int = Field(default=3, ge=0)
+    care_business_hours: float = Field(default=9.0, gt=0)
+    critical_minutes: int = Field(default=30, gt=0)
+
+    # Comma-separated Slack user ids treated as agents in addition to the agents table.
+    agents: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # The worker: how often it looks for due pings, and how long a claimed ping is held.
+    worker_enabled: bool = True
+    worker_interval_seconds: float = Field(default=5.0, gt=0)
+    worker_lease_seconds: float = Field(default=60.0, gt=0)
+    worker_batch: int = Field(default=200, gt=0)
+
+    # A fixed instant (ISO-8601) instead of the system clock: for demos and tests only.
+    frozen_time: str | None = None
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, gt=0, lt=65536)
+    server_threads: int = Field(default=16, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("certification_ladder", "agents", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("warning_shares", mode="before")
+    @classmethod
+    def _split_shares(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [float(part) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("warning_shares")
+    @classmethod
+    def _shares_in_range(cls, value: list[float]) -> list[float]:
+        if any(not 0 < share < 1 for share in value):
+            raise ValueError("each share must be between 0 and 1, e.g. 0.5,0.8")
+        return sorted(value)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("desks")
+    @classmethod
+    def _desks_not_empty(cls, value: dict[str, DeskSettings]) -> dict[str, DeskSettings]:
+        if not value:
+            raise ValueError("at least one desk is needed")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DB")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+
+class SettingsError(SystemExit):
+    """Raised with one human line; SystemExit so the CLI never shows a traceback."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]).upper() or "settings"
+    return f"Setting {name} is invalid: {first['msg']}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+    except PydanticSettingsError as error:
+        # e.g. 'error parsing value for field "desks" from source "EnvSettingsSource"'
+        field = str(error).split('"')[1].upper() if '"' in str(error) else "settings"
+        raise SettingsError(f"Setting {field} is invalid: expected JSON for this setting") from None
+
+
+def require(settings: Settings, *names: str) -> None:
+    """Stop with one line naming the first required setting that is empty."""
+    for name in names:
+        if not getattr(settings, name):
+            print(f"Setting {name.upper()} is missing: {_HINTS.get(name, 'set it in the environment or .env')}",
+                  file=sys.stderr)
+            raise SystemExit(2)
+
+
+_HINTS = {
+    "slack_bot_token": "expected the bot token (xoxb-…) from the Slack app's OAuth page",
+    "slack_signing_secret": "expected the signing secret from the Slack app's Basic Information page",
+    "slack_app_token": "expected an app-level token (xapp-…) with connections:write for Socket Mode",
+    "tech_channel": "expected the Slack channel id (C…) of the Technical Support queue",
+    "care_channel": "expected the Slack channel id (C…) of the Customer Care queue",
+}

@@ -1,0 +1,41 @@
+"""The scheduler: posts due pings and everything else still owed to Slack, tick after tick."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from bot.delivery import Deliverer
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, deliverer: Deliverer, interval_seconds: float):
+        self.deliverer = deliverer
+        self.interval = interval_seconds
+        self.stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> int:
+        """One pass: everything due now, in batches. A failure is logged, never fatal."""
+        try:
+            return self.deliverer.drain()
+        except Exception:
+            log.exception("worker tick failed; trying again next tick")
+            return 0
+
+    def run(self) -> None:
+        log.info("worker running every %.1f s", self.interval)
+        while not self.stop_event.is_set():
+            self.tick()
+            self.stop_event.wait(self.interval)
+
+    def start_in_thread(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self._thread:
+            self._thread.join(timeout=10)

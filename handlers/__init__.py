@@ -1,0 +1,1 @@
+"""Slack listeners (thin) and the pure rules they call."""

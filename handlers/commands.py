@@ -1,0 +1,121 @@
+"""The `/ticket` slash command: parse, route to the rules and the store, reply (ephemeral)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from bot.runtime import Runtime
+from handlers import rules, views
+from handlers.agents import ACTIONS, run_agent_command
+from handlers.common import guarded, identify, parse_ticket_id, runtime_of
+from handlers.filing import open_form
+from handlers.present import view_of
+from handlers.sla import Queue
+from storage import tickets as ticket_store
+from storage.db import session_scope
+
+UNKNOWN = "I don't know `/ticket {word}`. Try `/ticket help` for what I can do."
+
+
+def register(app: App) -> None:
+    app.command("/ticket")(ticket_command)
+
+
+@guarded
+def ticket_command(ack: Ack, command: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    runtime = runtime_of(context)
+    words = rules.clean(command.get("text")).split()
+    sub = words[0].lower() if words else "new"
+    args = words[1:]
+    user_id = command["user_id"]
+    if sub == "help":
+        ack(text=views.HELP_TEXT)
+    elif sub == "new":
+        _new(ack, runtime, client, command, args)
+    elif sub in ACTIONS:
+        ack(text=run_agent_command(runtime, client, user_id, sub, args))
+        ticket_id = parse_ticket_id(args[0]) if args else None
+        if ticket_id is not None:
+            runtime.deliverer.deliver_due(ticket_id=ticket_id)
+    elif sub == "status":
+        text, blocks = _status(runtime, client, user_id, args)
+        ack(text=text, blocks=blocks)
+    elif sub == "list":
+        text, blocks = _company_list(runtime, client, user_id)
+        ack(text=text, blocks=blocks)
+    elif sub == "queue":
+        text, blocks = _queue(runtime, client, user_id, args)
+        ack(text=text, blocks=blocks)
+    else:
+        ack(text=UNKNOWN.format(word=rules.escape(sub[:40])))
+
+
+def _new(ack: Ack, runtime: Runtime, client: WebClient, command: dict[str, Any], args: list[str]) -> None:
+    choice = args[0].lower() if args else None
+    if choice not in (None, "tech", "care"):
+        ack(text="Use `/ticket new tech` for Technical Support, `/ticket new care` for Customer Care, "
+                 "or `/ticket new` to choose.")
+        return
+    with session_scope(runtime.engine) as session:
+        who = identify(session, runtime, client, command["user_id"])
+        refusal = open_form(runtime, client, who, session, Queue(choice) if choice else None,
+                            command.get("trigger_id", ""), command.get("channel_id"))
+    if refusal:
+        ack(text=refusal)
+    else:
+        ack()
+
+
+def _status(runtime: Runtime, client: WebClient, user_id: str, args: list[str]) -> tuple[str, list[Any] | None]:
+    ticket_id = parse_ticket_id(args[0]) if args else None
+    if ticket_id is None:
+        return "Please give a ticket id, like `/ticket status T-42`.", None
+    with session_scope(runtime.engine) as session:
+        who = identify(session, runtime, client, user_id)
+        ticket = ticket_store.get_ticket(session, ticket_id)
+        visible = ticket is not None and (
+            who.is_agent or (who.partner is not None and who.partner.id == ticket.partner_id)
+        )
+        if ticket is None or not visible:
+            return f"There is no ticket T-{ticket_id}" + ("." if who.is_agent else " among your company's tickets."), None
+        text, blocks = views.ticket_status_blocks(view_of(session, ticket, runtime.desks), runtime.clock())
+    return text, blocks
+
+
+def _company_list(runtime: Runtime, client: WebClient, user_id: str) -> tuple[str, list[Any] | None]:
+    with session_scope(runtime.engine) as session:
+        who = identify(session, runtime, client, user_id)
+        if who.partner is None:
+            hint = " Agents: `/ticket queue`." if who.is_agent else ""
+            return "You are not registered as a member of a partner company." + hint, None
+        tickets = ticket_store.company_tickets(session, who.partner.id or 0, limit=views.MAX_LIST_ROWS + 1)
+        shown = [view_of(session, t, runtime.desks) for t in tickets]
+    title = f"Open tickets of {who.partner.name}"
+    blocks = views.ticket_list_blocks(title, shown, len(shown), runtime.clock(), "No open tickets.")
+    return title, blocks
+
+
+def _queue(runtime: Runtime, client: WebClient, user_id: str, args: list[str]) -> tuple[str, list[Any] | None]:
+    queue = desk = None
+    for word in (a.lower() for a in args):
+        if word in ("tech", "care"):
+            queue = word
+        elif word in runtime.desks.calendars:
+            desk = word
+        else:
+            desks = "|".join(sorted(runtime.desks.calendars))
+            return f"Usage: `/ticket queue [tech|care] [{desks}]` (I don't know {rules.escape(word[:40])!r}).", None
+    with session_scope(runtime.engine) as session:
+        who = identify(session, runtime, client, user_id)
+        if not who.is_agent:
+            return "Only support agents can see the queue. `/ticket list` shows your company's tickets.", None
+        tickets, total = ticket_store.open_tickets(session, queue, desk, limit=views.MAX_LIST_ROWS)
+        now = runtime.clock()
+        breached = ticket_store.unanswered_breached(session, now, queue, desk)
+        shown = [view_of(session, t, runtime.desks) for t in tickets]
+    title = "Queue" + (f" · {queue}" if queue else "") + (f" · {desk}" if desk else "")
+    title += f" ({views.queue_summary(total, breached)})"
+    return title, views.ticket_list_blocks(title, shown, total, now, "The queue is empty.")

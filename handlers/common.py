@@ -1,0 +1,143 @@
+"""What every listener group shares: the runtime, who is asking, ticket ids, a friendly failure."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session
+
+from handlers.rules import FilerFacts, is_certified
+from storage import directory
+from storage.models import Member, Partner
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (
+    ":hourglass: SLA Desk can't reach its database right now. Nothing was changed: please try again in a minute."
+)
+TICKET_ID = re.compile(r"^(?:t-?)?(\d{1,9})$", re.IGNORECASE)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def runtime_of(context: BoltContext) -> Runtime:
+    return context["runtime"]  # type: ignore[no-any-return]
+
+
+def parse_ticket_id(text: str | None) -> int | None:
+    """'T-42', 't-42', 'T42' or '42' -> 42; anything else -> None."""
+    match = TICKET_ID.match((text or "").strip())
+    return int(match.group(1)) if match else None
+
+
+def guarded(listener: F) -> F:
+    """Turn a database outage into a friendly ephemeral line instead of a failed request."""
+
+    @functools.wraps(listener)
+    def wrapper(**kwargs: Any) -> Any:
+        ack = kwargs.get("ack")
+        acked = {"done": False}
+        if ack is not None:
+            original = ack
+
+            def tracking_ack(*args: Any, **kw: Any) -> Any:
+                acked["done"] = True
+                return original(*args, **kw)
+
+            kwargs["ack"] = tracking_ack
+        try:
+            return listener(**kwargs)
+        except (OperationalError, DBAPIError) as error:
+            log.warning("database unavailable in %s: %s", listener.__name__, error.__class__.__name__)
+            if ack is not None and not acked["done"]:
+                body = kwargs.get("body") or {}
+                if body.get("type") == "view_submission":
+                    ack(response_action="errors", errors={_first_block(body): DATABASE_DOWN})
+                else:
+                    ack(text=DATABASE_DOWN)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _first_block(body: dict[str, Any]) -> str:
+    for block in (body.get("view") or {}).get("blocks") or []:
+        if block.get("type") == "input":
+            return str(block.get("block_id"))
+    return "subject"
+
+
+@dataclass(frozen=True)
+class Who:
+    """The person behind a request, as the directory knows them."""
+
+    user_id: str
+    member: Member | None
+    partner: Partner | None
+    is_agent: bool
+    agent_desk: str | None
+
+
+def identify(session: Session, runtime: Runtime, client: WebClient, user_id: str) -> Who:
+    agent = directory.get_agent(session, user_id)
+    is_agent = agent is not None or user_id in runtime.settings.agents
+    member = directory.member_by_slack_id(session, user_id)
+    if member is None and not is_agent:
+        email = _email_of(client, user_id)
+        if email:
+            member = directory.member_by_email(session, email)
+            if member is not None:
+                directory.remember_slack_id(session, member, user_id)
+    partner = directory.get_partner(session, member.partner_id) if member else None
+    return Who(user_id, member, partner, is_agent, agent.desk if agent else None)
+
+
+def _email_of(client: WebClient, user_id: str) -> str | None:
+    try:
+        response = client.users_info(user=user_id)
+    except Exception as error:  # no e-mail scope, Slack away: the user is then simply unknown
+        log.warning("users.info for %s failed: %r", user_id, error)
+        return None
+    profile = (response.get("user") or {}).get("profile") or {}
+    email = profile.get("email")
+    return str(email) if email else None
+
+
+def filer_facts(session: Session, runtime: Runtime, who: Who) -> FilerFacts | None:
+    """What the rules need to decide whether this person may file."""
+    if who.member is None or who.partner is None:
+        return None
+    partner, settings = who.partner, runtime.settings
+    assigned_name, assigned_contacts = None, ()
+    if partner.assigned_partner_id:
+        assigned = directory.get_partner(session, partner.assigned_partner_id)
+        if assigned is not None:
+            assigned_name = assigned.name
+            assigned_contacts = tuple(
+                m.slack_user_id for m in directory.colleagues(session, assigned.id or 0) if m.slack_user_id
+            )[:5]
+    certified = [
+        f"<@{m.slack_user_id}>" if m.slack_user_id else m.email
+        for m in directory.colleagues(session, partner.id or 0)
+        if m.id != who.member.id and is_certified(m.certification, settings.certification_ladder,
+                                                   settings.certification_minimum)
+    ][:10]
+    return FilerFacts(
+        company=partner.name,
+        tier=partner.tier,
+        certification=who.member.certification,
+        assigned_partner=assigned_name,
+        assigned_partner_contacts=assigned_contacts,
+        certified_colleagues=certified,
+    )

@@ -1,0 +1,429 @@
+"""Block Kit builders: pure functions from plain values to the dicts Slack takes.
+
+Every string a user typed reaches these builders already passed through `rules.safe`,
+or is passed through it here; our own strings are plain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pendulum
+
+from handlers.rules import CARE_TOPICS, CRITICAL_REASONS, DESCRIPTION_MAX, SUBJECT_MAX, escape, safe
+
+Block = dict[str, Any]
+
+TECH_CALLBACK = "ticket_form_tech"
+CARE_CALLBACK = "ticket_form_care"
+CHOOSER_CALLBACK = "ticket_form_choose"
+CLAIM_ACTION = "ticket_claim"
+RESOLVE_ACTION = "ticket_resolve"
+MAX_LIST_ROWS = 20  # a message or Home list shows this many tickets, then a summary line
+
+CARD_TEXT_MAX = 2500
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _md(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": _md(text[:3000])}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [_md(text[:3000])]}
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], hint: str | None = None,
+           optional: bool = False) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = _plain(hint)
+    return block
+
+
+def _text_input(action_id: str, multiline: bool = False, max_length: int | None = None,
+                placeholder: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
+    if max_length:
+        element["max_length"] = max_length
+    if placeholder:
+        element["placeholder"] = _plain(placeholder)
+    return element
+
+
+def _option(value: str, text: str) -> dict[str, Any]:
+    return {"text": _plain(text), "value": value}
+
+
+def _select(action_id: str, options: dict[str, str], placeholder: str) -> dict[str, Any]:
+    return {
+        "type": "static_select",
+        "action_id": action_id,
+        "placeholder": _plain(placeholder),
+        "options": [_option(value, text) for value, text in options.items()],
+    }
+
+
+def _radio(action_id: str, options: dict[str, str], initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "radio_buttons",
+        "action_id": action_id,
+        "options": [_option(value, text) for value, text in options.items()],
+    }
+    if initial:
+        element["initial_option"] = _option(initial, options[initial])
+    return element
+
+
+def _modal(callback_id: str, title: str, blocks: list[Block], private_metadata: str,
+           submit: str | None = "Submit") -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": _plain(title),
+        "close": _plain("Cancel"),
+        "blocks": blocks,
+        "private_metadata": private_metadata,
+    }
+    if submit:
+        view["submit"] = _plain(submit)
+    return view
+
+
+# --- forms -----------------------------------------------------------------------------------------------
+
+
+def form_metadata(channel_id: str | None) -> str:
+    return json.dumps({"channel": channel_id or ""})
+
+
+def read_form_metadata(private_metadata: str | None) -> str | None:
+    try:
+        return json.loads(private_metadata or "{}").get("channel") or None
+    except (ValueError, AttributeError):
+        return None
+
+
+def chooser_modal(metadata: str) -> dict[str, Any]:
+    return _modal(
+        CHOOSER_CALLBACK,
+        "Open a ticket",
+        [
+            section("Which team do you need?"),
+            _input(
+                "queue",
+                "Team",
+                _radio(
+                    "queue",
+                    {
+                        "tech": "Technical Support: something does not work",
+                        "care": "Customer Care: billing, orders, numbers, licenses, account",
+                    },
+                ),
+            ),
+        ],
+        metadata,
+        submit="Next",
+    )
+
+
+def tech_form(metadata: str, docs_url: str, critical: bool = False) -> dict[str, Any]:
+    blocks = [
+        context(
+            f"Before filing, the <{docs_url}|documentation> may already answer it. Support does not "
+            "cover pre-sales questions."
+        ),
+        _input("subject", "Subject", _text_input("subject", max_length=SUBJECT_MAX,
+                                                 placeholder="e.g. Calls to mobile numbers drop after 30 s")),
+        _input("description", "Description",
+               _text_input("description", multiline=True, max_length=DESCRIPTION_MAX,
+                           placeholder="What happens, since when, what you tried"),
+               hint="Steps to reproduce, error messages, call times and numbers help us answer sooner."),
+        _input("product", "Product / PBX", _text_input("product", max_length=150,
+                                                       placeholder="PBX serial or product name")),
+        _input("class", "Class",
+               _radio("class", {"standard": "Standard", "critical": "Critical"},
+                      initial="critical" if critical else "standard"),
+               hint="Critical only for: call drops not caused by the operator, a cloud system that "
+                    "can't be reached, or business operations severely impacted with no workaround."),
+        _input("critical_reason", "Critical reason",
+               _select("critical_reason", CRITICAL_REASONS, "Which critical case applies?"),
+               hint="Needed when the class is Critical.", optional=True),
+    ]
+    return _modal(TECH_CALLBACK, "Technical Support", blocks, metadata)
+
+
+def care_form(metadata: str, docs_url: str, faq_url: str) -> dict[str, Any]:
+    blocks = [
+        context(
+            "Customer Care accepts requests *in English only*. Some operations may be charged extra: "
+            f"see the <{faq_url}|Customer Care FAQ>. The <{docs_url}|documentation> may already answer it."
+        ),
+        _input("topic", "Topic", _select("topic", CARE_TOPICS, "Choose a topic")),
+        _input("subject", "Subject", _text_input("subject", max_length=SUBJECT_MAX)),
+        _input("description", "Description",
+               _text_input("description", multiline=True, max_length=DESCRIPTION_MAX),
+               hint="In English, please."),
+        _input("calls_failing", "Are incoming or outgoing calls failing?",
+               _radio("calls_failing", {"no": "No", "yes": "Yes: calls are failing now"}, initial="no"),
+               hint="For CLASSOUND numbers with failing calls we open a Critical Technical Support "
+                    "ticket instead, so it is handled first."),
+    ]
+    return _modal(CARE_CALLBACK, "Customer Care", blocks, metadata)
+
+
+def notice_modal(title: str, text: str) -> dict[str, Any]:
+    return _modal("ticket_notice", title[:24], [section(text)], "", submit=None)
+
+
+# --- tickets ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """What a card, a list row or a status reply shows of a ticket."""
+
+    ref: str
+    queue: str
+    klass: str | None
+    topic: str | None
+    subject: str
+    description: str
+    product: str | None
+    critical_reason: str | None
+    company: str
+    filer: str
+    status: str
+    desk_label: str
+    timezone: str
+    filed_at: datetime
+    due_at: datetime
+    first_response_at: datetime | None = None
+    sla_met: bool | None = None
+    claimant: str | None = None
+    resolved_at: datetime | None = None
+    resolution_note: str | None = None
+
+
+def kind_label(ticket: TicketView) -> str:
+    if ticket.queue == "tech":
+        return f"Technical · {(ticket.klass or 'standard').title()}"
+    return f"Customer Care · {CARE_TOPICS.get(ticket.topic or '', ticket.topic or 'General')}"
+
+
+def slack_date(at: datetime, fmt: str = "{date_short_pretty} at {time}", fallback: str | None = None) -> str:
+    """Slack's date formatting: each reader sees it in their own time zone."""
+    epoch = int(at.timestamp())
+    return f"<!date^{epoch}^{fmt}|{fallback or pendulum.instance(at).to_iso8601_string()}>"
+
+
+def desk_time(at: datetime, timezone: str, label: str) -> str:
+    return pendulum.instance(at).in_timezone(timezone).format("ddd D MMM HH:mm") + f" {label}"
+
+
+def due_in_words(due_at: datetime, now: datetime, timezone: str, label: str) -> str:
+    """'by 18:00 CET today', 'by 18:00 CET tomorrow', 'by 18:00 CET Monday 30 November'."""
+    due = pendulum.instance(due_at).in_timezone(timezone)
+    today = pendulum.instance(now).in_timezone(timezone).date()
+    clock = due.format("HH:mm") + f" {label}"
+    if due.date() == today:
+        return f"by {clock} today"
+    if (due.date() - today).days == 1:
+        return f"by {clock} tomorrow"
+    return f"by {clock} {due.format('dddd D MMMM')}"
+
+
+def time_left(due_at: datetime, now: datetime) -> str:
+    """'due in 25 min', 'due in 3 h 10 min', 'breached 2 h ago'."""
+    seconds = int((due_at - now).total_seconds())
+    words = _duration(abs(seconds))
+    return f"due in {words}" if seconds >= 0 else f"breached {words} ago"
+
+
+def _duration(seconds: int) -> str:
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{max(minutes, 1) if seconds else 0} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{hours // 24} days"
+
+
+def sla_line(ticket: TicketView) -> str:
+    if ticket.first_response_at is None:
+        return f"First response due {slack_date(ticket.due_at)} ({desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)})"
+    verdict = ":white_check_mark: SLA met" if ticket.sla_met else ":red_circle: SLA breached"
+    return f"{verdict}: first response {slack_date(ticket.first_response_at)}"
+
+
+def status_line(ticket: TicketView) -> str:
+    if ticket.status == "resolved":
+        return ":heavy_check_mark: Resolved" + (
+            f" by <@{ticket.claimant}>" if ticket.claimant else "")
+    if ticket.status == "claimed":
+        return f":raising_hand: Claimed by <@{ticket.claimant}>"
+    return ":inbox_tray: Open, waiting for an agent"
+
+
+def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
+    """The card in the queue channel, with Claim and Resolve buttons while the ticket is open."""
+    fields = [
+        _md(f"*Company*\n{safe(ticket.company, 200)}"),
+        _md(f"*Filed by*\n<@{ticket.filer}>"),
+        _md(f"*Type*\n{kind_label(ticket)}"),
+        _md(f"*Desk*\n{ticket.desk_label}"),
+    ]
+    if ticket.product:
+        fields.append(_md(f"*Product / PBX*\n{safe(ticket.product, 200)}"))
+    if ticket.critical_reason:
+        fields.append(_md(f"*Critical reason*\n{CRITICAL_REASONS.get(ticket.critical_reason, 'n/a')}"))
+    blocks: list[Block] = [
+        section(f"*{ticket.ref}* · {safe(ticket.subject, SUBJECT_MAX)}"),
+        {"type": "section", "fields": fields[:10]},
+        section(safe(ticket.description, CARD_TEXT_MAX) or " "),
+        context(f"{status_line(ticket)} · {sla_line(ticket)}"),
+    ]
+    if ticket.resolution_note:
+        blocks.append(context(f"Resolution: {safe(ticket.resolution_note, 2000)}"))
+    buttons = []
+    if ticket.status == "open":
+        buttons.append({"type": "button", "text": _plain("Claim"), "action_id": CLAIM_ACTION,
+                        "value": ticket.ref, "style": "primary"})
+    if ticket.status in ("open", "claimed"):
+        buttons.append({"type": "button", "text": _plain("Resolve"), "action_id": RESOLVE_ACTION,
+                        "value": ticket.ref})
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"card_{ticket.ref}", "elements": buttons})
+    text = f"{ticket.ref} ({kind_label(ticket)}) from {escape(ticket.company)}: {safe(ticket.subject, SUBJECT_MAX)}"
+    return text, blocks
+
+
+def confirmation_text(ticket: TicketView, now: datetime, outside_hours: bool, support_phone: str,
+                      redirected: bool = False) -> str:
+    lines = [f":ticket: Ticket *{ticket.ref}* is filed: _{safe(ticket.subject, SUBJECT_MAX)}_."]
+    if redirected:
+        lines.append("Because calls are failing, it was opened as a *Critical Technical Support* ticket.")
+    lines.append(f"Expect a first answer {due_in_words(ticket.due_at, now, ticket.timezone, ticket.desk_label)}.")
+    if outside_hours:
+        lines.append("You filed outside support hours (Monday to Friday 09:00-18:00, except holidays).")
+        if ticket.klass == "critical":
+            lines.append(f"The on-call engineer has been paged. For an urgent problem please also phone "
+                         f"support: *{escape(support_phone)}*.")
+    lines.append("Reply in this thread to add details; `/ticket status " + ticket.ref + "` shows where it stands.")
+    return "\n".join(lines)
+
+
+def ticket_status_blocks(ticket: TicketView, now: datetime) -> tuple[str, list[Block]]:
+    text, blocks = ticket_card(ticket)
+    blocks = [b for b in blocks if b["type"] != "actions"]
+    if ticket.status != "resolved" and ticket.first_response_at is None:
+        blocks.append(context(time_left(ticket.due_at, now)))
+    return text, blocks
+
+
+def ticket_row(ticket: TicketView, now: datetime) -> str:
+    waiting = (time_left(ticket.due_at, now) if ticket.first_response_at is None
+               else ("answered, SLA met" if ticket.sla_met else "answered, SLA breached"))
+    who = f" · <@{ticket.claimant}>" if ticket.claimant else ""
+    return (f"*{ticket.ref}* {safe(ticket.subject, 80)} · {escape(ticket.company)} · "
+            f"{kind_label(ticket)} · {waiting}{who}")
+
+
+def ticket_list_blocks(title: str, tickets: Sequence[TicketView], total: int, now: datetime,
+                       empty: str) -> list[Block]:
+    """A list that stays within Slack's 50-block limit however long the queue is."""
+    blocks: list[Block] = [section(f"*{escape(title)}*")]
+    if not tickets:
+        blocks.append(context(empty))
+        return blocks
+    shown = tickets[:MAX_LIST_ROWS]
+    for ticket in shown:
+        blocks.append(section(ticket_row(ticket, now)))
+    if total > len(shown):
+        blocks.append(context(f"…and {total - len(shown)} more. Narrow it with `/ticket queue tech cet`."))
+    return blocks
+
+
+def queue_summary(total: int, breached: int) -> str:
+    return f"{total} open · {breached} breached"
+
+
+# --- pings -----------------------------------------------------------------------------------------------
+
+
+def mentions(leads: Sequence[str], lead_group: str | None) -> str:
+    parts = [f"<!subteam^{lead_group}>"] if lead_group else []
+    parts += [f"<@{user}>" for user in leads]
+    return " ".join(parts) or "(no desk lead configured)"
+
+
+def warning_text(ticket: TicketView, share: float, now: datetime, late_note: str) -> str:
+    return (f":hourglass_flowing_sand: {int(round(share * 100))}% of the first-response window of "
+            f"*{ticket.ref}* has passed: {time_left(ticket.due_at, now)}. Claim it from the card.{late_note}")
+
+
+def breach_text(ticket: TicketView, who: str, now: datetime, late_note: str) -> str:
+    return (f":rotating_light: {who} *{ticket.ref}* ({kind_label(ticket)}, {escape(ticket.company)}) "
+            f"breached its first-response SLA at {desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}: "
+            f"_{safe(ticket.subject, SUBJECT_MAX)}_. Nobody has answered yet.{late_note}")
+
+
+def escalation_text(ticket: TicketView, number: int, who: str, now: datetime, late_note: str) -> str:
+    return (f":fire: Escalation {number}: {who} *{ticket.ref}* is still unanswered, "
+            f"{time_left(ticket.due_at, now)}: _{safe(ticket.subject, SUBJECT_MAX)}_.{late_note}")
+
+
+def page_text(ticket: TicketView, phone: str) -> str:
+    return (f":pager: After-hours *critical* ticket *{ticket.ref}* from {escape(ticket.company)} "
+            f"(<@{ticket.filer}>): _{safe(ticket.subject, SUBJECT_MAX)}_. First response due "
+            f"{desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}.")
+
+
+def late_note(planned_at: datetime, timezone: str, label: str) -> str:
+    return f" _(late: due at {desk_time(planned_at, timezone, label)} while SLA Desk was offline)_"
+
+
+# --- help ------------------------------------------------------------------------------------------------
+
+HELP_TEXT = """*SLA Desk: `/ticket` commands*
+*For partners*
+• `/ticket` or `/ticket new`: open a ticket (`/ticket new tech` or `/ticket new care` to skip the first question)
+• `/ticket list`: your company's open tickets
+• `/ticket status T-42`: where one ticket stands
+• `/ticket reopen T-42`: reopen a resolved ticket you filed
+*For agents*
+• `/ticket queue [tech|care] [cet|est]`: open tickets, soonest due first
+• `/ticket claim T-42`: take a ticket (this is the first response)
+• `/ticket release T-42`: put a ticket you hold back in the queue
+• `/ticket reassign T-42 @agent`: hand a ticket to another agent
+• `/ticket resolve T-42 [note]`: close a ticket you hold; the filer is told
+• `/ticket reopen T-42`, `/ticket status T-42`
+Ticket ids may be written `T-42`, `t-42` or `42`."""
+
+
+def home_view(title: str, sections: list[list[Block]]) -> dict[str, Any]:
+    blocks: list[Block] = [{"type": "header", "text": _plain(title[:150])}]
+    for part in sections:
+        if len(blocks) + len(part) + 1 > 100:
+            break
+        blocks.append({"type": "divider"})
+        blocks.extend(part)
+    return {"type": "home", "blocks": blocks}

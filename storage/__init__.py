@@ -1,0 +1,1 @@
+"""The store: SQLModel tables, the engine, and the named queries the app needs."""

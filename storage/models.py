@@ -1,0 +1,170 @@
+"""Table models. Schema changes go through alembic migrations in storage/migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, hands back aware UTC date-times on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive date-time given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Tier(StrEnum):
+    PLATINUM = "platinum"
+    GOLD = "gold"
+    SILVER = "silver"
+    BRONZE = "bronze"
+    RESELLER = "reseller"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+class PingKind(StrEnum):
+    CARD = "card"  # the ticket card in the queue channel
+    CARD_UPDATE = "card_update"  # re-render the card in place
+    CONFIRMATION = "confirmation"  # the filer's receipt, in the channel they filed from
+    PAGE = "page"  # the on-call page for an after-hours critical
+    NOTICE = "notice"  # a line into the filer's thread (claimed, resolved, reopened)
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+    LEAD_ALERT = "lead_alert"  # "the bot can't post in #channel", once, to the desk lead
+
+
+# Pings that exist because the first response is late: dropped once it arrives.
+DEADLINE_KINDS = (PingKind.WARNING, PingKind.BREACH, PingKind.ESCALATION)
+
+
+class PingState(StrEnum):
+    PLANNED = "planned"
+    SENDING = "sending"
+    SENT = "sent"
+    DROPPED = "dropped"
+    FAILED = "failed"  # permanent: a channel the bot can't reach; reported to the lead
+
+
+class Partner(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    tier: str  # a Tier value
+    desk: str
+    assigned_partner_id: int | None = Field(default=None, foreign_key="partner.id")
+
+
+class Member(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    email: str = Field(index=True, unique=True)
+    slack_user_id: str | None = Field(default=None, index=True)
+    certification: str | None = None
+
+
+class Agent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slack_user_id: str = Field(index=True, unique=True)
+    desk: str
+    is_lead: bool = False
+
+
+class Ticket(SQLModel, table=True):
+    __table_args__ = (Index("ix_ticket_open_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Slack may deliver one view_submission twice: the view id files one ticket.
+    submission_key: str | None = Field(default=None, unique=True)
+    queue: str
+    topic: str | None = None
+    klass: str | None = None
+    critical_reason: str | None = None
+    subject: str
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    product: str | None = None
+    filer_user_id: str = Field(index=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    desk: str
+    status: str = TicketStatus.OPEN.value
+    filed_at: datetime = _when(nullable=False)
+    due_at: datetime = _when(nullable=False)
+    business_time: bool = True
+    outside_hours: bool = False
+    first_response_at: datetime | None = _when()
+    first_response_by: str | None = None
+    sla_met: bool | None = None
+    claimant_user_id: str | None = None
+    resolved_at: datetime | None = _when()
+    resolution_note: str | None = None
+    queue_channel: str
+    card_ts: str | None = None
+    filer_channel: str | None = None
+    filer_thread_ts: str | None = None
+    slack_error: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"T-{self.id}"
+
+
+class Ping(SQLModel, table=True):
+    """Everything the bot owes Slack, one row a message (see ARCHITECTURE: deliveries)."""
+
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind", "seq", name="uq_ping_ticket_kind_seq"),
+        Index("ix_ping_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str  # a PingKind value
+    seq: int = 0
+    planned_at: datetime = _when(nullable=False)
+    next_attempt_at: datetime = _when(nullable=False)
+    state: str = PingState.PLANNED.value
+    attempts: int = 0
+    lease_until: datetime | None = _when()
+    posted_at: datetime | None = _when()
+    late: bool = False
+    channel: str | None = None
+    message_ts: str | None = None
+    last_error: str | None = None
+    text: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: who did what to which ticket, and refusals (ticket_id empty)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, index=True)
+    at: datetime = _when(nullable=False)
+    actor: str
+    event: str
+    detail: str | None = Field(default=None, sa_column=Column(Text))

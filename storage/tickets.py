@@ -1,0 +1,183 @@
+"""Ticket queries. State changes are conditional UPDATEs, so the database decides races."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import AuditEvent, Ticket, TicketStatus
+
+OPEN_STATES = (TicketStatus.OPEN.value, TicketStatus.CLAIMED.value)
+
+
+def audit(session: Session, ticket_id: int | None, actor: str, event: str, at: datetime, **detail: Any) -> None:
+    session.add(AuditEvent(ticket_id=ticket_id, actor=actor, event=event, at=at,
+                           detail=json.dumps(detail, default=str) if detail else None))
+
+
+def audit_trail(session: Session, ticket_id: int) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.ticket_id == ticket_id).order_by(col(AuditEvent.id))
+    return list(session.exec(query))
+
+
+def create_ticket(session: Session, ticket: Ticket) -> tuple[Ticket, bool]:
+    """Insert a ticket; a second submit of the same form returns the first ticket and False."""
+    if ticket.submission_key:
+        existing = ticket_by_submission(session, ticket.submission_key)
+        if existing is not None:
+            return existing, False
+    try:
+        with session.begin_nested():
+            session.add(ticket)
+    except IntegrityError:
+        existing = ticket_by_submission(session, ticket.submission_key or "")
+        if existing is None:
+            raise
+        return existing, False
+    session.flush()
+    return ticket, True
+
+
+def ticket_by_submission(session: Session, key: str) -> Ticket | None:
+    return session.exec(select(Ticket).where(Ticket.submission_key == key)).first()
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket | None:
+    return session.get(Ticket, ticket_id)
+
+
+def ticket_by_thread(session: Session, channel: str, thread_ts: str) -> Ticket | None:
+    query = select(Ticket).where(
+        or_(
+            (col(Ticket.queue_channel) == channel) & (col(Ticket.card_ts) == thread_ts),
+            (col(Ticket.filer_channel) == channel) & (col(Ticket.filer_thread_ts) == thread_ts),
+        )
+    )
+    return session.exec(query).first()
+
+
+def open_tickets(
+    session: Session, queue: str | None = None, desk: str | None = None, limit: int = 20
+) -> tuple[list[Ticket], int]:
+    """Soonest due first, and how many there are in all (for a summary line)."""
+    conditions = [col(Ticket.status).in_(OPEN_STATES)]
+    if queue:
+        conditions.append(col(Ticket.queue) == queue)
+    if desk:
+        conditions.append(col(Ticket.desk) == desk)
+    rows = list(session.exec(select(Ticket).where(*conditions).order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)))
+    total = session.exec(select(func.count()).select_from(Ticket).where(*conditions)).one()
+    return rows, int(total)
+
+
+def unanswered_breached(session: Session, now: datetime, queue: str | None = None, desk: str | None = None) -> int:
+    conditions = [col(Ticket.status).in_(OPEN_STATES), col(Ticket.first_response_at).is_(None),
+                  col(Ticket.due_at) < now]
+    if queue:
+        conditions.append(col(Ticket.queue) == queue)
+    if desk:
+        conditions.append(col(Ticket.desk) == desk)
+    return int(session.exec(select(func.count()).select_from(Ticket).where(*conditions)).one())
+
+
+def company_tickets(session: Session, partner_id: int, open_only: bool = True, limit: int = 20) -> list[Ticket]:
+    query = select(Ticket).where(Ticket.partner_id == partner_id)
+    if open_only:
+        query = query.where(col(Ticket.status).in_(OPEN_STATES))
+    return list(session.exec(query.order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)))
+
+
+def claimed_by(session: Session, agent: str, limit: int = 20) -> list[Ticket]:
+    query = select(Ticket).where(Ticket.claimant_user_id == agent, Ticket.status == TicketStatus.CLAIMED.value)
+    return list(session.exec(query.order_by(col(Ticket.due_at)).limit(limit)))
+
+
+class ChangeResult(StrEnum):
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"  # the ticket was not in the state the change needs
+
+
+def _conditional_update(session: Session, ticket_id: int, where: Sequence[Any], values: dict[str, Any]) -> bool:
+    result = session.execute(
+        update(Ticket).where(col(Ticket.id) == ticket_id, *where).values(**values)
+    )
+    session.expire_all()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def record_first_response(session: Session, ticket: Ticket, by: str, at: datetime) -> bool:
+    """The first response is recorded once; True when this call recorded it."""
+    assert ticket.id is not None
+    return _conditional_update(
+        session, ticket.id, [col(Ticket.first_response_at).is_(None)],
+        {"first_response_at": at, "first_response_by": by, "sla_met": at <= ticket.due_at},
+    )
+
+
+def claim_ticket(session: Session, ticket_id: int, agent: str, at: datetime) -> ChangeResult:
+    done = _conditional_update(
+        session, ticket_id,
+        [col(Ticket.status) == TicketStatus.OPEN.value, col(Ticket.claimant_user_id).is_(None)],
+        {"status": TicketStatus.CLAIMED.value, "claimant_user_id": agent},
+    )
+    return _result(session, ticket_id, done)
+
+
+def release_ticket(session: Session, ticket_id: int, agent: str) -> ChangeResult:
+    done = _conditional_update(
+        session, ticket_id,
+        [col(Ticket.status) == TicketStatus.CLAIMED.value, col(Ticket.claimant_user_id) == agent],
+        {"status": TicketStatus.OPEN.value, "claimant_user_id": None},
+    )
+    return _result(session, ticket_id, done)
+
+
+def reassign_ticket(session: Session, ticket_id: int, to_agent: str) -> ChangeResult:
+    done = _conditional_update(
+        session, ticket_id, [col(Ticket.status).in_(OPEN_STATES)],
+        {"status": TicketStatus.CLAIMED.value, "claimant_user_id": to_agent},
+    )
+    return _result(session, ticket_id, done)
+
+
+def resolve_ticket(session: Session, ticket_id: int, agent: str, note: str | None, at: datetime) -> ChangeResult:
+    done = _conditional_update(
+        session, ticket_id,
+        [col(Ticket.status) == TicketStatus.CLAIMED.value, col(Ticket.claimant_user_id) == agent],
+        {"status": TicketStatus.RESOLVED.value, "resolved_at": at, "resolution_note": note},
+    )
+    return _result(session, ticket_id, done)
+
+
+def reopen_ticket(session: Session, ticket_id: int) -> ChangeResult:
+    done = _conditional_update(
+        session, ticket_id, [col(Ticket.status) == TicketStatus.RESOLVED.value],
+        {"status": TicketStatus.OPEN.value, "claimant_user_id": None, "resolved_at": None},
+    )
+    return _result(session, ticket_id, done)
+
+
+def _result(session: Session, ticket_id: int, done: bool) -> ChangeResult:
+    if done:
+        return ChangeResult.DONE
+    return ChangeResult.CONFLICT if session.get(Ticket, ticket_id) is not None else ChangeResult.NOT_FOUND
+
+
+def set_card(session: Session, ticket_id: int, channel: str, ts: str) -> None:
+    _conditional_update(session, ticket_id, [], {"queue_channel": channel, "card_ts": ts})
+
+
+def set_filer_thread(session: Session, ticket_id: int, channel: str, ts: str) -> None:
+    _conditional_update(session, ticket_id, [], {"filer_channel": channel, "filer_thread_ts": ts})
+
+
+def set_slack_error(session: Session, ticket_id: int, error: str) -> None:
+    _conditional_update(session, ticket_id, [], {"slack_error": error})
