@@ -12,8 +12,12 @@ import typer
 
 from bot.settings import Settings, get_settings, require
 
-cli = typer.Typer(help="SLA Desk: a partner support desk inside Slack.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+cli = typer.Typer(
+    help="SLA Desk: a partner support desk inside Slack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 sla_cli = typer.Typer(help="The SLA clock.", no_args_is_help=True)
 directory_cli = typer.Typer(help="The partner directory.", no_args_is_help=True)
 agents_cli = typer.Typer(help="Support agents.", no_args_is_help=True)
@@ -28,7 +32,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
@@ -61,8 +67,12 @@ def serve(
     from handlers.rules import warm_up_language_detector
 
     runtime = _runtime(settings)
-    server = Server(make_wsgi_app(build_app(runtime), runtime), host or settings.host, port or settings.port,
-                    settings.server_threads)
+    server = Server(
+        make_wsgi_app(build_app(runtime), runtime),
+        host or settings.host,
+        port or settings.port,
+        settings.server_threads,
+    )
     background = Worker(runtime.deliverer, settings.worker_interval_seconds)
     if worker and settings.worker_enabled:
         background.start_in_thread()
@@ -96,7 +106,9 @@ def socket() -> None:
 @cli.command()
 def scheduler(
     once: Annotated[bool, typer.Option(help="Deliver what is due now, then exit.")] = False,
-    now: Annotated[str | None, typer.Option(help="Pretend it is this instant (ISO-8601), for replays.")] = None,
+    now: Annotated[
+        str | None, typer.Option(help="Pretend it is this instant (ISO-8601), for replays.")
+    ] = None,
 ) -> None:
     """Run the ping worker alone (several may share one PostgreSQL database)."""
     settings = get_settings()
@@ -130,7 +142,9 @@ def sla_due(
     desk: Annotated[str, typer.Option(help="Desk name, e.g. cet or est.")],
     queue: Annotated[str, typer.Option(help="tech or care.")],
     klass: Annotated[str | None, typer.Option("--class", help="standard or critical (tech only).")] = None,
-    filed: Annotated[str | None, typer.Option(help="When filed, ISO-8601; no offset = desk time. Default: now.")] = None,
+    filed: Annotated[
+        str | None, typer.Option(help="When filed, ISO-8601; no offset = desk time. Default: now.")
+    ] = None,
 ) -> None:
     """Print when the first response to a ticket is due (last line: ISO-8601 with the desk's offset)."""
     from bot.clock import system_clock
@@ -152,13 +166,19 @@ def sla_due(
     except ValueError as error:
         raise fail(str(error)) from None
     hours = "outside" if window.outside_hours else "within"
-    typer.echo(f"filed {window.filed_at.isoformat()} ({hours} support hours of desk {desk}, {calendar.timezone})")
+    typer.echo(
+        f"filed {window.filed_at.isoformat()} ({hours} support hours of desk {desk}, {calendar.timezone})"
+    )
     typer.echo(window.due_at.isoformat())
 
 
 @directory_cli.command("import")
-def directory_import(file: Annotated[Path, typer.Argument(help="CSV: " + "company,tier,desk,assigned_partner,"
-                                                              "email,slack_user_id,certification")]) -> None:
+def directory_import(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV: " + "company,tier,desk,assigned_partner,email,slack_user_id,certification"),
+    ],
+) -> None:
     """Load partners and members; a bad row refuses the whole file."""
     from rich.progress import Progress
 
@@ -172,8 +192,10 @@ def directory_import(file: Annotated[Path, typer.Argument(help="CSV: " + "compan
     try:
         with file.open(newline="", encoding="utf-8-sig") as handle:
             rows = parse_directory_csv(handle, settings.desks.keys())
-        with Progress(disable=len(rows) < 500 or not sys.stderr.isatty(), transient=True) as progress, \
-                session_scope(runtime.engine) as session:
+        with (
+            Progress(disable=len(rows) < 500 or not sys.stderr.isatty(), transient=True) as progress,
+            session_scope(runtime.engine) as session,
+        ):
             task = progress.add_task("importing", total=len(rows))
             counts = import_directory(session, rows, lambda done: progress.update(task, completed=done))
     except DirectoryError as error:
@@ -182,7 +204,9 @@ def directory_import(file: Annotated[Path, typer.Argument(help="CSV: " + "compan
         raise fail(f"import refused: {len(error.problems)} problem(s), nothing was written", 1) from None
     except UnicodeDecodeError:
         raise fail(f"{file}: not UTF-8 text; nothing was written", 1) from None
-    typer.echo(f"imported {len(rows)} rows: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+    typer.echo(
+        f"imported {len(rows)} rows: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
+    )
 
 
 @agents_cli.command("add")

@@ -10,10 +10,9 @@ from slack_bolt import App, BoltContext
 
 from bot.runtime import Runtime
 from handlers import agents, commands, events, filing, home
+from handlers.common import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
-
-SORRY = ":hourglass: SLA Desk can't reach its database right now. Nothing was changed: please try again in a minute."
 
 
 def build_app(runtime: Runtime) -> App:
@@ -36,7 +35,7 @@ def build_app(runtime: Runtime) -> App:
         logger.exception("listener failed: %r", error)
         if body.get("command") or body.get("type") == "block_actions":
             try:
-                respond(text=SORRY, response_type="ephemeral", replace_original=False)
+                respond(text=DATABASE_DOWN, response_type="ephemeral", replace_original=False)
             except Exception:
                 logger.warning("could not tell the user about the failure")
 

@@ -33,8 +33,16 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "sla_desk_ping"
 CHANNEL_ERRORS = frozenset(
-    {"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "cannot_dm_bot",
-     "user_disabled", "account_inactive", "restricted_action"}
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "user_not_found",
+        "cannot_dm_bot",
+        "user_disabled",
+        "account_inactive",
+        "restricted_action",
+    }
 )
 WAIT_FOR_DEPENDENCY = timedelta(seconds=20)
 MAX_BACKOFF_SECONDS = 600
@@ -77,8 +85,9 @@ class Deliverer:
     def deliver_due(self, ticket_id: int | None = None, limit: int | None = None) -> int:
         """Claim and deliver what is due; one failing ping never blocks the others."""
         with session_scope(self.engine) as session:
-            claims = ping_store.claim_due(session, self.clock(), self.lease, limit or self.settings.worker_batch,
-                                          ticket_id=ticket_id)
+            claims = ping_store.claim_due(
+                session, self.clock(), self.lease, limit or self.settings.worker_batch, ticket_id=ticket_id
+            )
         for claim in claims:
             try:
                 outcome = self._attempt(claim)
@@ -125,7 +134,7 @@ class Deliverer:
         desk = self.settings.desks.get(ticket.desk)
         leads = desk_leads(session, ticket.desk)
         late = ping.kind in (*DEADLINE_KINDS, PingKind.PAGE) and (
-            now - ping.planned_at > timedelta(seconds=self.settings.worker_interval_seconds * 3 + 60)
+            now.timestamp() - ping.planned_at.timestamp() > self.settings.worker_interval_seconds * 3 + 60
         )
         note = views.late_note(ping.planned_at, view.timezone, view.desk_label) if late else ""
         kind = PingKind(ping.kind)
@@ -134,33 +143,53 @@ class Deliverer:
             return Message(ticket.queue_channel, text, blocks)
         if kind is PingKind.CARD_UPDATE:
             if not ticket.card_ts:
-                return Outcome("dropped", reason="card not posted yet: it is rendered from the ticket when posted")
+                return Outcome(
+                    "dropped", reason="card not posted yet: it is rendered from the ticket when posted"
+                )
             text, blocks = views.ticket_card(view)
             return Message(ticket.queue_channel, text, blocks, update_ts=ticket.card_ts)
         if kind is PingKind.CONFIRMATION:
-            text = views.confirmation_text(view, ticket.filed_at, ticket.outside_hours, self.settings.support_phone,
-                                           redirected=ping.text == "redirected")
+            text = views.confirmation_text(
+                view,
+                ticket.filed_at,
+                ticket.outside_hours,
+                self.settings.support_phone,
+                redirected=ping.text == "redirected",
+            )
             return Message(ticket.filer_channel or ticket.filer_user_id, text)
         if kind is PingKind.NOTICE:
             if not ticket.filer_thread_ts:
                 waiting = self._wait_for(session, ticket, PingKind.CONFIRMATION, "confirmation")
                 if waiting is not None:
                     return waiting
-            return Message(ticket.filer_channel or ticket.filer_user_id, ping.text or "",
-                           thread_ts=ticket.filer_thread_ts)
+            return Message(
+                ticket.filer_channel or ticket.filer_user_id,
+                ping.text or "",
+                thread_ts=ticket.filer_thread_ts,
+            )
         if kind is PingKind.WARNING:
             if not ticket.card_ts:
                 waiting = self._wait_for(session, ticket, PingKind.CARD, "card")
                 if waiting is not None:
                     return waiting
-            share = self.settings.warning_shares[ping.seq] if ping.seq < len(self.settings.warning_shares) else 0.5
-            return Message(ticket.queue_channel, views.warning_text(view, share, now, note),
-                           thread_ts=ticket.card_ts, late=late)
+            share = (
+                self.settings.warning_shares[ping.seq]
+                if ping.seq < len(self.settings.warning_shares)
+                else 0.5
+            )
+            return Message(
+                ticket.queue_channel,
+                views.warning_text(view, share, now, note),
+                thread_ts=ticket.card_ts,
+                late=late,
+            )
         who = views.mentions(leads, desk.lead_group if desk else None)
         if kind is PingKind.BREACH:
             return Message(ticket.queue_channel, views.breach_text(view, who, now, note), late=late)
         if kind is PingKind.ESCALATION:
-            return Message(ticket.queue_channel, views.escalation_text(view, ping.seq, who, now, note), late=late)
+            return Message(
+                ticket.queue_channel, views.escalation_text(view, ping.seq, who, now, note), late=late
+            )
         if kind is PingKind.PAGE:
             target = (desk.oncall if desk else None) or (leads[0] if leads else ticket.queue_channel)
             return Message(target, views.page_text(view, self.settings.support_phone) + note, late=late)
@@ -174,37 +203,59 @@ class Deliverer:
         """A thread reply waits for its parent; None when the parent can never be posted (post unthreaded)."""
         parents = [p for p in ping_store.pings_for(session, ticket.id or 0) if p.kind == kind]
         if any(p.state in (PingState.PLANNED, PingState.SENDING) for p in parents):
-            return Outcome("retry", retry_in=WAIT_FOR_DEPENDENCY.total_seconds(), reason=f"waiting for the {what}")
+            return Outcome(
+                "retry", retry_in=WAIT_FOR_DEPENDENCY.total_seconds(), reason=f"waiting for the {what}"
+            )
         return None
 
     def _metadata(self, ping: Ping, ping_id: int) -> dict[str, Any]:
-        return {"event_type": METADATA_EVENT, "event_payload": {"ping_id": ping_id, "ticket": f"T-{ping.ticket_id}"}}
+        return {
+            "event_type": METADATA_EVENT,
+            "event_payload": {"ping_id": ping_id, "ticket": f"T-{ping.ticket_id}"},
+        }
 
     def _post(self, message: Message, ping: Ping, ticket: Ticket, ping_id: int) -> Outcome:
         try:
             if message.update_ts:
-                self.client.chat_update(channel=message.channel, ts=message.update_ts, text=message.text,
-                                        blocks=message.blocks)
+                self.client.chat_update(
+                    channel=message.channel, ts=message.update_ts, text=message.text, blocks=message.blocks
+                )
                 return Outcome("sent", channel=message.channel, ts=message.update_ts)
             response = self.client.chat_postMessage(
-                channel=message.channel, text=message.text, blocks=message.blocks, thread_ts=message.thread_ts,
-                metadata=self._metadata(ping, ping_id), unfurl_links=False, unfurl_media=False,
+                channel=message.channel,
+                text=message.text,
+                blocks=message.blocks,
+                thread_ts=message.thread_ts,
+                metadata=self._metadata(ping, ping_id),
+                unfurl_links=False,
+                unfurl_media=False,
             )
-            return Outcome("sent", channel=response.get("channel") or message.channel, ts=response.get("ts"),
-                           late=message.late)
+            return Outcome(
+                "sent",
+                channel=response.get("channel") or message.channel,
+                ts=response.get("ts"),
+                late=message.late,
+            )
         except SlackApiError as error:
             return self._classify(error, message, ping, ticket, ping_id)
         except Exception as error:  # timeouts, refused connections: Slack is away for now
             log.warning("posting ping %s failed: %r", ping_id, error)
             return Outcome("retry", retry_in=self._backoff(ping.attempts), reason=repr(error))
 
-    def _classify(self, error: SlackApiError, message: Message, ping: Ping, ticket: Ticket, ping_id: int) -> Outcome:
+    def _classify(
+        self, error: SlackApiError, message: Message, ping: Ping, ticket: Ticket, ping_id: int
+    ) -> Outcome:
         status = getattr(error.response, "status_code", 0)
         code = str(error.response.get("error", "")) if error.response is not None else ""
         if status == 429:
             retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
             return Outcome("retry", retry_in=retry_after, reason="ratelimited")
-        if status >= 500 or code in ("internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+        if status >= 500 or code in (
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+        ):
             return Outcome("retry", retry_in=self._backoff(ping.attempts), reason=f"{status} {code}")
         if code in CHANNEL_ERRORS:
             if ping.kind == PingKind.CONFIRMATION and message.channel != ticket.filer_user_id:
@@ -221,12 +272,14 @@ class Deliverer:
         """Look-before-resend: the ts of this ping's message if a dead process posted it already."""
         try:
             if message.thread_ts:
-                response = self.client.conversations_replies(channel=message.channel, ts=message.thread_ts,
-                                                             include_all_metadata=True, limit=200)
+                response = self.client.conversations_replies(
+                    channel=message.channel, ts=message.thread_ts, include_all_metadata=True, limit=200
+                )
             else:
                 oldest = str(ping.planned_at.timestamp() - 60)
-                response = self.client.conversations_history(channel=message.channel, oldest=oldest,
-                                                             include_all_metadata=True, limit=200)
+                response = self.client.conversations_history(
+                    channel=message.channel, oldest=oldest, include_all_metadata=True, limit=200
+                )
         except Exception as error:  # can't tell: post, since a missing ping is worse than a late double
             log.warning("could not look for ping %s before re-posting: %r", ping_id, error)
             return None
@@ -240,12 +293,16 @@ class Deliverer:
         now = self.clock()
         with session_scope(self.engine) as session:
             if outcome.state == "sent":
-                recorded = ping_store.mark_sent(session, claim, outcome.channel, outcome.ts, now, outcome.late)
+                recorded = ping_store.mark_sent(
+                    session, claim, outcome.channel, outcome.ts, now, outcome.late
+                )
                 ping = ping_store.get_ping(session, claim.id)
                 if recorded and ping is not None:
                     self._after_sent(session, ping, outcome)
             elif outcome.state == "retry":
-                ping_store.mark_retry(session, claim, now + timedelta(seconds=outcome.retry_in), outcome.reason)
+                ping_store.mark_retry(
+                    session, claim, now + timedelta(seconds=outcome.retry_in), outcome.reason
+                )
             elif outcome.state == "dropped":
                 ping_store.mark_dropped(session, claim, outcome.reason)
             else:
@@ -268,11 +325,15 @@ class Deliverer:
         if ticket is None:
             return
         ticket_store.set_slack_error(session, ticket.id or 0, f"{ping.kind}: {reason}")
-        ticket_store.audit(session, ticket.id, "sla-desk", "delivery_failed", now, kind=ping.kind, error=reason)
+        ticket_store.audit(
+            session, ticket.id, "sla-desk", "delivery_failed", now, kind=ping.kind, error=reason
+        )
         channel = ping.channel or ticket.queue_channel
-        text = (f":warning: SLA Desk could not post the {ping.kind.replace('_', ' ')} of *{ticket.ref}* "
-                f"in <#{channel}>: `{reason}`. Please invite the bot (`/invite @SLA Desk`) or fix the "
-                "channel setting.")
+        text = (
+            f":warning: SLA Desk could not post the {ping.kind.replace('_', ' ')} of *{ticket.ref}* "
+            f"in <#{channel}>: `{reason}`. Please invite the bot (`/invite @SLA Desk`) or fix the "
+            "channel setting."
+        )
         ping_store.owe(session, ticket.id or 0, PingKind.LEAD_ALERT, now, text=text, once=True)
 
     def _backoff(self, attempts: int) -> float:

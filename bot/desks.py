@@ -18,7 +18,9 @@ class DeskBook:
         try:
             return self.calendars[desk]
         except KeyError:
-            raise ValueError(f"unknown desk {desk!r} (expected one of {', '.join(sorted(self.calendars))})") from None
+            raise ValueError(
+                f"unknown desk {desk!r} (expected one of {', '.join(sorted(self.calendars))})"
+            ) from None
 
 
 def build_desks(settings: Settings) -> DeskBook:

@@ -24,8 +24,9 @@ class Runtime:
     deliverer: Deliverer
 
 
-def build_runtime(settings: Settings, clock: Clock, engine: Engine | None = None,
-                  run_migrations: bool = True) -> Runtime:
+def build_runtime(
+    settings: Settings, clock: Clock, engine: Engine | None = None, run_migrations: bool = True
+) -> Runtime:
     engine = engine or make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)

@@ -47,8 +47,14 @@ class Server:
     def __init__(self, wsgi_app: WSGIApp, host: str, port: int, threads: int):
         from waitress.server import create_server
 
-        self._server = create_server(wsgi_app, host=host, port=port, threads=threads, ident="sla-desk",
-                                     clear_untrusted_proxy_headers=True)
+        self._server = create_server(
+            wsgi_app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="sla-desk",
+            clear_untrusted_proxy_headers=True,
+        )
         self.port: int = self._server.effective_port  # type: ignore[union-attr]
         self._thread: threading.Thread | None = None
 

@@ -158,8 +158,10 @@ def require(settings: Settings, *names: str) -> None:
     """Stop with one line naming the first required setting that is empty."""
     for name in names:
         if not getattr(settings, name):
-            print(f"Setting {name.upper()} is missing: {_HINTS.get(name, 'set it in the environment or .env')}",
-                  file=sys.stderr)
+            print(
+                f"Setting {name.upper()} is missing: {_HINTS.get(name, 'set it in the environment or .env')}",
+                file=sys.stderr,
+            )
             raise SystemExit(2)
 
 

@@ -34,22 +34,31 @@ def register(app: App) -> None:
 
 
 @guarded
-def card_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
-                context: BoltContext) -> None:
+def card_button(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
     ack()
     runtime = runtime_of(context)
     user_id = body["user"]["id"]
     ticket_id = parse_ticket_id(action.get("value"))
     verb = "claim" if action.get("action_id") == views.CLAIM_ACTION else "resolve"
-    reply = run_agent_command(runtime, client, user_id, verb, [action.get("value") or ""], ticket_id=ticket_id)
+    reply = run_agent_command(
+        runtime, client, user_id, verb, [action.get("value") or ""], ticket_id=ticket_id
+    )
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     if channel:
         client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
     runtime.deliverer.deliver_due(ticket_id=ticket_id)
 
 
-def run_agent_command(runtime: Runtime, client: WebClient, user_id: str, verb: str, args: list[str],
-                      ticket_id: int | None = None) -> str:
+def run_agent_command(
+    runtime: Runtime,
+    client: WebClient,
+    user_id: str,
+    verb: str,
+    args: list[str],
+    ticket_id: int | None = None,
+) -> str:
     """claim | release | reassign | resolve | reopen: the reply for the person who asked."""
     if ticket_id is None:
         ticket_id = parse_ticket_id(args[0]) if args else None
@@ -61,7 +70,9 @@ def run_agent_command(runtime: Runtime, client: WebClient, user_id: str, verb: s
         who = identify(session, runtime, client, user_id)
         ticket = ticket_store.get_ticket(session, ticket_id)
         if ticket is None or not _may_see(who, ticket):
-            return f"There is no ticket T-{ticket_id}" + ("." if who.is_agent else " among your company's tickets.")
+            return f"There is no ticket T-{ticket_id}" + (
+                "." if who.is_agent else " among your company's tickets."
+            )
         action = ACTIONS[verb]
         return action(session, runtime, who, ticket, args[1:])
 
@@ -79,13 +90,26 @@ def _claim(session: Session, runtime: Runtime, who: Who, ticket: Ticket, _args: 
         fresh = ticket_store.get_ticket(session, ticket.id or 0)
         if fresh and fresh.status == TicketStatus.CLAIMED:
             mine = fresh.claimant_user_id == who.user_id
-            return f"{ticket.ref} is already claimed by " + ("you." if mine else f"<@{fresh.claimant_user_id}>.")
+            return f"{ticket.ref} is already claimed by " + (
+                "you." if mine else f"<@{fresh.claimant_user_id}>."
+            )
         return f"{ticket.ref} is resolved; reopen it first with `/ticket reopen {ticket.ref}`."
     first = _first_response(session, runtime, ticket, who.user_id)
-    _changed(session, runtime, ticket, who.user_id, "claimed",
-             notice=f":raising_hand: <@{who.user_id}> picked up {ticket.ref} and is looking into it.")
-    verdict = "" if not first else (" First response within the SLA." if first == "met"
-                                    else " First response after the SLA deadline.")
+    _changed(
+        session,
+        runtime,
+        ticket,
+        who.user_id,
+        "claimed",
+        notice=f":raising_hand: <@{who.user_id}> picked up {ticket.ref} and is looking into it.",
+    )
+    verdict = (
+        ""
+        if not first
+        else (
+            " First response within the SLA." if first == "met" else " First response after the SLA deadline."
+        )
+    )
     return f"You claimed {ticket.ref}.{verdict} The filer has been told."
 
 
@@ -112,9 +136,17 @@ def _reassign(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args
     if result is not ChangeResult.DONE:
         return f"{ticket.ref} is resolved; reopen it first with `/ticket reopen {ticket.ref}`."
     first = _first_response(session, runtime, ticket, who.user_id)
-    _changed(session, runtime, ticket, who.user_id, "reassigned", to=target,
-             notice=f":busts_in_silhouette: {ticket.ref} is now handled by <@{target}>." if first is None else
-             f":raising_hand: <@{target}> picked up {ticket.ref} and is looking into it.")
+    _changed(
+        session,
+        runtime,
+        ticket,
+        who.user_id,
+        "reassigned",
+        to=target,
+        notice=f":busts_in_silhouette: {ticket.ref} is now handled by <@{target}>."
+        if first is None
+        else f":raising_hand: <@{target}> picked up {ticket.ref} and is looking into it.",
+    )
     return f"{ticket.ref} is now with <@{target}>."
 
 
@@ -130,9 +162,16 @@ def _resolve(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args:
         return _not_yours(ticket, "resolve")
     ping_store.drop_deadline_pings(session, ticket.id or 0)
     said = f": {rules.safe(note, rules.NOTE_MAX)}" if note else "."
-    _changed(session, runtime, ticket, who.user_id, "resolved", note=note,
-             notice=f":white_check_mark: <@{who.user_id}> resolved {ticket.ref}{said} "
-                    f"If it is not solved, `/ticket reopen {ticket.ref}`.")
+    _changed(
+        session,
+        runtime,
+        ticket,
+        who.user_id,
+        "resolved",
+        note=note,
+        notice=f":white_check_mark: <@{who.user_id}> resolved {ticket.ref}{said} "
+        f"If it is not solved, `/ticket reopen {ticket.ref}`.",
+    )
     return f"{ticket.ref} is resolved; the filer has been told."
 
 
@@ -145,8 +184,14 @@ def _reopen(session: Session, runtime: Runtime, who: Who, ticket: Ticket, _args:
     fresh = ticket_store.get_ticket(session, ticket.id or 0)
     if fresh is not None:
         plan_pings(session, runtime, fresh)
-    _changed(session, runtime, ticket, who.user_id, "reopened",
-             notice=f":arrows_counterclockwise: <@{who.user_id}> reopened {ticket.ref}; it is back in the queue.")
+    _changed(
+        session,
+        runtime,
+        ticket,
+        who.user_id,
+        "reopened",
+        notice=f":arrows_counterclockwise: <@{who.user_id}> reopened {ticket.ref}; it is back in the queue.",
+    )
     return f"{ticket.ref} is open again."
 
 
@@ -158,7 +203,13 @@ def _not_yours(ticket: Ticket, verb: str) -> str:
     return f"{ticket.ref} is not claimed: claim it first with `/ticket claim {ticket.ref}`."
 
 
-ACTIONS = {"claim": _claim, "release": _release, "reassign": _reassign, "resolve": _resolve, "reopen": _reopen}
+ACTIONS = {
+    "claim": _claim,
+    "release": _release,
+    "reassign": _reassign,
+    "resolve": _resolve,
+    "reopen": _reopen,
+}
 
 
 def _first_response(session: Session, runtime: Runtime, ticket: Ticket, by: str) -> str | None:
@@ -172,8 +223,15 @@ def _first_response(session: Session, runtime: Runtime, ticket: Ticket, by: str)
     return "met" if met else "breached"
 
 
-def _changed(session: Session, runtime: Runtime, ticket: Ticket, actor: str, event: str,
-             notice: str | None = None, **detail: Any) -> None:
+def _changed(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    actor: str,
+    event: str,
+    notice: str | None = None,
+    **detail: Any,
+) -> None:
     now = runtime.clock()
     ticket_store.audit(session, ticket.id, actor, event, now, **detail)
     ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
@@ -181,7 +239,9 @@ def _changed(session: Session, runtime: Runtime, ticket: Ticket, actor: str, eve
         ping_store.owe(session, ticket.id or 0, PingKind.NOTICE, now, text=notice)
 
 
-def record_thread_reply(runtime: Runtime, session: Session, channel: str, thread_ts: str, user_id: str) -> bool:
+def record_thread_reply(
+    runtime: Runtime, session: Session, channel: str, thread_ts: str, user_id: str
+) -> bool:
     """An agent's reply in a ticket's thread is a first response too."""
     is_agent = directory.get_agent(session, user_id) is not None or user_id in runtime.settings.agents
     if not is_agent:

@@ -32,44 +32,56 @@ def ticket_command(ack: Ack, command: dict[str, Any], client: WebClient, context
     args = words[1:]
     user_id = command["user_id"]
     if sub == "help":
-        ack(text=views.HELP_TEXT)
+        ack(response_type="ephemeral", text=views.HELP_TEXT)
     elif sub == "new":
         _new(ack, runtime, client, command, args)
     elif sub in ACTIONS:
-        ack(text=run_agent_command(runtime, client, user_id, sub, args))
+        ack(response_type="ephemeral", text=run_agent_command(runtime, client, user_id, sub, args))
         ticket_id = parse_ticket_id(args[0]) if args else None
         if ticket_id is not None:
             runtime.deliverer.deliver_due(ticket_id=ticket_id)
     elif sub == "status":
         text, blocks = _status(runtime, client, user_id, args)
-        ack(text=text, blocks=blocks)
+        ack(response_type="ephemeral", text=text, blocks=blocks)
     elif sub == "list":
         text, blocks = _company_list(runtime, client, user_id)
-        ack(text=text, blocks=blocks)
+        ack(response_type="ephemeral", text=text, blocks=blocks)
     elif sub == "queue":
         text, blocks = _queue(runtime, client, user_id, args)
-        ack(text=text, blocks=blocks)
+        ack(response_type="ephemeral", text=text, blocks=blocks)
     else:
-        ack(text=UNKNOWN.format(word=rules.escape(sub[:40])))
+        ack(response_type="ephemeral", text=UNKNOWN.format(word=rules.escape(sub[:40])))
 
 
 def _new(ack: Ack, runtime: Runtime, client: WebClient, command: dict[str, Any], args: list[str]) -> None:
     choice = args[0].lower() if args else None
     if choice not in (None, "tech", "care"):
-        ack(text="Use `/ticket new tech` for Technical Support, `/ticket new care` for Customer Care, "
-                 "or `/ticket new` to choose.")
+        ack(
+            response_type="ephemeral",
+            text="Use `/ticket new tech` for Technical Support, `/ticket new care` for Customer Care, "
+            "or `/ticket new` to choose.",
+        )
         return
     with session_scope(runtime.engine) as session:
         who = identify(session, runtime, client, command["user_id"])
-        refusal = open_form(runtime, client, who, session, Queue(choice) if choice else None,
-                            command.get("trigger_id", ""), command.get("channel_id"))
+        refusal = open_form(
+            runtime,
+            client,
+            who,
+            session,
+            Queue(choice) if choice else None,
+            command.get("trigger_id", ""),
+            command.get("channel_id"),
+        )
     if refusal:
-        ack(text=refusal)
+        ack(response_type="ephemeral", text=refusal)
     else:
         ack()
 
 
-def _status(runtime: Runtime, client: WebClient, user_id: str, args: list[str]) -> tuple[str, list[Any] | None]:
+def _status(
+    runtime: Runtime, client: WebClient, user_id: str, args: list[str]
+) -> tuple[str, list[Any] | None]:
     ticket_id = parse_ticket_id(args[0]) if args else None
     if ticket_id is None:
         return "Please give a ticket id, like `/ticket status T-42`.", None
@@ -80,7 +92,9 @@ def _status(runtime: Runtime, client: WebClient, user_id: str, args: list[str]) 
             who.is_agent or (who.partner is not None and who.partner.id == ticket.partner_id)
         )
         if ticket is None or not visible:
-            return f"There is no ticket T-{ticket_id}" + ("." if who.is_agent else " among your company's tickets."), None
+            return f"There is no ticket T-{ticket_id}" + (
+                "." if who.is_agent else " among your company's tickets."
+            ), None
         text, blocks = views.ticket_status_blocks(view_of(session, ticket, runtime.desks), runtime.clock())
     return text, blocks
 
@@ -98,7 +112,9 @@ def _company_list(runtime: Runtime, client: WebClient, user_id: str) -> tuple[st
     return title, blocks
 
 
-def _queue(runtime: Runtime, client: WebClient, user_id: str, args: list[str]) -> tuple[str, list[Any] | None]:
+def _queue(
+    runtime: Runtime, client: WebClient, user_id: str, args: list[str]
+) -> tuple[str, list[Any] | None]:
     queue = desk = None
     for word in (a.lower() for a in args):
         if word in ("tech", "care"):
@@ -107,7 +123,10 @@ def _queue(runtime: Runtime, client: WebClient, user_id: str, args: list[str]) -
             desk = word
         else:
             desks = "|".join(sorted(runtime.desks.calendars))
-            return f"Usage: `/ticket queue [tech|care] [{desks}]` (I don't know {rules.escape(word[:40])!r}).", None
+            return (
+                f"Usage: `/ticket queue [tech|care] [{desks}]` (I don't know {rules.escape(word[:40])!r}).",
+                None,
+            )
     with session_scope(runtime.engine) as session:
         who = identify(session, runtime, client, user_id)
         if not who.is_agent:

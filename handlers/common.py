@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DATABASE_DOWN = (
-    ":hourglass: SLA Desk can't reach its database right now. Nothing was changed: please try again in a minute."
+    ":hourglass: SLA Desk can't reach its database right now. "
+    "Nothing was changed: please try again in a minute."
 )
 TICKET_ID = re.compile(r"^(?:t-?)?(\d{1,9})$", re.IGNORECASE)
 
@@ -65,7 +66,7 @@ def guarded(listener: F) -> F:
                 if body.get("type") == "view_submission":
                     ack(response_action="errors", errors={_first_block(body): DATABASE_DOWN})
                 else:
-                    ack(text=DATABASE_DOWN)
+                    ack(response_type="ephemeral", text=DATABASE_DOWN)
             return None
 
     return wrapper  # type: ignore[return-value]
@@ -119,7 +120,8 @@ def filer_facts(session: Session, runtime: Runtime, who: Who) -> FilerFacts | No
     if who.member is None or who.partner is None:
         return None
     partner, settings = who.partner, runtime.settings
-    assigned_name, assigned_contacts = None, ()
+    assigned_name: str | None = None
+    assigned_contacts: tuple[str, ...] = ()
     if partner.assigned_partner_id:
         assigned = directory.get_partner(session, partner.assigned_partner_id)
         if assigned is not None:
@@ -130,8 +132,8 @@ def filer_facts(session: Session, runtime: Runtime, who: Who) -> FilerFacts | No
     certified = [
         f"<@{m.slack_user_id}>" if m.slack_user_id else m.email
         for m in directory.colleagues(session, partner.id or 0)
-        if m.id != who.member.id and is_certified(m.certification, settings.certification_ladder,
-                                                   settings.certification_minimum)
+        if m.id != who.member.id
+        and is_certified(m.certification, settings.certification_ladder, settings.certification_minimum)
     ][:10]
     return FilerFacts(
         company=partner.name,

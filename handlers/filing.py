@@ -38,19 +38,37 @@ def form_for(runtime: Runtime, queue: Queue, metadata: str) -> dict[str, Any]:
 
 def refusal_for(session: Session, runtime: Runtime, who: Who, queue: Queue) -> rules.Decision:
     settings = runtime.settings
-    decision = rules.may_file(filer_facts(session, runtime, who), queue, settings.certification_ladder,
-                              settings.certification_minimum)
+    decision = rules.may_file(
+        filer_facts(session, runtime, who),
+        queue,
+        settings.certification_ladder,
+        settings.certification_minimum,
+    )
     if not decision.allowed:
-        ticket_store.audit(session, None, who.user_id, "filing_refused", runtime.clock(), queue=queue.value,
-                           reason=decision.refusal)
+        ticket_store.audit(
+            session,
+            None,
+            who.user_id,
+            "filing_refused",
+            runtime.clock(),
+            queue=queue.value,
+            reason=decision.refusal,
+        )
     return decision
 
 
-def open_form(runtime: Runtime, client: WebClient, who: Who, session: Session, queue: Queue | None,
-              trigger_id: str, channel_id: str | None) -> str | None:
+def open_form(
+    runtime: Runtime,
+    client: WebClient,
+    who: Who,
+    session: Session,
+    queue: Queue | None,
+    trigger_id: str,
+    channel_id: str | None,
+) -> str | None:
     """Open the chooser or a form; returns a refusal to show instead, if the filer can't file."""
     metadata = views.form_metadata(channel_id)
-    for candidate in ([queue] if queue else [Queue.CARE]):  # care: the least the filer needs
+    for candidate in [queue] if queue else [Queue.CARE]:  # care: the least the filer needs
         decision = refusal_for(session, runtime, who, candidate)
         if not decision.allowed:
             return decision.message
@@ -60,8 +78,9 @@ def open_form(runtime: Runtime, client: WebClient, who: Who, session: Session, q
 
 
 @guarded
-def choose_queue(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient,
-                 context: BoltContext) -> None:
+def choose_queue(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
     runtime = runtime_of(context)
     picked = _selected(view, "queue")
     if picked not in ("tech", "care"):
@@ -110,22 +129,27 @@ def check_answers(answers: FormAnswers) -> rules.FormErrors:
         if answers.klass not in ("standard", "critical"):
             errors.add("class", "Please choose Standard or Critical.")
         if answers.klass == "critical" and answers.critical_reason not in rules.CRITICAL_REASONS:
-            errors.add("critical_reason", "A Critical ticket needs the critical case that applies; "
-                                          "if none does, file it as Standard.")
+            errors.add(
+                "critical_reason",
+                "A Critical ticket needs the critical case that applies; if none does, file it as Standard.",
+            )
         if not answers.product:
             errors.add("product", "Please name the PBX (serial) or product concerned.")
     else:
         if answers.topic not in rules.CARE_TOPICS:
             errors.add("topic", "Please choose a topic.")
         if answers.description and not rules.is_plausibly_english(answers.description):
-            errors.add("description", "Customer Care accepts requests in English only. Please write the "
-                                      "description in English.")
+            errors.add(
+                "description",
+                "Customer Care accepts requests in English only. Please write the description in English.",
+            )
     return errors
 
 
 @guarded
-def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient,
-                context: BoltContext) -> None:
+def submit_form(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
     runtime = runtime_of(context)
     user_id = body["user"]["id"]
     answers = read_answers(view)
@@ -133,8 +157,15 @@ def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: We
     if errors:
         if "description" in errors.by_block and answers.queue is Queue.CARE and answers.description:
             with session_scope(runtime.engine) as session:
-                ticket_store.audit(session, None, user_id, "filing_refused", runtime.clock(), queue="care",
-                                   reason=rules.Refusal.NOT_ENGLISH)
+                ticket_store.audit(
+                    session,
+                    None,
+                    user_id,
+                    "filing_refused",
+                    runtime.clock(),
+                    queue="care",
+                    reason=rules.Refusal.NOT_ENGLISH,
+                )
         ack(response_action="errors", errors=errors.by_block)
         return
     routing = rules.route(answers.queue, answers.klass, answers.topic, answers.calls_failing)
@@ -142,58 +173,97 @@ def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: We
         who = identify(session, runtime, client, user_id)
         decision = refusal_for(session, runtime, who, routing.queue)
         if decision.allowed:
-            ticket = file_ticket(session, runtime, who, answers, routing, view.get("id"),
-                                 views.read_form_metadata(view.get("private_metadata")))
+            ticket = file_ticket(
+                session,
+                runtime,
+                who,
+                answers,
+                routing,
+                view.get("id"),
+                views.read_form_metadata(view.get("private_metadata")),
+            )
     if not decision.allowed:
         message = decision.message
         if routing.redirected:
-            message = ("Failing calls make this a Critical Technical Support ticket. " + message
-                       + f" Or phone support: {runtime.settings.support_phone}.")
-        block = "calls_failing" if routing.redirected else ("subject" if answers.queue is Queue.TECH else "topic")
+            message = (
+                "Failing calls make this a Critical Technical Support ticket. "
+                + message
+                + f" Or phone support: {runtime.settings.support_phone}."
+            )
+        block = (
+            "calls_failing" if routing.redirected else ("subject" if answers.queue is Queue.TECH else "topic")
+        )
         ack(response_action="errors", errors={block: message})
         return
     ack()
     runtime.deliverer.deliver_due(ticket_id=ticket.id)
 
 
-def file_ticket(session: Session, runtime: Runtime, who: Who, answers: FormAnswers, routing: rules.Routing,
-                submission_key: str | None, channel: str | None) -> Ticket:
+def file_ticket(
+    session: Session,
+    runtime: Runtime,
+    who: Who,
+    answers: FormAnswers,
+    routing: rules.Routing,
+    submission_key: str | None,
+    channel: str | None,
+) -> Ticket:
     """Store the ticket with its due time, and plan everything it owes Slack."""
     assert who.partner is not None and who.partner.id is not None
     settings, now = runtime.settings, runtime.clock()
     desk = who.partner.desk if who.partner.desk in runtime.desks.calendars else settings.default_desk
     calendar = runtime.desks.calendar(desk)
     window = first_response_window(calendar, routing.queue, routing.klass, now, runtime.desks.policy)
-    ticket, created = ticket_store.create_ticket(session, Ticket(
-        submission_key=submission_key,
-        queue=routing.queue.value,
-        topic=answers.topic,
-        klass=routing.klass.value if routing.klass else None,
-        critical_reason=answers.critical_reason if routing.klass == "critical" and not routing.redirected else None,
-        subject=answers.subject[: rules.SUBJECT_MAX],
-        description=answers.description[: 40_000],
-        product=answers.product,
-        filer_user_id=who.user_id,
-        partner_id=who.partner.id,
-        desk=desk,
-        filed_at=now,
-        due_at=window.due_at,
-        business_time=window.business_time,
-        outside_hours=window.outside_hours,
-        queue_channel=settings.tech_channel if routing.queue is Queue.TECH else settings.care_channel,
-        filer_channel=channel,
-    ))
+    ticket, created = ticket_store.create_ticket(
+        session,
+        Ticket(
+            submission_key=submission_key,
+            queue=routing.queue.value,
+            topic=answers.topic,
+            klass=routing.klass.value if routing.klass else None,
+            critical_reason=answers.critical_reason
+            if routing.klass == "critical" and not routing.redirected
+            else None,
+            subject=answers.subject[: rules.SUBJECT_MAX],
+            description=answers.description[:40_000],
+            product=answers.product,
+            filer_user_id=who.user_id,
+            partner_id=who.partner.id,
+            desk=desk,
+            filed_at=now,
+            due_at=window.due_at,
+            business_time=window.business_time,
+            outside_hours=window.outside_hours,
+            queue_channel=settings.tech_channel if routing.queue is Queue.TECH else settings.care_channel,
+            filer_channel=channel,
+        ),
+    )
     if not created:
         return ticket
     assert ticket.id is not None
     plan_pings(session, runtime, ticket)
     ping_store.owe(session, ticket.id, PingKind.CARD, now, once=True)
-    ping_store.owe(session, ticket.id, PingKind.CONFIRMATION, now, once=True,
-                   text="redirected" if routing.redirected else None)
+    ping_store.owe(
+        session,
+        ticket.id,
+        PingKind.CONFIRMATION,
+        now,
+        once=True,
+        text="redirected" if routing.redirected else None,
+    )
     if routing.klass == "critical" and window.outside_hours:
         ping_store.owe(session, ticket.id, PingKind.PAGE, now, once=True)
-    ticket_store.audit(session, ticket.id, who.user_id, "filed", now, queue=ticket.queue, klass=ticket.klass,
-                       due_at=ticket.due_at.isoformat(), redirected=routing.redirected)
+    ticket_store.audit(
+        session,
+        ticket.id,
+        who.user_id,
+        "filed",
+        now,
+        queue=ticket.queue,
+        klass=ticket.klass,
+        due_at=ticket.due_at.isoformat(),
+        redirected=routing.redirected,
+    )
     return ticket
 
 
@@ -201,9 +271,16 @@ def plan_pings(session: Session, runtime: Runtime, ticket: Ticket) -> None:
     """Warnings, breach and escalations from the original filing time (also on reopen)."""
     settings = runtime.settings
     calendar = runtime.desks.calendar(ticket.desk)
-    window = first_response_window(calendar, ticket.queue, ticket.klass, ticket.filed_at, runtime.desks.policy)
-    plan = deadline_plan(calendar, window, settings.warning_shares, settings.escalation_interval_minutes * 60,
-                         settings.escalation_max)
+    window = first_response_window(
+        calendar, ticket.queue, ticket.klass, ticket.filed_at, runtime.desks.policy
+    )
+    plan = deadline_plan(
+        calendar,
+        window,
+        settings.warning_shares,
+        settings.escalation_interval_minutes * 60,
+        settings.escalation_max,
+    )
     ping_store.plan_deadline_pings(
         session, ticket.id or 0, [PlannedPing(PingKind(kind), seq, at) for kind, seq, at in plan]
     )
@@ -211,7 +288,7 @@ def plan_pings(session: Session, runtime: Runtime, ticket: Ticket) -> None:
 
 def _state(view: dict[str, Any], block: str) -> dict[str, Any]:
     values = ((view.get("state") or {}).get("values") or {}).get(block) or {}
-    value = values.get(block) or next(iter(values.values()), {})
+    value: Any = values.get(block) or next(iter(values.values()), {})
     return value if isinstance(value, dict) else {}
 
 

@@ -32,23 +32,47 @@ def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) 
         who = identify(session, runtime, client, user_id)
         parts: list[list[dict[str, Any]]] = []
         if who.is_agent:
-            mine = [view_of(session, t, runtime.desks) for t in ticket_store.claimed_by(session, user_id, HOME_ROWS)]
+            mine = [
+                view_of(session, t, runtime.desks)
+                for t in ticket_store.claimed_by(session, user_id, HOME_ROWS)
+            ]
             head, total = ticket_store.open_tickets(session, limit=HOME_ROWS)
             breached = ticket_store.unanswered_breached(session, now)
-            parts.append(views.ticket_list_blocks("Your tickets", mine, len(mine), now, "You hold no tickets."))
-            parts.append(views.ticket_list_blocks(
-                f"Queue head ({views.queue_summary(total, breached)})",
-                [view_of(session, t, runtime.desks) for t in head], total, now, "The queue is empty."))
+            parts.append(
+                views.ticket_list_blocks("Your tickets", mine, len(mine), now, "You hold no tickets.")
+            )
+            parts.append(
+                views.ticket_list_blocks(
+                    f"Queue head ({views.queue_summary(total, breached)})",
+                    [view_of(session, t, runtime.desks) for t in head],
+                    total,
+                    now,
+                    "The queue is empty.",
+                )
+            )
             title = "SLA Desk: agent view"
         elif who.partner is not None:
             tickets = ticket_store.company_tickets(session, who.partner.id or 0, limit=HOME_ROWS)
             shown = [view_of(session, t, runtime.desks) for t in tickets]
-            parts.append(views.ticket_list_blocks(f"Open tickets of {who.partner.name}", shown, len(shown), now,
-                                                  "No open tickets. `/ticket new` opens one."))
+            parts.append(
+                views.ticket_list_blocks(
+                    f"Open tickets of {who.partner.name}",
+                    shown,
+                    len(shown),
+                    now,
+                    "No open tickets. `/ticket new` opens one.",
+                )
+            )
             title = "SLA Desk"
         else:
-            parts.append([views.section("You are not registered with a partner company. Please contact your "
-                                        "system integrator for support.")])
+            parts.append(
+                [
+                    views.section(
+                        "You are not registered with a partner company. Please contact your "
+                        "system integrator for support."
+                    )
+                ]
+            )
             title = "SLA Desk"
     parts.append([views.context("`/ticket help` lists every command.")])
     client.views_publish(user_id=user_id, view=views.home_view(title, parts))

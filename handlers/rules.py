@@ -111,11 +111,19 @@ def may_file(
         )
     if queue is Queue.TECH and not is_certified(filer.certification, ladder, minimum):
         who = (
-            "Certified colleagues at " + filer.company + " who can file it: " + ", ".join(filer.certified_colleagues) + "."
+            "Certified colleagues at "
+            + filer.company
+            + " who can file it: "
+            + ", ".join(filer.certified_colleagues)
+            + "."
             if filer.certified_colleagues
             else f"Nobody at {filer.company} is certified yet."
         )
-        phone = f" For calls failing right now you can also phone support: {support_phone}." if support_phone else ""
+        phone = (
+            f" For calls failing right now you can also phone support: {support_phone}."
+            if support_phone
+            else ""
+        )
         return Decision(
             False,
             Refusal.NOT_CERTIFIED,
@@ -160,11 +168,30 @@ def _language_detector():  # type: ignore[no-untyped-def]
             from lingua import Language, LanguageDetectorBuilder
 
             languages = [
-                Language.ENGLISH, Language.ITALIAN, Language.GERMAN, Language.FRENCH, Language.SPANISH,
-                Language.PORTUGUESE, Language.DUTCH, Language.POLISH, Language.ROMANIAN, Language.CROATIAN,
-                Language.SLOVENE, Language.CZECH, Language.RUSSIAN, Language.UKRAINIAN, Language.TURKISH,
-                Language.SWEDISH, Language.DANISH, Language.BOKMAL, Language.FINNISH, Language.HUNGARIAN,
-                Language.GREEK, Language.ARABIC, Language.CHINESE, Language.JAPANESE,
+                Language.ENGLISH,
+                Language.ITALIAN,
+                Language.GERMAN,
+                Language.FRENCH,
+                Language.SPANISH,
+                Language.PORTUGUESE,
+                Language.DUTCH,
+                Language.POLISH,
+                Language.ROMANIAN,
+                Language.CROATIAN,
+                Language.SLOVENE,
+                Language.CZECH,
+                Language.RUSSIAN,
+                Language.UKRAINIAN,
+                Language.TURKISH,
+                Language.SWEDISH,
+                Language.DANISH,
+                Language.BOKMAL,
+                Language.FINNISH,
+                Language.HUNGARIAN,
+                Language.GREEK,
+                Language.ARABIC,
+                Language.CHINESE,
+                Language.JAPANESE,
             ]
             _detector = LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
         return _detector
@@ -184,7 +211,9 @@ def is_plausibly_english(text: str) -> bool:
         return True
     from lingua import Language
 
-    confidences = {c.language: c.value for c in _language_detector().compute_language_confidence_values(prose)}
+    confidences = {
+        c.language: c.value for c in _language_detector().compute_language_confidence_values(prose)
+    }
     if not confidences:
         return True
     top = max(confidences, key=lambda language: confidences[language])

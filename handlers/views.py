@@ -44,8 +44,9 @@ def context(text: str) -> Block:
     return {"type": "context", "elements": [_md(text[:3000])]}
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], hint: str | None = None,
-           optional: bool = False) -> Block:
+def _input(
+    block_id: str, label: str, element: dict[str, Any], hint: str | None = None, optional: bool = False
+) -> Block:
     block: Block = {
         "type": "input",
         "block_id": block_id,
@@ -58,8 +59,9 @@ def _input(block_id: str, label: str, element: dict[str, Any], hint: str | None 
     return block
 
 
-def _text_input(action_id: str, multiline: bool = False, max_length: int | None = None,
-                placeholder: str | None = None) -> dict[str, Any]:
+def _text_input(
+    action_id: str, multiline: bool = False, max_length: int | None = None, placeholder: str | None = None
+) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
     if max_length:
         element["max_length"] = max_length
@@ -92,8 +94,9 @@ def _radio(action_id: str, options: dict[str, str], initial: str | None = None) 
     return element
 
 
-def _modal(callback_id: str, title: str, blocks: list[Block], private_metadata: str,
-           submit: str | None = "Submit") -> dict[str, Any]:
+def _modal(
+    callback_id: str, title: str, blocks: list[Block], private_metadata: str, submit: str | None = "Submit"
+) -> dict[str, Any]:
     view: dict[str, Any] = {
         "type": "modal",
         "callback_id": callback_id,
@@ -150,22 +153,47 @@ def tech_form(metadata: str, docs_url: str, critical: bool = False) -> dict[str,
             f"Before filing, the <{docs_url}|documentation> may already answer it. Support does not "
             "cover pre-sales questions."
         ),
-        _input("subject", "Subject", _text_input("subject", max_length=SUBJECT_MAX,
-                                                 placeholder="e.g. Calls to mobile numbers drop after 30 s")),
-        _input("description", "Description",
-               _text_input("description", multiline=True, max_length=DESCRIPTION_MAX,
-                           placeholder="What happens, since when, what you tried"),
-               hint="Steps to reproduce, error messages, call times and numbers help us answer sooner."),
-        _input("product", "Product / PBX", _text_input("product", max_length=150,
-                                                       placeholder="PBX serial or product name")),
-        _input("class", "Class",
-               _radio("class", {"standard": "Standard", "critical": "Critical"},
-                      initial="critical" if critical else "standard"),
-               hint="Critical only for: call drops not caused by the operator, a cloud system that "
-                    "can't be reached, or business operations severely impacted with no workaround."),
-        _input("critical_reason", "Critical reason",
-               _select("critical_reason", CRITICAL_REASONS, "Which critical case applies?"),
-               hint="Needed when the class is Critical.", optional=True),
+        _input(
+            "subject",
+            "Subject",
+            _text_input(
+                "subject", max_length=SUBJECT_MAX, placeholder="e.g. Calls to mobile numbers drop after 30 s"
+            ),
+        ),
+        _input(
+            "description",
+            "Description",
+            _text_input(
+                "description",
+                multiline=True,
+                max_length=DESCRIPTION_MAX,
+                placeholder="What happens, since when, what you tried",
+            ),
+            hint="Steps to reproduce, error messages, call times and numbers help us answer sooner.",
+        ),
+        _input(
+            "product",
+            "Product / PBX",
+            _text_input("product", max_length=150, placeholder="PBX serial or product name"),
+        ),
+        _input(
+            "class",
+            "Class",
+            _radio(
+                "class",
+                {"standard": "Standard", "critical": "Critical"},
+                initial="critical" if critical else "standard",
+            ),
+            hint="Critical only for: call drops not caused by the operator, a cloud system that "
+            "can't be reached, or business operations severely impacted with no workaround.",
+        ),
+        _input(
+            "critical_reason",
+            "Critical reason",
+            _select("critical_reason", CRITICAL_REASONS, "Which critical case applies?"),
+            hint="Needed when the class is Critical.",
+            optional=True,
+        ),
     ]
     return _modal(TECH_CALLBACK, "Technical Support", blocks, metadata)
 
@@ -178,13 +206,19 @@ def care_form(metadata: str, docs_url: str, faq_url: str) -> dict[str, Any]:
         ),
         _input("topic", "Topic", _select("topic", CARE_TOPICS, "Choose a topic")),
         _input("subject", "Subject", _text_input("subject", max_length=SUBJECT_MAX)),
-        _input("description", "Description",
-               _text_input("description", multiline=True, max_length=DESCRIPTION_MAX),
-               hint="In English, please."),
-        _input("calls_failing", "Are incoming or outgoing calls failing?",
-               _radio("calls_failing", {"no": "No", "yes": "Yes: calls are failing now"}, initial="no"),
-               hint="For CLASSOUND numbers with failing calls we open a Critical Technical Support "
-                    "ticket instead, so it is handled first."),
+        _input(
+            "description",
+            "Description",
+            _text_input("description", multiline=True, max_length=DESCRIPTION_MAX),
+            hint="In English, please.",
+        ),
+        _input(
+            "calls_failing",
+            "Are incoming or outgoing calls failing?",
+            _radio("calls_failing", {"no": "No", "yes": "Yes: calls are failing now"}, initial="no"),
+            hint="For CLASSOUND numbers with failing calls we open a Critical Technical Support "
+            "ticket instead, so it is handled first.",
+        ),
     ]
     return _modal(CARE_CALLBACK, "Customer Care", blocks, metadata)
 
@@ -269,15 +303,15 @@ def _duration(seconds: int) -> str:
 
 def sla_line(ticket: TicketView) -> str:
     if ticket.first_response_at is None:
-        return f"First response due {slack_date(ticket.due_at)} ({desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)})"
+        local = desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)
+        return f"First response due {slack_date(ticket.due_at)} ({local})"
     verdict = ":white_check_mark: SLA met" if ticket.sla_met else ":red_circle: SLA breached"
     return f"{verdict}: first response {slack_date(ticket.first_response_at)}"
 
 
 def status_line(ticket: TicketView) -> str:
     if ticket.status == "resolved":
-        return ":heavy_check_mark: Resolved" + (
-            f" by <@{ticket.claimant}>" if ticket.claimant else "")
+        return ":heavy_check_mark: Resolved" + (f" by <@{ticket.claimant}>" if ticket.claimant else "")
     if ticket.status == "claimed":
         return f":raising_hand: Claimed by <@{ticket.claimant}>"
     return ":inbox_tray: Open, waiting for an agent"
@@ -305,29 +339,45 @@ def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
         blocks.append(context(f"Resolution: {safe(ticket.resolution_note, 2000)}"))
     buttons = []
     if ticket.status == "open":
-        buttons.append({"type": "button", "text": _plain("Claim"), "action_id": CLAIM_ACTION,
-                        "value": ticket.ref, "style": "primary"})
+        buttons.append(
+            {
+                "type": "button",
+                "text": _plain("Claim"),
+                "action_id": CLAIM_ACTION,
+                "value": ticket.ref,
+                "style": "primary",
+            }
+        )
     if ticket.status in ("open", "claimed"):
-        buttons.append({"type": "button", "text": _plain("Resolve"), "action_id": RESOLVE_ACTION,
-                        "value": ticket.ref})
+        buttons.append(
+            {"type": "button", "text": _plain("Resolve"), "action_id": RESOLVE_ACTION, "value": ticket.ref}
+        )
     if buttons:
         blocks.append({"type": "actions", "block_id": f"card_{ticket.ref}", "elements": buttons})
-    text = f"{ticket.ref} ({kind_label(ticket)}) from {escape(ticket.company)}: {safe(ticket.subject, SUBJECT_MAX)}"
+    subject = safe(ticket.subject, SUBJECT_MAX)
+    text = f"{ticket.ref} ({kind_label(ticket)}) from {escape(ticket.company)}: {subject}"
     return text, blocks
 
 
-def confirmation_text(ticket: TicketView, now: datetime, outside_hours: bool, support_phone: str,
-                      redirected: bool = False) -> str:
+def confirmation_text(
+    ticket: TicketView, now: datetime, outside_hours: bool, support_phone: str, redirected: bool = False
+) -> str:
     lines = [f":ticket: Ticket *{ticket.ref}* is filed: _{safe(ticket.subject, SUBJECT_MAX)}_."]
     if redirected:
         lines.append("Because calls are failing, it was opened as a *Critical Technical Support* ticket.")
-    lines.append(f"Expect a first answer {due_in_words(ticket.due_at, now, ticket.timezone, ticket.desk_label)}.")
+    lines.append(
+        f"Expect a first answer {due_in_words(ticket.due_at, now, ticket.timezone, ticket.desk_label)}."
+    )
     if outside_hours:
         lines.append("You filed outside support hours (Monday to Friday 09:00-18:00, except holidays).")
         if ticket.klass == "critical":
-            lines.append(f"The on-call engineer has been paged. For an urgent problem please also phone "
-                         f"support: *{escape(support_phone)}*.")
-    lines.append("Reply in this thread to add details; `/ticket status " + ticket.ref + "` shows where it stands.")
+            lines.append(
+                f"The on-call engineer has been paged. For an urgent problem please also phone "
+                f"support: *{escape(support_phone)}*."
+            )
+    lines.append(
+        "Reply in this thread to add details; `/ticket status " + ticket.ref + "` shows where it stands."
+    )
     return "\n".join(lines)
 
 
@@ -340,15 +390,21 @@ def ticket_status_blocks(ticket: TicketView, now: datetime) -> tuple[str, list[B
 
 
 def ticket_row(ticket: TicketView, now: datetime) -> str:
-    waiting = (time_left(ticket.due_at, now) if ticket.first_response_at is None
-               else ("answered, SLA met" if ticket.sla_met else "answered, SLA breached"))
+    waiting = (
+        time_left(ticket.due_at, now)
+        if ticket.first_response_at is None
+        else ("answered, SLA met" if ticket.sla_met else "answered, SLA breached")
+    )
     who = f" · <@{ticket.claimant}>" if ticket.claimant else ""
-    return (f"*{ticket.ref}* {safe(ticket.subject, 80)} · {escape(ticket.company)} · "
-            f"{kind_label(ticket)} · {waiting}{who}")
+    return (
+        f"*{ticket.ref}* {safe(ticket.subject, 80)} · {escape(ticket.company)} · "
+        f"{kind_label(ticket)} · {waiting}{who}"
+    )
 
 
-def ticket_list_blocks(title: str, tickets: Sequence[TicketView], total: int, now: datetime,
-                       empty: str) -> list[Block]:
+def ticket_list_blocks(
+    title: str, tickets: Sequence[TicketView], total: int, now: datetime, empty: str
+) -> list[Block]:
     """A list that stays within Slack's 50-block limit however long the queue is."""
     blocks: list[Block] = [section(f"*{escape(title)}*")]
     if not tickets:
@@ -376,25 +432,33 @@ def mentions(leads: Sequence[str], lead_group: str | None) -> str:
 
 
 def warning_text(ticket: TicketView, share: float, now: datetime, late_note: str) -> str:
-    return (f":hourglass_flowing_sand: {int(round(share * 100))}% of the first-response window of "
-            f"*{ticket.ref}* has passed: {time_left(ticket.due_at, now)}. Claim it from the card.{late_note}")
+    return (
+        f":hourglass_flowing_sand: {int(round(share * 100))}% of the first-response window of "
+        f"*{ticket.ref}* has passed: {time_left(ticket.due_at, now)}. Claim it from the card.{late_note}"
+    )
 
 
 def breach_text(ticket: TicketView, who: str, now: datetime, late_note: str) -> str:
-    return (f":rotating_light: {who} *{ticket.ref}* ({kind_label(ticket)}, {escape(ticket.company)}) "
-            f"breached its first-response SLA at {desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}: "
-            f"_{safe(ticket.subject, SUBJECT_MAX)}_. Nobody has answered yet.{late_note}")
+    return (
+        f":rotating_light: {who} *{ticket.ref}* ({kind_label(ticket)}, {escape(ticket.company)}) "
+        f"breached its first-response SLA at {desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}: "
+        f"_{safe(ticket.subject, SUBJECT_MAX)}_. Nobody has answered yet.{late_note}"
+    )
 
 
 def escalation_text(ticket: TicketView, number: int, who: str, now: datetime, late_note: str) -> str:
-    return (f":fire: Escalation {number}: {who} *{ticket.ref}* is still unanswered, "
-            f"{time_left(ticket.due_at, now)}: _{safe(ticket.subject, SUBJECT_MAX)}_.{late_note}")
+    return (
+        f":fire: Escalation {number}: {who} *{ticket.ref}* is still unanswered, "
+        f"{time_left(ticket.due_at, now)}: _{safe(ticket.subject, SUBJECT_MAX)}_.{late_note}"
+    )
 
 
 def page_text(ticket: TicketView, phone: str) -> str:
-    return (f":pager: After-hours *critical* ticket *{ticket.ref}* from {escape(ticket.company)} "
-            f"(<@{ticket.filer}>): _{safe(ticket.subject, SUBJECT_MAX)}_. First response due "
-            f"{desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}.")
+    return (
+        f":pager: After-hours *critical* ticket *{ticket.ref}* from {escape(ticket.company)} "
+        f"(<@{ticket.filer}>): _{safe(ticket.subject, SUBJECT_MAX)}_. First response due "
+        f"{desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}."
+    )
 
 
 def late_note(planned_at: datetime, timezone: str, label: str) -> str:
@@ -405,7 +469,8 @@ def late_note(planned_at: datetime, timezone: str, label: str) -> str:
 
 HELP_TEXT = """*SLA Desk: `/ticket` commands*
 *For partners*
-• `/ticket` or `/ticket new`: open a ticket (`/ticket new tech` or `/ticket new care` to skip the first question)
+• `/ticket` or `/ticket new`: open a ticket
+   (`/ticket new tech` or `/ticket new care` skips the first question)
 • `/ticket list`: your company's open tickets
 • `/ticket status T-42`: where one ticket stands
 • `/ticket reopen T-42`: reopen a resolved ticket you filed

@@ -20,9 +20,7 @@ MIGRATION_LOCK_KEY = 7_244_181
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN instead,
         # so that read-then-write transactions serialise rather than fail with "database is locked".

@@ -61,7 +61,9 @@ def parse_directory_csv(lines: Iterable[str], desks: Iterable[str]) -> list[Dire
         if tier not in {t.value for t in Tier}:
             problems.append(f"line {index}: unknown tier {tier!r} (expected one of {_tiers()})")
         if desk not in desk_names:
-            problems.append(f"line {index}: unknown desk {desk!r} (expected one of {', '.join(sorted(desk_names))})")
+            problems.append(
+                f"line {index}: unknown desk {desk!r} (expected one of {', '.join(sorted(desk_names))})"
+            )
         if not EMAIL.match(email):
             problems.append(f"line {index}: malformed e-mail {email!r}")
         elif email in seen_emails:
@@ -75,8 +77,9 @@ def parse_directory_csv(lines: Iterable[str], desks: Iterable[str]) -> list[Dire
         if tier not in REFERRED_TIERS and assigned:
             problems.append(f"line {index}: only bronze and reseller partners have an assigned_partner")
         rows.append(
-            DirectoryRow(index, company, tier, desk, assigned or None, email, slack_id or None,
-                         certification or None)
+            DirectoryRow(
+                index, company, tier, desk, assigned or None, email, slack_id or None, certification or None
+            )
         )
     problems.extend(_company_conflicts(rows))
     if problems:
@@ -93,7 +96,11 @@ def _company_conflicts(rows: list[DirectoryRow]) -> list[str]:
     problems = []
     for row in rows:
         earlier = first.setdefault(row.company.casefold(), row)
-        if (earlier.tier, earlier.desk, earlier.assigned_partner) != (row.tier, row.desk, row.assigned_partner):
+        if (earlier.tier, earlier.desk, earlier.assigned_partner) != (
+            row.tier,
+            row.desk,
+            row.assigned_partner,
+        ):
             problems.append(
                 f"line {row.line}: {row.company} has a different tier, desk or assigned_partner "
                 f"than on line {earlier.line}"
@@ -115,11 +122,15 @@ def import_directory(
         if not row.assigned_partner:
             continue
         key = row.assigned_partner.casefold()
-        target_tier = file_companies[key].tier if key in file_companies else (
-            partners[key].tier if key in partners else None
+        target_tier = (
+            file_companies[key].tier
+            if key in file_companies
+            else (partners[key].tier if key in partners else None)
         )
         if target_tier is None:
-            problems.append(f"line {row.line}: assigned_partner {row.assigned_partner!r} is not a known partner")
+            problems.append(
+                f"line {row.line}: assigned_partner {row.assigned_partner!r} is not a known partner"
+            )
         elif target_tier not in REFERRAL_TIERS:
             problems.append(
                 f"line {row.line}: assigned_partner {row.assigned_partner!r} is {target_tier}, "
@@ -149,11 +160,17 @@ def import_directory(
 
     members = {m.email: m for m in session.exec(select(Member)).all()}
     for done, row in enumerate(rows, start=1):
-        wanted = (partners[row.company.casefold()].id, row.slack_user_id, row.certification)
+        partner_id = partners[row.company.casefold()].id
+        assert partner_id is not None
+        wanted = (partner_id, row.slack_user_id, row.certification)
         member = members.get(row.email)
         if member is None:
-            member = Member(email=row.email, partner_id=wanted[0], slack_user_id=row.slack_user_id,
-                            certification=row.certification)
+            member = Member(
+                email=row.email,
+                partner_id=wanted[0],
+                slack_user_id=row.slack_user_id,
+                certification=row.certification,
+            )
             session.add(member)
             members[row.email] = member
             counts["members_added"] += 1
@@ -189,7 +206,9 @@ def get_partner(session: Session, partner_id: int) -> Partner | None:
 
 
 def colleagues(session: Session, partner_id: int) -> list[Member]:
-    return list(session.exec(select(Member).where(Member.partner_id == partner_id).order_by(col(Member.email))))
+    return list(
+        session.exec(select(Member).where(Member.partner_id == partner_id).order_by(col(Member.email)))
+    )
 
 
 # --- agents ----------------------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ def plan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[Planned
     existing = {
         (p.kind, p.seq): p
         for p in session.exec(
-            select(Ping).where(Ping.ticket_id == ticket_id, col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]))
+            select(Ping).where(
+                Ping.ticket_id == ticket_id, col(Ping.kind).in_([k.value for k in DEADLINE_KINDS])
+            )
         )
     }
     added = 0
@@ -39,8 +41,15 @@ def plan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[Planned
         wanted.add(key)
         ping = existing.get(key)
         if ping is None:
-            session.add(Ping(ticket_id=ticket_id, kind=item.kind.value, seq=item.seq, planned_at=item.at,
-                             next_attempt_at=item.at))
+            session.add(
+                Ping(
+                    ticket_id=ticket_id,
+                    kind=item.kind.value,
+                    seq=item.seq,
+                    planned_at=item.at,
+                    next_attempt_at=item.at,
+                )
+            )
             added += 1
         elif ping.state in (PingState.PLANNED, PingState.DROPPED):
             ping.state, ping.planned_at, ping.next_attempt_at = PingState.PLANNED.value, item.at, item.at
@@ -53,8 +62,14 @@ def plan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[Planned
     return added
 
 
-def owe(session: Session, ticket_id: int, kind: PingKind, at: datetime, text: str | None = None,
-        once: bool = False) -> Ping | None:
+def owe(
+    session: Session,
+    ticket_id: int,
+    kind: PingKind,
+    at: datetime,
+    text: str | None = None,
+    once: bool = False,
+) -> Ping | None:
     """Record a message the bot owes now (card, confirmation, notice, …).
 
     `once` kinds exist at most once per ticket (seq 0); others take the next seq. A card update that is
@@ -62,15 +77,24 @@ def owe(session: Session, ticket_id: int, kind: PingKind, at: datetime, text: st
     """
     if once or kind is PingKind.CARD_UPDATE:
         waiting = session.exec(
-            select(Ping).where(Ping.ticket_id == ticket_id, Ping.kind == kind.value,
-                               col(Ping.state).in_([PingState.PLANNED.value] if not once else
-                                                   [s.value for s in PingState]))
+            select(Ping).where(
+                Ping.ticket_id == ticket_id,
+                Ping.kind == kind.value,
+                col(Ping.state).in_([PingState.PLANNED.value] if not once else [s.value for s in PingState]),
+            )
         ).first()
         if waiting is not None:
             return None
-    seq = 0 if once else int(
-        session.exec(select(func.coalesce(func.max(Ping.seq) + 1, 0)).where(
-            Ping.ticket_id == ticket_id, Ping.kind == kind.value)).one()
+    seq = (
+        0
+        if once
+        else int(
+            session.exec(
+                select(func.coalesce(func.max(Ping.seq) + 1, 0)).where(
+                    Ping.ticket_id == ticket_id, Ping.kind == kind.value
+                )
+            ).one()
+        )
     )
     ping = Ping(ticket_id=ticket_id, kind=kind.value, seq=seq, planned_at=at, next_attempt_at=at, text=text)
     session.add(ping)
@@ -81,8 +105,11 @@ def owe(session: Session, ticket_id: int, kind: PingKind, at: datetime, text: st
 def drop_deadline_pings(session: Session, ticket_id: int) -> int:
     result = session.execute(
         update(Ping)
-        .where(col(Ping.ticket_id) == ticket_id, col(Ping.state) == PingState.PLANNED.value,
-               col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]))
+        .where(
+            col(Ping.ticket_id) == ticket_id,
+            col(Ping.state) == PingState.PLANNED.value,
+            col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]),
+        )
         .values(state=PingState.DROPPED.value)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -97,8 +124,9 @@ class Claimed:
     in_flight: bool
 
 
-def claim_due(session: Session, now: datetime, lease: timedelta, limit: int,
-              ticket_id: int | None = None) -> list[Claimed]:
+def claim_due(
+    session: Session, now: datetime, lease: timedelta, limit: int, ticket_id: int | None = None
+) -> list[Claimed]:
     """Take due pings for this process: planned ones whose time has come, and expired leases.
 
     PostgreSQL: row locks that skip rows another process holds. SQLite: one writer at a time.
@@ -131,17 +159,29 @@ def _finish(session: Session, claim: Claimed, **values: object) -> bool:
     """Record an outcome only while this process still holds the ping (its attempt is the fence)."""
     result = session.execute(
         update(Ping)
-        .where(col(Ping.id) == claim.id, col(Ping.state) == PingState.SENDING.value,
-               col(Ping.attempts) == claim.attempts)
+        .where(
+            col(Ping.id) == claim.id,
+            col(Ping.state) == PingState.SENDING.value,
+            col(Ping.attempts) == claim.attempts,
+        )
         .values(lease_until=None, **values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def mark_sent(session: Session, claim: Claimed, channel: str | None, ts: str | None, at: datetime,
-              late: bool) -> bool:
-    return _finish(session, claim, state=PingState.SENT.value, channel=channel, message_ts=ts, posted_at=at,
-                   late=late, last_error=None)
+def mark_sent(
+    session: Session, claim: Claimed, channel: str | None, ts: str | None, at: datetime, late: bool
+) -> bool:
+    return _finish(
+        session,
+        claim,
+        state=PingState.SENT.value,
+        channel=channel,
+        message_ts=ts,
+        posted_at=at,
+        late=late,
+        last_error=None,
+    )
 
 
 def mark_retry(session: Session, claim: Claimed, at: datetime, error: str) -> bool:

@@ -17,9 +17,18 @@ from storage.models import AuditEvent, Ticket, TicketStatus
 OPEN_STATES = (TicketStatus.OPEN.value, TicketStatus.CLAIMED.value)
 
 
-def audit(session: Session, ticket_id: int | None, actor: str, event: str, at: datetime, **detail: Any) -> None:
-    session.add(AuditEvent(ticket_id=ticket_id, actor=actor, event=event, at=at,
-                           detail=json.dumps(detail, default=str) if detail else None))
+def audit(
+    session: Session, ticket_id: int | None, actor: str, event: str, at: datetime, **detail: Any
+) -> None:
+    session.add(
+        AuditEvent(
+            ticket_id=ticket_id,
+            actor=actor,
+            event=event,
+            at=at,
+            detail=json.dumps(detail, default=str) if detail else None,
+        )
+    )
 
 
 def audit_trail(session: Session, ticket_id: int) -> list[AuditEvent]:
@@ -67,19 +76,28 @@ def open_tickets(
     session: Session, queue: str | None = None, desk: str | None = None, limit: int = 20
 ) -> tuple[list[Ticket], int]:
     """Soonest due first, and how many there are in all (for a summary line)."""
-    conditions = [col(Ticket.status).in_(OPEN_STATES)]
+    conditions: list[Any] = [col(Ticket.status).in_(OPEN_STATES)]
     if queue:
         conditions.append(col(Ticket.queue) == queue)
     if desk:
         conditions.append(col(Ticket.desk) == desk)
-    rows = list(session.exec(select(Ticket).where(*conditions).order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)))
+    rows = list(
+        session.exec(
+            select(Ticket).where(*conditions).order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)
+        )
+    )
     total = session.exec(select(func.count()).select_from(Ticket).where(*conditions)).one()
     return rows, int(total)
 
 
-def unanswered_breached(session: Session, now: datetime, queue: str | None = None, desk: str | None = None) -> int:
-    conditions = [col(Ticket.status).in_(OPEN_STATES), col(Ticket.first_response_at).is_(None),
-                  col(Ticket.due_at) < now]
+def unanswered_breached(
+    session: Session, now: datetime, queue: str | None = None, desk: str | None = None
+) -> int:
+    conditions: list[Any] = [
+        col(Ticket.status).in_(OPEN_STATES),
+        col(Ticket.first_response_at).is_(None),
+        col(Ticket.due_at) < now,
+    ]
     if queue:
         conditions.append(col(Ticket.queue) == queue)
     if desk:
@@ -87,7 +105,9 @@ def unanswered_breached(session: Session, now: datetime, queue: str | None = Non
     return int(session.exec(select(func.count()).select_from(Ticket).where(*conditions)).one())
 
 
-def company_tickets(session: Session, partner_id: int, open_only: bool = True, limit: int = 20) -> list[Ticket]:
+def company_tickets(
+    session: Session, partner_id: int, open_only: bool = True, limit: int = 20
+) -> list[Ticket]:
     query = select(Ticket).where(Ticket.partner_id == partner_id)
     if open_only:
         query = query.where(col(Ticket.status).in_(OPEN_STATES))
@@ -95,7 +115,9 @@ def company_tickets(session: Session, partner_id: int, open_only: bool = True, l
 
 
 def claimed_by(session: Session, agent: str, limit: int = 20) -> list[Ticket]:
-    query = select(Ticket).where(Ticket.claimant_user_id == agent, Ticket.status == TicketStatus.CLAIMED.value)
+    query = select(Ticket).where(
+        Ticket.claimant_user_id == agent, Ticket.status == TicketStatus.CLAIMED.value
+    )
     return list(session.exec(query.order_by(col(Ticket.due_at)).limit(limit)))
 
 
@@ -105,10 +127,10 @@ class ChangeResult(StrEnum):
     CONFLICT = "conflict"  # the ticket was not in the state the change needs
 
 
-def _conditional_update(session: Session, ticket_id: int, where: Sequence[Any], values: dict[str, Any]) -> bool:
-    result = session.execute(
-        update(Ticket).where(col(Ticket.id) == ticket_id, *where).values(**values)
-    )
+def _conditional_update(
+    session: Session, ticket_id: int, where: Sequence[Any], values: dict[str, Any]
+) -> bool:
+    result = session.execute(update(Ticket).where(col(Ticket.id) == ticket_id, *where).values(**values))
     session.expire_all()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -117,14 +139,17 @@ def record_first_response(session: Session, ticket: Ticket, by: str, at: datetim
     """The first response is recorded once; True when this call recorded it."""
     assert ticket.id is not None
     return _conditional_update(
-        session, ticket.id, [col(Ticket.first_response_at).is_(None)],
+        session,
+        ticket.id,
+        [col(Ticket.first_response_at).is_(None)],
         {"first_response_at": at, "first_response_by": by, "sla_met": at <= ticket.due_at},
     )
 
 
 def claim_ticket(session: Session, ticket_id: int, agent: str, at: datetime) -> ChangeResult:
     done = _conditional_update(
-        session, ticket_id,
+        session,
+        ticket_id,
         [col(Ticket.status) == TicketStatus.OPEN.value, col(Ticket.claimant_user_id).is_(None)],
         {"status": TicketStatus.CLAIMED.value, "claimant_user_id": agent},
     )
@@ -133,7 +158,8 @@ def claim_ticket(session: Session, ticket_id: int, agent: str, at: datetime) -> 
 
 def release_ticket(session: Session, ticket_id: int, agent: str) -> ChangeResult:
     done = _conditional_update(
-        session, ticket_id,
+        session,
+        ticket_id,
         [col(Ticket.status) == TicketStatus.CLAIMED.value, col(Ticket.claimant_user_id) == agent],
         {"status": TicketStatus.OPEN.value, "claimant_user_id": None},
     )
@@ -142,15 +168,20 @@ def release_ticket(session: Session, ticket_id: int, agent: str) -> ChangeResult
 
 def reassign_ticket(session: Session, ticket_id: int, to_agent: str) -> ChangeResult:
     done = _conditional_update(
-        session, ticket_id, [col(Ticket.status).in_(OPEN_STATES)],
+        session,
+        ticket_id,
+        [col(Ticket.status).in_(OPEN_STATES)],
         {"status": TicketStatus.CLAIMED.value, "claimant_user_id": to_agent},
     )
     return _result(session, ticket_id, done)
 
 
-def resolve_ticket(session: Session, ticket_id: int, agent: str, note: str | None, at: datetime) -> ChangeResult:
+def resolve_ticket(
+    session: Session, ticket_id: int, agent: str, note: str | None, at: datetime
+) -> ChangeResult:
     done = _conditional_update(
-        session, ticket_id,
+        session,
+        ticket_id,
         [col(Ticket.status) == TicketStatus.CLAIMED.value, col(Ticket.claimant_user_id) == agent],
         {"status": TicketStatus.RESOLVED.value, "resolved_at": at, "resolution_note": note},
     )
@@ -159,7 +190,9 @@ def resolve_ticket(session: Session, ticket_id: int, agent: str, note: str | Non
 
 def reopen_ticket(session: Session, ticket_id: int) -> ChangeResult:
     done = _conditional_update(
-        session, ticket_id, [col(Ticket.status) == TicketStatus.RESOLVED.value],
+        session,
+        ticket_id,
+        [col(Ticket.status) == TicketStatus.RESOLVED.value],
         {"status": TicketStatus.OPEN.value, "claimant_user_id": None, "resolved_at": None},
     )
     return _result(session, ticket_id, done)

@@ -7,8 +7,7 @@ Create Date: ${create_date}
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-import sqlmodel
+import sqlalchemy as sa  # noqa: F401
 from alembic import op
 
 import storage.models

@@ -1,0 +1,245 @@
+"""A small fake of Slack's Web API: records every call, keeps posted messages, answers with errors on cue.
+
+Shaped after slack-bolt's own tests/mock_web_api_server: a real HTTP server on a free port that the
+app's WebClient is pointed at through SLACK_API_URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+BOT_USER = "UBOTSLADESK"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.emails: dict[str, str] = {}
+        self.channel_errors: dict[str, str] = {}
+        self.scripted: dict[str, deque[Scripted]] = defaultdict(deque)
+        self.down_for: dict[str, float] = {}  # method -> monotonic time until which it answers 500
+        self.delay = 0.0
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                fake._handle(self)
+
+            def do_POST(self) -> None:  # noqa: N802
+                fake._handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- scripting ------------------------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        status: int = 500,
+        error: str = "internal_error",
+        times: int = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        for _ in range(times):
+            self.scripted[method].append(Scripted(status, {"ok": False, "error": error}, headers))
+
+    def outage(self, method: str, seconds: float) -> None:
+        self.down_for[method] = time.monotonic() + seconds
+
+    def recover(self) -> None:
+        self.down_for.clear()
+        self.scripted.clear()
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [c.params for c in self.calls if c.method == method]
+
+    def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
+        return [
+            p for p in self.calls_to("chat.postMessage") if channel is None or p.get("channel") == channel
+        ]
+
+    def wait_for(
+        self, method: str, count: int = 1, timeout: float = 10.0, **match: Any
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [p for p in self.calls_to(method) if all(p.get(k) == v for k, v in match.items())]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.messages.clear()
+            self.channel_errors.clear()
+            self.scripted.clear()
+            self.down_for.clear()
+
+    # --- serving --------------------------------------------------------------------------------------
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        parsed = urlparse(request.path)
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        params: dict[str, Any] = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        if raw:
+            if "json" in (request.headers.get("Content-Type") or ""):
+                params.update(json.loads(raw))
+            else:
+                params.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
+        for key in ("blocks", "metadata", "view"):
+            if isinstance(params.get(key), str):
+                with contextlib.suppress(ValueError):
+                    params[key] = json.loads(params[key])
+        method = parsed.path.rsplit("/", 1)[-1]
+        if self.delay:
+            time.sleep(self.delay)
+        with self._lock:
+            self.calls.append(Call(method, params))
+            status, body, headers = self._answer(method, params)
+        payload = json.dumps(body).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json; charset=utf-8")
+        request.send_header("Content-Length", str(len(payload)))
+        for key, value in headers.items():
+            request.send_header(key, value)
+        request.end_headers()
+        request.wfile.write(payload)
+
+    def _answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if time.monotonic() < self.down_for.get(method, 0):
+            return 500, {"ok": False, "error": "internal_error"}, {}
+        if self.scripted[method]:
+            scripted = self.scripted[method].popleft()
+            return scripted.status, scripted.body, scripted.headers
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        body = handler(params) if handler else {"ok": True}
+        return 200, body, {}
+
+    def _next_ts(self) -> str:
+        return f"{1_800_000_000 + next(self._ts)}.000100"
+
+    def _channel_of(self, channel: str) -> str:
+        return "D" + channel[1:] if channel.startswith(("U", "W")) else channel
+
+    def _auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "user_id": BOT_USER,
+            "bot_id": "BSLADESK",
+            "team_id": "T0TEAM",
+            "user": "sla-desk",
+        }
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        channel = str(params.get("channel", ""))
+        if channel in self.channel_errors:
+            return {"ok": False, "error": self.channel_errors[channel]}
+        channel = self._channel_of(channel)
+        message = {
+            "type": "message",
+            "user": BOT_USER,
+            "ts": self._next_ts(),
+            "text": params.get("text", ""),
+            "blocks": params.get("blocks"),
+            "thread_ts": params.get("thread_ts"),
+            "metadata": params.get("metadata"),
+        }
+        self.messages[channel].append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        for message in self.messages.get(str(params.get("channel")), []):
+            if message["ts"] == params.get("ts"):
+                message.update(text=params.get("text"), blocks=params.get("blocks"))
+                return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+        return {"ok": False, "error": "message_not_found"}
+
+    def _chat_postEphemeral(self, _params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = str(params.get("user"))
+        email = self.emails.get(user)
+        profile = {"email": email} if email else {}
+        return {"ok": True, "user": {"id": user, "profile": profile}}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        oldest = float(params.get("oldest") or 0)
+        found = [
+            m
+            for m in self.messages.get(str(params.get("channel")), [])
+            if not m.get("thread_ts") and float(m["ts"]) >= oldest
+        ]
+        return {"ok": True, "messages": self._shown(list(reversed(found)), params)}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        parent = params.get("ts")
+        found = [
+            m
+            for m in self.messages.get(str(params.get("channel")), [])
+            if m["ts"] == parent or m.get("thread_ts") == parent
+        ]
+        return {"ok": True, "messages": self._shown(found, params)}
+
+    @staticmethod
+    def _shown(messages: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+        with_metadata = str(params.get("include_all_metadata")).lower() in ("true", "1")
+        return [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in messages]
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "view": {"id": "V" + self._next_ts().replace(".", ""), **(params.get("view") or {})},
+        }
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "view": params.get("view") or {}}

@@ -1,0 +1,144 @@
+"""Requests shaped and signed as Slack sends them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+def signature(secret: str, timestamp: str, body: str) -> str:
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    body: str, content_type: str, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
+    ts = str(int(timestamp if timestamp is not None else time.time()))
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature(secret, ts, body),
+    }
+
+
+class SlackSender:
+    """Posts signed slash commands, interactions and events to the app's endpoint."""
+
+    def __init__(self, base_url: str, response_url: str, secret: str = SIGNING_SECRET):
+        self.endpoint = base_url.rstrip("/") + "/slack/events"
+        self.response_url = response_url
+        self.secret = secret
+        self._trigger = 0
+
+    def post_raw(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> requests.Response:
+        headers = headers if headers is not None else signed_headers(body, content_type, self.secret)
+        return requests.post(self.endpoint, data=body.encode(), headers=headers, timeout=30)
+
+    def command_body(self, text: str, user: str, channel: str = "CPARTNER") -> str:
+        self._trigger += 1
+        return urlencode(
+            {
+                "token": "legacy",
+                "team_id": "T0TEAM",
+                "team_domain": "acme",
+                "channel_id": channel,
+                "channel_name": "support",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": "/ticket",
+                "text": text,
+                "api_app_id": "A0SLADESK",
+                "is_enterprise_install": "false",
+                "response_url": self.response_url,
+                "trigger_id": f"trigger.{self._trigger}",
+            }
+        )
+
+    def command(self, text: str, user: str, channel: str = "CPARTNER") -> requests.Response:
+        return self.post_raw(self.command_body(text, user, channel), "application/x-www-form-urlencoded")
+
+    def interaction(self, payload: dict[str, Any]) -> requests.Response:
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post_raw(body, "application/x-www-form-urlencoded")
+
+    def event(self, event: dict[str, Any]) -> requests.Response:
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": "T0TEAM",
+                "api_app_id": "A0SLADESK",
+                "type": "event_callback",
+                "event_id": f"Ev{time.monotonic_ns()}",
+                "event_time": int(time.time()),
+                "event": event,
+                "authorizations": [{"team_id": "T0TEAM", "user_id": "UBOTSLADESK", "is_bot": True}],
+            }
+        )
+        return self.post_raw(body, "application/json")
+
+    def view_submission(self, view: dict[str, Any], user: str, view_id: str = "VFORM1") -> requests.Response:
+        return self.interaction(
+            {
+                "type": "view_submission",
+                "team": {"id": "T0TEAM"},
+                "user": {"id": user, "team_id": "T0TEAM"},
+                "api_app_id": "A0SLADESK",
+                "trigger_id": "trigger.view",
+                "view": {"id": view_id, **view},
+            }
+        )
+
+    def button(self, action_id: str, value: str, user: str, channel: str = "CTECH") -> requests.Response:
+        return self.interaction(
+            {
+                "type": "block_actions",
+                "team": {"id": "T0TEAM"},
+                "user": {"id": user, "team_id": "T0TEAM"},
+                "api_app_id": "A0SLADESK",
+                "trigger_id": "trigger.button",
+                "channel": {"id": channel},
+                "container": {"type": "message", "channel_id": channel, "message_ts": "1800000001.000100"},
+                "response_url": self.response_url,
+                "actions": [
+                    {
+                        "type": "button",
+                        "action_id": action_id,
+                        "block_id": "card",
+                        "value": value,
+                        "action_ts": str(time.time()),
+                    }
+                ],
+            }
+        )
+
+
+def submitted(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """The view as Slack sends it back on submit, with `answers` filled in (block id -> value)."""
+    values: dict[str, Any] = {}
+    for block in view["blocks"]:
+        if block.get("type") != "input":
+            continue
+        block_id = block["block_id"]
+        element = block["element"]
+        answer = answers.get(block_id)
+        if element["type"] == "plain_text_input":
+            values[block_id] = {block_id: {"type": "plain_text_input", "value": answer}}
+        else:
+            option = None
+            if answer is None and element.get("initial_option"):
+                option = element["initial_option"]
+            elif answer is not None:
+                option = {"text": {"type": "plain_text", "text": str(answer)}, "value": answer}
+            values[block_id] = {block_id: {"type": element["type"], "selected_option": option}}
+    return {**view, "state": {"values": values}}

@@ -1,0 +1,118 @@
+"""The partner directory import and the agents list, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import func, select
+
+from storage.db import session_scope
+from storage.directory import (
+    DirectoryError,
+    add_agent,
+    desk_leads,
+    import_directory,
+    list_agents,
+    member_by_email,
+    member_by_slack_id,
+    parse_directory_csv,
+    remove_agent,
+)
+from storage.models import Member, Partner
+from tests.conftest import DIRECTORY_CSV
+
+HEADER = "company,tier,desk,assigned_partner,email,slack_user_id,certification\n"
+
+
+def load(engine: Engine, text: str) -> dict[str, int]:
+    rows = parse_directory_csv(io.StringIO(text), ["cet", "est"])
+    with session_scope(engine) as session:
+        return import_directory(session, rows)
+
+
+def counts(engine: Engine) -> tuple[int, int]:
+    with session_scope(engine) as session:
+        return (
+            session.exec(select(func.count()).select_from(Partner)).one(),
+            session.exec(select(func.count()).select_from(Member)).one(),
+        )
+
+
+def test_import_is_idempotent(engine: Engine) -> None:
+    first = load(engine, DIRECTORY_CSV)
+    assert first["partners_added"] == 3 and first["members_added"] == 6
+    second = load(engine, DIRECTORY_CSV)
+    assert second == {"partners_added": 0, "partners_changed": 0, "members_added": 0, "members_changed": 0}
+    assert counts(engine) == (3, 6)
+    with session_scope(engine) as session:
+        dave = member_by_slack_id(session, "UDAVE")
+        assert dave is not None
+        bronzy = session.get(Partner, dave.partner_id)
+        assert bronzy is not None and bronzy.assigned_partner_id is not None
+        assert member_by_email(session, "CAROL@acme.example") is not None
+
+
+def test_import_updates_changed_rows(engine: Engine) -> None:
+    load(engine, DIRECTORY_CSV)
+    changed = DIRECTORY_CSV.replace("bob@acme.example,UBOB,", "bob@acme.example,UBOB,W-FE")
+    result = load(engine, changed)
+    assert result["members_changed"] == 1
+    with session_scope(engine) as session:
+        bob = member_by_slack_id(session, "UBOB")
+        assert bob is not None and bob.certification == "W-FE"
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("Acme,diamond,cet,,a@acme.example,,", "line 2: unknown tier 'diamond'"),
+        ("Acme,gold,tokyo,,a@acme.example,,", "line 2: unknown desk 'tokyo'"),
+        ("Acme,gold,cet,,not-an-email,,", "line 2: malformed e-mail"),
+        ("Tiny,bronze,cet,,a@tiny.example,,", "line 2: a bronze partner needs an assigned_partner"),
+        ("Acme,gold,cet,,a@acme.example,lowercase,", "line 2: slack_user_id"),
+    ],
+)
+def test_bad_rows_are_reported_by_line(row: str, problem: str) -> None:
+    with pytest.raises(DirectoryError) as error:
+        parse_directory_csv(io.StringIO(HEADER + row + "\n"), ["cet", "est"])
+    assert any(p.startswith(problem) for p in error.value.problems), error.value.problems
+
+
+def test_bad_file_is_refused_whole(engine: Engine) -> None:
+    bad = DIRECTORY_CSV + "Tiny,reseller,cet,Nobody Inc,t@tiny.example,,\n"
+    with pytest.raises(DirectoryError) as error:
+        load(engine, bad)
+    assert error.value.problems == ["line 8: assigned_partner 'Nobody Inc' is not a known partner"]
+    assert counts(engine) == (0, 0)
+
+
+def test_assigned_partner_may_come_from_the_store(engine: Engine) -> None:
+    load(engine, DIRECTORY_CSV)
+    load(engine, HEADER + "Tiny,reseller,est,acme telecom,t@tiny.example,,\n")
+    assert counts(engine) == (4, 7)
+    with pytest.raises(DirectoryError, match="expected a platinum or gold partner"):
+        load(engine, HEADER + "Tiny2,reseller,est,Silverline,t2@tiny.example,,\n")
+
+
+def test_header_and_conflicts() -> None:
+    with pytest.raises(DirectoryError, match="header"):
+        parse_directory_csv(io.StringIO("name,email\n"), ["cet"])
+    conflicting = HEADER + "Acme,gold,cet,,a@acme.example,,\nAcme,silver,cet,,b@acme.example,,\n"
+    with pytest.raises(DirectoryError, match="line 3: Acme has a different tier"):
+        parse_directory_csv(io.StringIO(conflicting), ["cet"])
+
+
+def test_agents(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        add_agent(session, "UAGENT1", "cet", True)
+        add_agent(session, "UAGENT2", "cet", False)
+        add_agent(session, "UAGENT2", "est", True)  # changes, does not duplicate
+    with session_scope(engine) as session:
+        assert [(a.slack_user_id, a.desk, a.is_lead) for a in list_agents(session)] == [
+            ("UAGENT1", "cet", True),
+            ("UAGENT2", "est", True),
+        ]
+        assert desk_leads(session, "est") == ["UAGENT2"]
+        assert remove_agent(session, "UAGENT2") and not remove_agent(session, "UNOBODY")
