@@ -155,6 +155,19 @@ def route(queue: Queue, klass: str | None, topic: str | None, calls_failing: boo
 # Texts shorter than this (letters) can't be judged reliably: they pass.
 ENGLISH_MIN_LETTERS = 25
 ENGLISH_MIN_CONFIDENCE = 0.25
+ENGLISH_MIN_WORD_SHARE = 0.25
+ENGLISH_MIN_SEGMENT_SHARE = 0.3
+_WORD = re.compile(r"[^\W\d_]+")
+# Frequent English words that are not also frequent Italian, French, Spanish or German words.
+_ENGLISH_WORDS = frozenset(
+    """the and is are was were be been have has had will would can could should please thanks thank
+    you your we our us they their it its this that these those there here what which who when where why
+    how not don't can't doesn't with from for of to on at by about after before because but or if then
+    than also just only still some any all each every more most other new need needs want help check
+    issue problem error call calls number numbers invoice order orders license licenses account request
+    change update cancel price payment customer working work works doesn received send sent my me hi hello
+    regards dear kind best since today yesterday again yet already""".split()
+)
 
 _detector_lock = threading.Lock()
 _detector = None
@@ -209,15 +222,24 @@ def is_plausibly_english(text: str) -> bool:
     prose = _URLS_AND_CODES.sub(" ", text)
     if sum(ch.isalpha() for ch in prose) < ENGLISH_MIN_LETTERS:
         return True
+    words = _WORD.findall(prose.lower())
+    if words and sum(word in _ENGLISH_WORDS for word in words) / len(words) >= ENGLISH_MIN_WORD_SHARE:
+        return True  # mixed text with plenty of English in it
     from lingua import Language
 
-    confidences = {
-        c.language: c.value for c in _language_detector().compute_language_confidence_values(prose)
-    }
+    detector = _language_detector()
+    confidences = {c.language: c.value for c in detector.compute_language_confidence_values(prose)}
     if not confidences:
         return True
     top = max(confidences, key=lambda language: confidences[language])
-    return top is Language.ENGLISH or confidences.get(Language.ENGLISH, 0.0) >= ENGLISH_MIN_CONFIDENCE
+    if top is Language.ENGLISH or confidences.get(Language.ENGLISH, 0.0) >= ENGLISH_MIN_CONFIDENCE:
+        return True
+    english_letters = sum(
+        r.end_index - r.start_index
+        for r in detector.detect_multiple_languages_of(prose)
+        if r.language is Language.ENGLISH
+    )
+    return english_letters >= ENGLISH_MIN_SEGMENT_SHARE * len(prose)
 
 
 # --- user text -------------------------------------------------------------------------------------------

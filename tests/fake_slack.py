@@ -105,6 +105,11 @@ class FakeSlack:
             p for p in self.calls_to("chat.postMessage") if channel is None or p.get("channel") == channel
         ]
 
+    def delivered(self, channel: str) -> list[dict[str, Any]]:
+        """Messages that Slack accepted in a channel (a failed call is not among them)."""
+        with self._lock:
+            return list(self.messages.get(channel, []))
+
     def wait_for(
         self, method: str, count: int = 1, timeout: float = 10.0, **match: Any
     ) -> list[dict[str, Any]]:

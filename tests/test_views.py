@@ -1,0 +1,108 @@
+"""Block Kit builders on their own, validated against Slack's limits with slack_sdk.models."""
+
+from __future__ import annotations
+
+import pendulum
+import pytest
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from handlers import rules, views
+
+NOW = pendulum.parse("2026-11-24T10:00:00+01:00")
+
+
+def ticket(number: int = 42, **changes: object) -> views.TicketView:
+    values: dict[str, object] = dict(
+        ref=f"T-{number}",
+        queue="tech",
+        klass="critical",
+        topic=None,
+        subject="<!channel> calls drop " * 6,
+        description="& <@U123> " * 800,
+        product="PBX 0A1B",
+        critical_reason="call_drops",
+        company="Acme <Telecom>",
+        filer="UALICE",
+        status="open",
+        desk_label="CET",
+        timezone="Europe/Rome",
+        filed_at=NOW,
+        due_at=NOW.add(minutes=30),
+    )
+    values.update(changes)
+    return views.TicketView(**values)  # type: ignore[arg-type]
+
+
+def validate_view(view: dict) -> None:
+    View(**view).validate_json()
+
+
+def validate_blocks(blocks: list[dict]) -> None:
+    assert len(blocks) <= 50
+    for block in blocks:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        parsed.validate_json()
+
+
+@pytest.mark.parametrize("critical", [False, True])
+def test_forms_are_valid_views(critical: bool) -> None:
+    metadata = views.form_metadata("C123")
+    validate_view(views.chooser_modal(metadata))
+    validate_view(views.tech_form(metadata, "https://docs.example", critical=critical))
+    validate_view(views.care_form(metadata, "https://docs.example", "https://faq.example"))
+    validate_view(views.notice_modal("A very long title that is cut", "text"))
+    assert views.read_form_metadata(metadata) == "C123"
+    assert views.read_form_metadata("not json") is None
+
+
+def test_forms_name_their_fields_as_people_do() -> None:
+    tech = views.tech_form("", "https://docs.example")
+    labels = [b["label"]["text"] for b in tech["blocks"] if b["type"] == "input"]
+    assert labels == ["Subject", "Description", "Product / PBX", "Class", "Critical reason"]
+    care = views.care_form("", "https://docs.example", "https://faq.example")
+    labels = [b["label"]["text"] for b in care["blocks"] if b["type"] == "input"]
+    assert labels == ["Topic", "Subject", "Description", "Are incoming or outgoing calls failing?"]
+    assert "https://faq.example" in str(care) and "English only" in str(care)
+
+
+@pytest.mark.parametrize("status", ["open", "claimed", "resolved"])
+def test_card_is_valid_and_escaped(status: str) -> None:
+    text, blocks = views.ticket_card(
+        ticket(status=status, claimant="UAGENT1", resolution_note="<!here> done")
+    )
+    validate_blocks(blocks)
+    assert (
+        "<!channel>" not in text + str(blocks)
+        and "<@U123>" not in str(blocks)
+        and "<!here>" not in str(blocks)
+    )
+    has_buttons = any(b["type"] == "actions" for b in blocks)
+    assert has_buttons == (status != "resolved")
+
+
+def test_lists_stay_within_limits_for_a_500_ticket_queue() -> None:
+    many = [ticket(n) for n in range(500)]
+    blocks = views.ticket_list_blocks("Queue", many, 500, NOW, "empty")
+    validate_blocks(blocks)
+    assert "480 more" in str(blocks[-1])
+    home = views.home_view("SLA Desk", [blocks, blocks, blocks])
+    validate_view(home)
+
+
+def test_time_words() -> None:
+    due = pendulum.parse("2026-11-24T18:00:00+01:00")
+    assert views.due_in_words(due, NOW, "Europe/Rome", "CET") == "by 18:00 CET today"
+    assert views.due_in_words(due.add(days=1), NOW, "Europe/Rome", "CET") == "by 18:00 CET tomorrow"
+    assert views.due_in_words(due.add(days=6), NOW, "Europe/Rome", "CET") == "by 18:00 CET Monday 30 November"
+    assert views.time_left(NOW.add(minutes=25), NOW) == "due in 25 min"
+    assert views.time_left(NOW.subtract(hours=2), NOW) == "breached 2 h ago"
+    assert views.time_left(NOW.add(hours=3, minutes=10), NOW) == "due in 3 h 10 min"
+
+
+def test_escape_and_cut() -> None:
+    assert rules.escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+    cut = rules.cut(rules.escape("&" * 100), 20)
+    assert cut.endswith("… (cut)") and "&amp" not in cut.replace("&amp;", "")
+    assert rules.clean("a\x00b\x1bc ") == "abc"
