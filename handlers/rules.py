@@ -159,9 +159,16 @@ ENGLISH_MIN_WORD_SHARE = 0.25
 ENGLISH_MIN_SEGMENT_SHARE = 0.3
 _WORD = re.compile(r"[^\W\d_]+")
 # Frequent English words that are not also frequent Italian, French, Spanish or German words.
-_ENGLISH_WORDS = frozenset(
-    ["the", "and", "is", "are", "was", "were", "be", "been", "have", "has", "had", "will", "would", "can", "could", "should", "please", "thanks", "thank", "you", "your", "we", "our", "us", "they", "their", "it", "its", "this", "that", "these", "those", "there", "here", "what", "which", "who", "when", "where", "why", "how", "not", "don't", "can't", "doesn't", "with", "from", "for", "of", "to", "on", "at", "by", "about", "after", "before", "because", "but", "or", "if", "then", "than", "also", "just", "only", "still", "some", "any", "all", "each", "every", "more", "most", "other", "new", "need", "needs", "want", "help", "check", "issue", "problem", "error", "call", "calls", "number", "numbers", "invoice", "order", "orders", "license", "licenses", "account", "request", "change", "update", "cancel", "price", "payment", "customer", "working", "work", "works", "doesn", "received", "send", "sent", "my", "me", "hi", "hello", "regards", "dear", "kind", "best", "since", "today", "yesterday", "again", "yet", "already"]
-)
+_ENGLISH_TEXT = """
+the and is are was were be been have has had will would can could should please thanks thank you
+your we our us they their it its this that these those there here what which who when where why how
+not don't can't doesn't with from for of to on at by about after before because but or if then than
+also just only still some any all each every more most other new need needs want help check issue
+problem error call calls number numbers invoice order orders license licenses account request change
+update cancel price payment customer working work works doesn received send sent my me hi hello
+regards dear kind best since today yesterday again yet already
+"""
+_ENGLISH_WORDS = frozenset(_ENGLISH_TEXT.split())
 
 _detector_lock = threading.Lock()
 _detector = None
