@@ -1,0 +1,272 @@
+"""Agents at work, through signed HTTP requests: commands, buttons, thread replies, App Home."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from handlers import views
+from storage.db import session_scope
+from storage.models import AuditEvent, Ticket
+from tests.conftest import Desk
+from tests.test_filing import file, tickets
+
+
+def reply(desk: Desk, text: str, user: str) -> str:
+    response = desk.slack.command(text, user)
+    assert response.status_code == 200
+    return str(response.json()["text"])
+
+
+def blocks_of(desk: Desk, text: str, user: str) -> tuple[str, list[dict[str, Any]]]:
+    body = desk.slack.command(text, user).json()
+    return body["text"], body.get("blocks") or []
+
+
+def filed(desk: Desk, user: str = "UALICE", queue: str = "tech", view_id: str = "VFORM1") -> Ticket:
+    file(desk, queue, user, view_id=view_id)
+    desk.fake.wait_for("chat.postMessage", 2)
+    for _ in range(50):
+        ticket = [t for t in tickets(desk) if t.submission_key == view_id][0]
+        if ticket.card_ts and ticket.filer_thread_ts:
+            return ticket
+        time.sleep(0.05)
+    raise AssertionError("card and confirmation were not posted")
+
+
+def ticket_now(desk: Desk, ticket_id: int) -> Ticket:
+    with session_scope(desk.engine) as session:
+        found = session.get(Ticket, ticket_id)
+        assert found is not None
+        return found
+
+
+def events(desk: Desk, ticket_id: int) -> list[str]:
+    with session_scope(desk.engine) as session:
+        query = select(AuditEvent).where(AuditEvent.ticket_id == ticket_id).order_by(AuditEvent.id)
+        return [e.event for e in session.exec(query)]
+
+
+def last_card(desk: Desk) -> str:
+    updates = desk.fake.calls_to("chat.update")
+    assert updates, "the card was not updated"
+    return str(updates[-1]["blocks"])
+
+
+@pytest.mark.parametrize("written", ["T-1", "t-1", "1"])
+def test_claim_is_the_first_response_and_updates_card_and_thread(desk: Desk, written: str) -> None:
+    ticket = filed(desk)
+    desk.clock.advance(minutes=20)
+    assert reply(desk, f"claim {written}", "UAGENT1").startswith("You claimed T-1.")
+    claimed = ticket_now(desk, 1)
+    assert claimed.claimant_user_id == "UAGENT1" and claimed.status == "claimed"
+    assert claimed.first_response_at is not None and claimed.sla_met is True
+    notices = desk.fake.wait_for("chat.postMessage", 1, thread_ts=ticket.filer_thread_ts)
+    assert "<@UAGENT1> picked up T-1" in notices[0]["text"]
+    desk.fake.wait_for("chat.update", 1)
+    assert "Claimed by <@UAGENT1>" in last_card(desk) and "SLA met" in last_card(desk)
+    assert events(desk, 1) == ["filed", "first_response", "claimed"]
+
+
+def test_claim_after_the_deadline_is_a_breach(desk: Desk) -> None:
+    filed(desk)
+    desk.clock.advance(hours=9)  # due at 18:00, filed at 10:00
+    assert "after the SLA deadline" in reply(desk, "claim T-1", "UAGENT1")
+    assert ticket_now(desk, 1).sla_met is False
+    desk.fake.wait_for("chat.update", 1)
+    assert "SLA breached" in last_card(desk)
+
+
+def test_claim_button_does_what_the_command_does(desk: Desk) -> None:
+    filed(desk)
+    assert desk.slack.button(views.CLAIM_ACTION, "T-1", "UAGENT2").status_code == 200
+    [ephemeral] = desk.fake.wait_for("chat.postEphemeral", 1)
+    assert ephemeral["user"] == "UAGENT2" and "You claimed T-1" in ephemeral["text"]
+    assert ticket_now(desk, 1).claimant_user_id == "UAGENT2"
+    desk.slack.button(views.RESOLVE_ACTION, "T-1", "UAGENT2")
+    desk.fake.wait_for("chat.postEphemeral", 2)
+    assert ticket_now(desk, 1).status == "resolved"
+
+
+def test_partner_cannot_work_tickets(desk: Desk) -> None:
+    filed(desk)
+    for verb in ("claim T-1", "release T-1", "reassign T-1 <@UAGENT2>", "resolve T-1"):
+        assert "Only support agents" in reply(desk, verb, "UALICE")
+    desk.slack.button(views.CLAIM_ACTION, "T-1", "UALICE")
+    assert "Only support agents" in desk.fake.wait_for("chat.postEphemeral", 1)[0]["text"]
+    assert ticket_now(desk, 1).status == "open" and events(desk, 1) == ["filed"]
+
+
+def _claim_at_once(desk: Desk, agents: list[str]) -> list[str]:
+    replies: dict[str, str] = {}
+    barrier = threading.Barrier(len(agents))
+
+    def press(agent: str) -> None:
+        barrier.wait()
+        replies[agent] = reply(desk, "claim T-1", agent)
+
+    threads = [threading.Thread(target=press, args=(agent,)) for agent in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [replies[a] for a in agents]
+
+
+def test_simultaneous_claims_get_one_claimant(desk_both: Desk) -> None:
+    desk = desk_both
+    filed(desk)
+    replies = _claim_at_once(desk, ["UAGENT1", "UAGENT2", "UAGENT3"])
+    winners = [r for r in replies if r.startswith("You claimed")]
+    losers = [r for r in replies if "already claimed by" in r]
+    assert len(winners) == 1 and len(losers) == 2, replies
+    claimant = ticket_now(desk, 1).claimant_user_id
+    assert all(f"<@{claimant}>" in r for r in losers)
+    assert events(desk, 1).count("claimed") == 1 and events(desk, 1).count("first_response") == 1
+
+
+def test_release_reassign_and_who_may(desk: Desk) -> None:
+    filed(desk)
+    assert "not claimed" in reply(desk, "release T-1", "UAGENT1")
+    reply(desk, "claim T-1", "UAGENT1")
+    assert "only they can release" in reply(desk, "release T-1", "UAGENT2")
+    assert reply(desk, "release T-1", "UAGENT1") == "T-1 is back in the queue."
+    assert ticket_now(desk, 1).status == "open"
+    assert "is not a support agent" in reply(desk, "reassign T-1 <@UBOB>", "UAGENT1")
+    assert "Please name the agent" in reply(desk, "reassign T-1 bob", "UAGENT1")
+    assert reply(desk, "reassign T-1 <@UAGENT2|agent2>", "UAGENT1") == "T-1 is now with <@UAGENT2>."
+    assert ticket_now(desk, 1).claimant_user_id == "UAGENT2"
+    assert events(desk, 1) == ["filed", "first_response", "claimed", "released", "reassigned"]
+
+
+def test_resolve_tells_the_filer_and_reopen(desk: Desk) -> None:
+    ticket = filed(desk)
+    assert "only they can resolve" not in reply(desk, "claim 1", "UAGENT1")
+    assert "only they can resolve" in reply(desk, "resolve T-1", "UAGENT2")
+    assert "resolved; the filer has been told" in reply(
+        desk, "resolve T-1 rebooted the <!channel> SBC", "UAGENT1"
+    )
+    notices = desk.fake.wait_for("chat.postMessage", 2, thread_ts=ticket.filer_thread_ts)
+    assert "resolved T-1: rebooted the &lt;!channel&gt; SBC" in notices[-1]["text"]
+    assert reply(desk, "resolve T-1", "UAGENT1") == "T-1 is already resolved."
+    assert "Only the person who filed" in reply(desk, "reopen T-1", "UFRANK") or "no ticket" in reply(
+        desk, "reopen T-1", "UFRANK"
+    )
+    assert "Only the person who filed" in reply(desk, "reopen T-1", "UBOB")
+    assert reply(desk, "reopen T-1", "UALICE") == "T-1 is open again."
+    assert ticket_now(desk, 1).status == "open"
+    assert "nothing to reopen" in reply(desk, "reopen T-1", "UAGENT1")
+
+
+def test_status_and_list_show_only_the_own_company(desk: Desk) -> None:
+    filed(desk)
+    text, blocks = blocks_of(desk, "status T-1", "UBOB")  # same company
+    assert "T-1" in text and blocks
+    assert "no ticket T-1 among your company" in reply(desk, "status T-1", "UERIN")
+    assert "no ticket T-9 among your company" in reply(desk, "status T-9", "UERIN")
+    assert "T-1" in blocks_of(desk, "status 1", "UAGENT3")[0]
+    title, blocks = blocks_of(desk, "list", "UBOB")
+    assert "Acme Telecom" in title and "T-1" in str(blocks)
+    assert "No open tickets" in str(blocks_of(desk, "list", "UERIN")[1])
+
+
+def test_bad_input_gets_an_explanation(desk: Desk) -> None:
+    assert "Please give a ticket id" in reply(desk, "claim", "UAGENT1")
+    assert "Please give a ticket id" in reply(desk, "claim X-12", "UAGENT1")
+    assert reply(desk, "claim T-77", "UAGENT1") == "There is no ticket T-77."
+    assert "Please give a ticket id" in reply(desk, "status", "UALICE")
+    assert "I don't know `/ticket dance`" in reply(desk, "dance", "UAGENT1")
+    assert "Use `/ticket new tech`" in reply(desk, "new sales", "UALICE")
+
+
+def test_queue_soonest_due_first_with_time_left(desk: Desk) -> None:
+    filed(desk, queue="care", view_id="VCARE")  # due tomorrow 10:00
+    filed(desk, queue="tech", view_id="VTECH")  # due today 18:00
+    title, blocks = blocks_of(desk, "queue", "UAGENT1")
+    rows = [b["text"]["text"] for b in blocks if b["type"] == "section"][1:]
+    assert rows[0].startswith("*T-2*") and "due in 8 h" in rows[0]
+    assert rows[1].startswith("*T-1*")
+    assert "2 open" in title
+    assert "T-1" not in str(blocks_of(desk, "queue tech cet", "UAGENT1")[1])
+    assert "The queue is empty" in str(blocks_of(desk, "queue est", "UAGENT1")[1])
+    assert "Usage" in reply(desk, "queue sales", "UAGENT1")
+    assert "Only support agents" in reply(desk, "queue", "UALICE")
+    desk.clock.advance(hours=10)
+    _, blocks = blocks_of(desk, "queue tech", "UAGENT1")
+    assert "breached 2 h ago" in str(blocks)
+
+
+def test_queue_of_500_stays_within_slack_limits(desk: Desk) -> None:
+    from storage.pings import owe  # noqa: F401  (the store alone: 500 filings over HTTP would be slow)
+
+    with session_scope(desk.engine) as session:
+        base = tickets(desk)
+        assert base == []
+        for n in range(500):
+            now = desk.clock()
+            session.add(
+                Ticket(
+                    queue="tech",
+                    klass="standard",
+                    subject=f"Load {n}",
+                    description="d",
+                    filer_user_id="UALICE",
+                    partner_id=1,
+                    desk="cet",
+                    filed_at=now,
+                    due_at=now.add(minutes=n),
+                    queue_channel="CTECH",
+                )
+            )
+    title, blocks = blocks_of(desk, "queue", "UAGENT1")
+    assert len(blocks) <= 50 and "480 more" in str(blocks[-1]) and "500 open" in title
+
+
+def test_agent_reply_in_the_thread_is_a_first_response(desk: Desk) -> None:
+    ticket = filed(desk)
+    desk.clock.advance(minutes=5)
+    # a partner's reply does not count; an agent's does
+    desk.slack.event(
+        {
+            "type": "message",
+            "channel": "CTECH",
+            "user": "UALICE",
+            "text": "any news?",
+            "ts": "1800000100.000100",
+            "thread_ts": ticket.card_ts,
+        }
+    )
+    time.sleep(0.3)
+    assert ticket_now(desk, 1).first_response_at is None
+    desk.slack.event(
+        {
+            "type": "message",
+            "channel": "CTECH",
+            "user": "UAGENT2",
+            "text": "Looking now",
+            "ts": "1800000101.000100",
+            "thread_ts": ticket.card_ts,
+        }
+    )
+    for _ in range(50):
+        if ticket_now(desk, 1).first_response_at is not None:
+            break
+        time.sleep(0.05)
+    answered = ticket_now(desk, 1)
+    assert answered.first_response_by == "UAGENT2" and answered.sla_met is True
+    assert answered.claimant_user_id is None  # a reply answers; it does not claim
+
+
+def test_app_home_for_agents_and_partners(desk: Desk) -> None:
+    filed(desk)
+    reply(desk, "claim T-1", "UAGENT1")
+    desk.slack.event({"type": "app_home_opened", "user": "UAGENT1", "channel": "DAGENT1", "tab": "home"})
+    desk.slack.event({"type": "app_home_opened", "user": "UBOB", "channel": "DBOB", "tab": "home"})
+    published = desk.fake.wait_for("views.publish", 2)
+    by_user = {p["user_id"]: str(p["view"]) for p in published}
+    assert "Your tickets" in by_user["UAGENT1"] and "T-1" in by_user["UAGENT1"]
+    assert "Acme Telecom" in by_user["UBOB"] and "T-1" in by_user["UBOB"]
