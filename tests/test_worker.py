@@ -1,0 +1,328 @@
+"""Deadline pings: planned from the SLA clock, posted exactly once, late but never lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pendulum
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from storage.db import make_engine, migrate, session_scope
+from storage.models import Ping, PingKind, PingState, Ticket
+from tests.conftest import PG_ENV, PG_URL, Desk, _fresh_postgres, seed, start_desk
+from tests.fake_slack import FakeSlack
+from tests.test_agents import filed, reply
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def deadline_posts(fake: FakeSlack) -> list[tuple[str, str]]:
+    """(kind-ish, text) of every accepted warning, breach and escalation."""
+    found = []
+    for channel, messages in fake.messages.items():
+        for message in messages:
+            text = message["text"] or ""
+            if ":hourglass_flowing_sand:" in text or ":rotating_light:" in text or ":fire:" in text:
+                found.append((channel, text))
+    return found
+
+
+def pings(engine: Engine, ticket_id: int = 1) -> dict[tuple[str, int], Ping]:
+    with session_scope(engine) as session:
+        return {(p.kind, p.seq): p for p in session.exec(select(Ping).where(Ping.ticket_id == ticket_id))}
+
+
+def at(desk: Desk, when: str) -> int:
+    desk.at(when)
+    return desk.tick()
+
+
+def test_friday_standard_ticket_warns_at_1730_and_1748_breaches_at_1800(desk: Desk) -> None:
+    desk.at("2026-11-27T17:00:00+01:00")
+    ticket = filed(desk)
+    planned = pings(desk.engine)
+    assert planned[("warning", 0)].planned_at == pendulum.parse("2026-11-27T17:30:00+01:00")
+    assert planned[("warning", 1)].planned_at == pendulum.parse("2026-11-27T17:48:00+01:00")
+    assert planned[("breach", 0)].planned_at == pendulum.parse("2026-11-27T18:00:00+01:00")
+    at(desk, "2026-11-27T17:29:59+01:00")
+    assert deadline_posts(desk.fake) == []
+    at(desk, "2026-11-27T17:30:00+01:00")
+    at(desk, "2026-11-27T17:30:05+01:00")
+    [(channel, text)] = deadline_posts(desk.fake)
+    assert channel == "CTECH" and "50%" in text
+    warning = desk.fake.delivered("CTECH")[-1]
+    assert warning["thread_ts"] == ticket.card_ts  # in the card's thread
+    at(desk, "2026-11-27T17:48:00+01:00")
+    at(desk, "2026-11-27T18:00:00+01:00")
+    at(desk, "2026-11-27T18:00:30+01:00")
+    posts = deadline_posts(desk.fake)
+    assert [("80%" in t, ":rotating_light:" in t) for _, t in posts] == [
+        (False, False),
+        (True, False),
+        (False, True),
+    ]
+    breach = desk.fake.delivered("CTECH")[-1]
+    assert breach["thread_ts"] is None and "<@UAGENT1>" in breach["text"]  # in the channel, the lead named
+    assert all(not p.late for p in pings(desk.engine).values() if p.state == PingState.SENT)
+    # escalations: every business hour after the breach, Monday 10:00, 11:00, 12:00
+    at(desk, "2026-11-30T09:59:00+01:00")
+    assert len(deadline_posts(desk.fake)) == 3
+    for hour in ("10", "11", "12", "13"):
+        at(desk, f"2026-11-30T{hour}:00:00+01:00")
+    escalations = [t for _, t in deadline_posts(desk.fake) if ":fire:" in t]
+    assert len(escalations) == 3 and "Escalation 3" in escalations[-1]
+
+
+def test_saturday_ticket_gets_its_pings_on_monday(desk: Desk) -> None:
+    desk.at("2026-11-28T11:00:00+01:00")
+    filed(desk)
+    at(desk, "2026-11-30T13:29:00+01:00")
+    assert deadline_posts(desk.fake) == []
+    at(desk, "2026-11-30T13:30:00+01:00")
+    at(desk, "2026-11-30T16:12:00+01:00")
+    at(desk, "2026-11-30T18:00:00+01:00")
+    assert len(deadline_posts(desk.fake)) == 3
+
+
+def test_first_response_drops_the_remaining_pings(desk: Desk) -> None:
+    desk.at("2026-11-27T17:00:00+01:00")
+    filed(desk)
+    at(desk, "2026-11-27T17:31:00+01:00")
+    reply(desk, "claim T-1", "UAGENT2")
+    at(desk, "2026-11-30T18:00:00+01:00")
+    assert len(deadline_posts(desk.fake)) == 1
+    states = Counter(p.state for (kind, _), p in pings(desk.engine).items() if kind != "card")
+    assert states[PingState.DROPPED] >= 4
+
+
+def test_bot_down_for_a_weekend_posts_missed_pings_once_marked_late(desk: Desk) -> None:
+    desk.at("2026-11-27T17:00:00+01:00")
+    filed(desk, view_id="VLATE")
+    filed(desk, view_id="VANSWERED")
+    reply(desk, "claim T-2", "UAGENT1")  # answered before anything fell due
+    at(desk, "2026-11-30T10:30:00+01:00")  # the first tick after the weekend
+    at(desk, "2026-11-30T10:30:10+01:00")
+    posts = deadline_posts(desk.fake)
+    assert len(posts) == 4  # two warnings, the breach, the first escalation: each once
+    assert all("T-1" in text and "late" in text for _, text in posts)
+    assert all(
+        p.late
+        for (kind, _), p in pings(desk.engine, 1).items()
+        if p.state == PingState.SENT and kind in ("warning", "breach", "escalation")
+    )
+    assert not [
+        p for p in pings(desk.engine, 2).values() if p.kind == "warning" and p.state == PingState.SENT
+    ]
+
+
+def test_slack_429_then_200_and_500_for_a_while(desk: Desk) -> None:
+    desk.at("2026-11-27T17:00:00+01:00")
+    filed(desk)
+    desk.fake.fail("chat.postMessage", status=429, error="ratelimited", retry_after=2)
+    at(desk, "2026-11-27T17:30:00+01:00")
+    assert deadline_posts(desk.fake) == []
+    at(desk, "2026-11-27T17:30:03+01:00")
+    assert len(deadline_posts(desk.fake)) == 1
+    desk.fake.outage("chat.postMessage", 3600)
+    for minute in range(48, 70, 2):
+        at(
+            desk,
+            f"2026-11-27T17:{minute:02d}:00+01:00"
+            if minute < 60
+            else f"2026-11-27T18:{minute - 60:02d}:00+01:00",
+        )
+    assert len(deadline_posts(desk.fake)) == 1
+    desk.fake.recover()
+    at(desk, "2026-11-27T19:00:00+01:00")
+    at(desk, "2026-11-27T19:30:00+01:00")
+    posts = deadline_posts(desk.fake)
+    assert len(posts) == 3 and len({t for _, t in posts}) == 3
+
+
+def test_unreachable_queue_channel_is_reported_to_the_lead_once(desk: Desk) -> None:
+    desk.fake.channel_errors["CTECH"] = "not_in_channel"
+    desk.at("2026-11-27T17:00:00+01:00")
+    filed_ticket = file_without_card(desk)
+    at(desk, "2026-11-27T17:30:00+01:00")
+    at(desk, "2026-11-27T18:00:00+01:00")
+    alerts = [m for m in desk.fake.delivered("DAGENT1") if "could not post" in (m["text"] or "")]
+    assert len(alerts) == 1 and "not_in_channel" in alerts[0]["text"]
+    with session_scope(desk.engine) as session:
+        ticket = session.get(Ticket, filed_ticket)
+        assert ticket is not None and "not_in_channel" in (ticket.slack_error or "")
+
+
+def file_without_card(desk: Desk) -> int:
+    from tests.test_filing import file
+
+    file(desk, "tech", "UALICE")
+    desk.fake.wait_for("chat.postMessage", 2)
+    time.sleep(0.3)
+    return 1
+
+
+# --- several processes, and a process killed mid-post ---------------------------------------------------
+
+
+def bulk_due_pings(engine: Engine, tickets: int, now: pendulum.DateTime) -> int:
+    """Tickets whose card is posted and whose four deadline pings are all due."""
+    seed(engine)
+    with session_scope(engine) as session:
+        rows = [
+            Ticket(
+                queue="tech",
+                klass="standard",
+                subject=f"Load {n}",
+                description="d",
+                filer_user_id="UALICE",
+                partner_id=1,
+                desk="cet",
+                filed_at=now.subtract(hours=10),
+                due_at=now.subtract(hours=2),
+                queue_channel="CTECH",
+                card_ts=f"1700000000.{n:06d}",
+                filer_channel="CPARTNER",
+                filer_thread_ts=f"1700000001.{n:06d}",
+            )
+            for n in range(tickets)
+        ]
+        session.add_all(rows)
+        session.flush()
+        plan = [("warning", 0), ("warning", 1), ("breach", 0), ("escalation", 1)]
+        session.add_all(
+            [
+                Ping(
+                    ticket_id=t.id or 0,
+                    kind=kind,
+                    seq=seq,
+                    planned_at=now.subtract(minutes=5),
+                    next_attempt_at=now.subtract(minutes=5),
+                )
+                for t in rows
+                for kind, seq in plan
+            ]
+        )
+    return tickets * 4
+
+
+def scheduler(database_url: str, fake: FakeSlack, now: str, *, once: bool = True) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_API_URL=fake.url,
+        DATABASE_URL=database_url,
+        TECH_CHANNEL="CTECH",
+        CARE_CHANNEL="CCARE",
+        WORKER_BATCH="25",
+        WORKER_INTERVAL_SECONDS="0.2",
+        WORKER_LEASE_SECONDS="60",
+        LOG_LEVEL="WARNING",
+    )
+    args = [sys.executable, "-m", "bot", "scheduler", "--now", now] + (["--once"] if once else [])
+    return subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def posted_ping_ids(fake: FakeSlack) -> Counter[int]:
+    ids: Counter[int] = Counter()
+    for messages in fake.messages.values():
+        for message in messages:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if "ping_id" in payload:
+                ids[payload["ping_id"]] += 1
+    return ids
+
+
+@pytest.fixture
+def pg_engine() -> Engine:
+    if not PG_URL:
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (.ci/run always does)")
+    _fresh_postgres(PG_URL)
+    engine = make_engine(PG_URL)
+    migrate(engine)
+    return engine
+
+
+def test_four_workers_on_postgresql_post_2000_pings_exactly_once(
+    pg_engine: Engine, fake_slack: FakeSlack
+) -> None:
+    fake_slack.reset()
+    now = pendulum.parse("2026-11-30T12:00:00+01:00")
+    total = bulk_due_pings(pg_engine, 500, now)
+    workers = [scheduler(PG_URL or "", fake_slack, now.isoformat()) for _ in range(4)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    ids = posted_ping_ids(fake_slack)
+    assert len(ids) == total and set(ids.values()) == {1}
+    shares = [int(out.strip().splitlines()[-1].split()[-1]) for out in outputs]
+    assert sum(shares) == total and sum(1 for s in shares if s > 0) >= 2  # the work was shared
+    with session_scope(pg_engine) as session:
+        states = Counter(p.state for p in session.exec(select(Ping)))
+    assert states == {PingState.SENT: total}
+
+
+def test_worker_killed_while_posting_loses_and_doubles_nothing(db_url: str, fake_slack: FakeSlack) -> None:
+    if db_url.startswith("postgresql"):
+        _fresh_postgres(db_url)
+    engine = make_engine(db_url)
+    migrate(engine)
+    fake_slack.reset()
+    now = pendulum.parse("2026-11-30T12:00:00+01:00")
+    total = bulk_due_pings(engine, 40, now)
+    fake_slack.delay = 0.02
+    try:
+        victim = scheduler(db_url, fake_slack, now.isoformat(), once=False)
+        deadline = time.monotonic() + 60
+        while len(posted_ping_ids(fake_slack)) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        assert 0 < len(posted_ping_ids(fake_slack)) < total
+        # after the lease ran out, a new process finishes the job: look before re-posting
+        later = now.add(minutes=5).isoformat()
+        survivor = scheduler(db_url, fake_slack, later)
+        assert survivor.wait(timeout=120) == 0
+    finally:
+        fake_slack.delay = 0.0
+    ids = posted_ping_ids(fake_slack)
+    assert len(ids) == total and set(ids.values()) == {1}
+    with session_scope(engine) as session:
+        assert {p.state for p in session.exec(select(Ping))} == {PingState.SENT}
+    engine.dispose()
+
+
+def test_serve_runs_the_worker_in_process(sqlite_url: str, fake_slack: FakeSlack) -> None:
+    desk = start_desk(
+        sqlite_url,
+        fake_slack,
+        when="2026-11-27T17:00:00+01:00",
+        worker_enabled=True,
+        worker_interval_seconds=0.1,
+    )
+    try:
+        from bot.worker import Worker
+
+        worker = Worker(desk.runtime.deliverer, 0.1)
+        worker.start_in_thread()
+        filed(desk)
+        desk.at("2026-11-27T17:30:00+01:00")
+        deadline = time.monotonic() + 10
+        while not deadline_posts(fake_slack) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker.stop()
+        assert len(deadline_posts(fake_slack)) == 1
+        kinds = {k for (k, _), p in pings(desk.engine).items() if p.state == PingState.SENT}
+        assert {PingKind.CARD, PingKind.CONFIRMATION, PingKind.WARNING} <= kinds
+    finally:
+        desk.server.close()
+        desk.engine.dispose()
