@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
+from sqlalchemy.exc import DBAPIError, OperationalError
 from slack_sdk import WebClient
 
 from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.agents import ACTIONS, run_agent_command
-from handlers.common import guarded, identify, parse_ticket_id, runtime_of
+from handlers.common import DATABASE_DOWN, guarded, identify, parse_ticket_id, runtime_of
 from handlers.filing import open_form
 from handlers.present import view_of
 from handlers.sla import Queue
@@ -25,7 +26,9 @@ def register(app: App) -> None:
 
 
 @guarded
-def ticket_command(ack: Ack, command: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def ticket_command(
+    ack: Ack, respond: Respond, command: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
     runtime = runtime_of(context)
     words = rules.clean(command.get("text")).split()
     sub = words[0].lower() if words else "new"
@@ -34,7 +37,7 @@ def ticket_command(ack: Ack, command: dict[str, Any], client: WebClient, context
     if sub == "help":
         ack(response_type="ephemeral", text=views.HELP_TEXT)
     elif sub == "new":
-        _new(ack, runtime, client, command, args)
+        _new(ack, respond, runtime, client, command, args)
     elif sub in ACTIONS:
         ack(response_type="ephemeral", text=run_agent_command(runtime, client, user_id, sub, args))
         ticket_id = parse_ticket_id(args[0]) if args else None
@@ -53,7 +56,10 @@ def ticket_command(ack: Ack, command: dict[str, Any], client: WebClient, context
         ack(response_type="ephemeral", text=UNKNOWN.format(word=rules.escape(sub[:40])))
 
 
-def _new(ack: Ack, runtime: Runtime, client: WebClient, command: dict[str, Any], args: list[str]) -> None:
+def _new(
+    ack: Ack, respond: Respond, runtime: Runtime, client: WebClient, command: dict[str, Any], args: list[str]
+) -> None:
+    """Ack at once (the form must open within Slack's 3 s); a refusal follows as an ephemeral reply."""
     choice = args[0].lower() if args else None
     if choice not in (None, "tech", "care"):
         ack(
@@ -62,21 +68,24 @@ def _new(ack: Ack, runtime: Runtime, client: WebClient, command: dict[str, Any],
             "or `/ticket new` to choose.",
         )
         return
-    with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, command["user_id"])
-        refusal = open_form(
-            runtime,
-            client,
-            who,
-            session,
-            Queue(choice) if choice else None,
-            command.get("trigger_id", ""),
-            command.get("channel_id"),
-        )
+    ack()
+    try:
+        with session_scope(runtime.engine) as session:
+            who = identify(session, runtime, client, command["user_id"])
+            refusal = open_form(
+                runtime,
+                client,
+                who,
+                session,
+                Queue(choice) if choice else None,
+                command.get("trigger_id", ""),
+                command.get("channel_id"),
+            )
+    except (OperationalError, DBAPIError):
+        respond(text=DATABASE_DOWN, response_type="ephemeral")
+        return
     if refusal:
-        ack(response_type="ephemeral", text=refusal)
-    else:
-        ack()
+        respond(text=refusal, response_type="ephemeral")
 
 
 def _status(

@@ -132,7 +132,7 @@ def start_desk(
     seed(runtime.engine)
     server = Server(make_wsgi_app(build_app(runtime), runtime), "127.0.0.1", 0, threads=8)
     server.start_in_thread()
-    sender = SlackSender(f"http://127.0.0.1:{server.port}", fake.url.replace("/api/", "/response/"))
+    sender = SlackSender(f"http://127.0.0.1:{server.port}", fake.url.replace("/api/", "/response/hook"))
     return Desk(runtime, fake, clock, sender, server)
 
 

@@ -47,6 +47,16 @@ def file(desk: Desk, queue: str, user: str, view_id: str = "VFORM1", **answers: 
     return desk.slack.view_submission(submitted(form, defaults), user, view_id=view_id)
 
 
+def refusal(desk: Desk, text: str, user: str) -> str:
+    """`/ticket new …` acks at once; a refusal follows on the command's response_url."""
+    before = len(desk.fake.calls_to("hook"))
+    assert desk.slack.command(text, user).status_code == 200
+    hooks = desk.fake.wait_for("hook", before + 1)
+    assert len(hooks) == before + 1
+    assert hooks[-1]["response_type"] == "ephemeral"
+    return str(hooks[-1]["text"])
+
+
 def tickets(desk: Desk) -> list[Ticket]:
     with session_scope(desk.engine) as session:
         return list(session.exec(select(Ticket).order_by(Ticket.id)))
@@ -105,21 +115,20 @@ def test_outside_hours_filer_is_told(desk: Desk) -> None:
 
 
 def test_non_member_is_told_to_contact_the_integrator(desk: Desk) -> None:
-    response = desk.slack.command("new tech", "UNOBODY")
-    assert "system integrator" in response.json()["text"]
+    assert "system integrator" in refusal(desk, "new tech", "UNOBODY")
     assert desk.fake.calls_to("views.open") == []
     assert tickets(desk) == []
     assert len(audit_events(desk, "filing_refused")) == 1
 
 
 def test_bronze_partner_is_referred_to_its_assigned_partner(desk: Desk) -> None:
-    text = desk.slack.command("new care", "UDAVE").json()["text"]
+    text = refusal(desk, "new care", "UDAVE")
     assert "Acme Telecom" in text and "<@UALICE>" in text and "Bronze" in text
     assert tickets(desk) == []
 
 
 def test_uncertified_member_is_shown_certified_colleagues(desk: Desk) -> None:
-    text = desk.slack.command("new tech", "UBOB").json()["text"]
+    text = refusal(desk, "new tech", "UBOB")
     assert "W-FE" in text and "<@UALICE>" in text and "carol@acme.example" in text
     # a form opened earlier (chooser) is refused on the field concerned
     chooser = open_form(desk, "new", "UBOB")
