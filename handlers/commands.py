@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
-from sqlalchemy.exc import DBAPIError, OperationalError
 from slack_sdk import WebClient
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.runtime import Runtime
 from handlers import rules, views
