@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cachetools import TTLCache
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -12,12 +13,14 @@ from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.agents import ACTIONS, run_agent_command
 from handlers.common import DATABASE_DOWN, guarded, identify, parse_ticket_id, runtime_of
-from handlers.filing import open_form
+from handlers.filing import open_form, open_view
 from handlers.present import view_of
 from handlers.sla import Queue
 from storage import tickets as ticket_store
 from storage.db import session_scope
 
+# Who was allowed to open a form recently: the pre-check before a form skips the directory for them.
+_MAY_OPEN: TTLCache[tuple[str, Queue | None], bool] = TTLCache(maxsize=10_000, ttl=30)
 UNKNOWN = "I don't know `/ticket {word}`. Try `/ticket help` for what I can do."
 
 
@@ -69,6 +72,12 @@ def _new(
         )
         return
     ack()
+    queue = Queue(choice) if choice else None
+    user_id = command["user_id"]
+    if (user_id, queue) in _MAY_OPEN:
+        # Seen allowed a moment ago: open at once (the submit checks again on fresh data).
+        open_view(runtime, client, queue, command.get("trigger_id", ""), command.get("channel_id"))
+        return
     try:
         with session_scope(runtime.engine) as session:
             who = identify(session, runtime, client, command["user_id"])
@@ -86,6 +95,8 @@ def _new(
         return
     if refusal:
         respond(text=refusal, response_type="ephemeral")
+    else:
+        _MAY_OPEN[(user_id, queue)] = True
 
 
 def _status(

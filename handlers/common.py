@@ -129,12 +129,15 @@ def filer_facts(session: Session, runtime: Runtime, who: Who) -> FilerFacts | No
             assigned_contacts = tuple(
                 m.slack_user_id for m in directory.colleagues(session, assigned.id or 0) if m.slack_user_id
             )[:5]
-    certified = [
-        f"<@{m.slack_user_id}>" if m.slack_user_id else m.email
-        for m in directory.colleagues(session, partner.id or 0)
-        if m.id != who.member.id
-        and is_certified(m.certification, settings.certification_ladder, settings.certification_minimum)
-    ][:10]
+    ladder, minimum = settings.certification_ladder, settings.certification_minimum
+    certified: list[str] = []
+    if not is_certified(who.member.certification, ladder, minimum):
+        # Only a refusal names them: don't read the whole company for every filing.
+        certified = [
+            f"<@{m.slack_user_id}>" if m.slack_user_id else m.email
+            for m in directory.colleagues(session, partner.id or 0)
+            if m.id != who.member.id and is_certified(m.certification, ladder, minimum)
+        ][:10]
     return FilerFacts(
         company=partner.name,
         tier=partner.tier,

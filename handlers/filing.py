@@ -67,14 +67,20 @@ def open_form(
     channel_id: str | None,
 ) -> str | None:
     """Open the chooser or a form; returns a refusal to show instead, if the filer can't file."""
-    metadata = views.form_metadata(channel_id)
     for candidate in [queue] if queue else [Queue.CARE]:  # care: the least the filer needs
         decision = refusal_for(session, runtime, who, candidate)
         if not decision.allowed:
             return decision.message
+    open_view(runtime, client, queue, trigger_id, channel_id)
+    return None
+
+
+def open_view(
+    runtime: Runtime, client: WebClient, queue: Queue | None, trigger_id: str, channel_id: str | None
+) -> None:
+    metadata = views.form_metadata(channel_id)
     view = form_for(runtime, queue, metadata) if queue else views.chooser_modal(metadata)
     client.views_open(trigger_id=trigger_id, view=view)
-    return None
 
 
 @guarded
