@@ -66,6 +66,8 @@ class Outcome:
     retry_in: float = 0.0
     reason: str = ""
     late: bool = False
+    kind: str = ""
+    ticket_id: int = 0
 
 
 @dataclass
@@ -110,12 +112,18 @@ class Deliverer:
     # --- one ping ---------------------------------------------------------------------------------------
 
     def _attempt(self, claim: ping_store.Claimed) -> Outcome:
-        now = self.clock()
         with session_scope(self.engine) as session:
             ping = ping_store.get_ping(session, claim.id)
             ticket = ticket_store.get_ticket(session, ping.ticket_id) if ping else None
-            if ping is None or ticket is None:
-                return Outcome("dropped", reason="ticket gone")
+        if ping is None or ticket is None:
+            return Outcome("dropped", reason="ticket gone")
+        outcome = self._attempt_ping(claim, ping, ticket)
+        outcome.kind, outcome.ticket_id = ping.kind, ping.ticket_id
+        return outcome
+
+    def _attempt_ping(self, claim: ping_store.Claimed, ping: Ping, ticket: Ticket) -> Outcome:
+        now = self.clock()
+        with session_scope(self.engine) as session:
             if ping.kind in DEADLINE_KINDS and (
                 ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED
             ):
@@ -132,7 +140,6 @@ class Deliverer:
     def _render(self, session: Any, ping: Ping, ticket: Ticket, now: pendulum.DateTime) -> Message | Outcome:
         view = view_of(session, ticket, self.desks)
         desk = self.settings.desks.get(ticket.desk)
-        leads = desk_leads(session, ticket.desk)
         late = ping.kind in (*DEADLINE_KINDS, PingKind.PAGE) and (
             now.timestamp() - ping.planned_at.timestamp() > self.settings.worker_interval_seconds * 3 + 60
         )
@@ -183,6 +190,7 @@ class Deliverer:
                 thread_ts=ticket.card_ts,
                 late=late,
             )
+        leads = desk_leads(session, ticket.desk)  # only the pings below name or reach the leads
         who = views.mentions(leads, desk.lead_group if desk else None)
         if kind is PingKind.BREACH:
             return Message(ticket.queue_channel, views.breach_text(view, who, now, note), late=late)
@@ -296,9 +304,8 @@ class Deliverer:
                 recorded = ping_store.mark_sent(
                     session, claim, outcome.channel, outcome.ts, now, outcome.late
                 )
-                ping = ping_store.get_ping(session, claim.id)
-                if recorded and ping is not None:
-                    self._after_sent(session, ping, outcome)
+                if recorded:
+                    self._after_sent(session, outcome)
             elif outcome.state == "retry":
                 ping_store.mark_retry(
                     session, claim, now + timedelta(seconds=outcome.retry_in), outcome.reason
@@ -311,13 +318,13 @@ class Deliverer:
                 if ping is not None and ping.kind != PingKind.LEAD_ALERT:
                     self._report_failure(session, ping, outcome.reason, now)
 
-    def _after_sent(self, session: Any, ping: Ping, outcome: Outcome) -> None:
-        if ping.kind == PingKind.CARD and outcome.ts and outcome.channel:
-            ticket_store.set_card(session, ping.ticket_id, outcome.channel, outcome.ts)
-        elif ping.kind == PingKind.CONFIRMATION and outcome.ts and outcome.channel:
-            ticket_store.set_filer_thread(session, ping.ticket_id, outcome.channel, outcome.ts)
+    def _after_sent(self, session: Any, outcome: Outcome) -> None:
+        if outcome.kind == PingKind.CARD and outcome.ts and outcome.channel:
+            ticket_store.set_card(session, outcome.ticket_id, outcome.channel, outcome.ts)
+        elif outcome.kind == PingKind.CONFIRMATION and outcome.ts and outcome.channel:
+            ticket_store.set_filer_thread(session, outcome.ticket_id, outcome.channel, outcome.ts)
             if outcome.reason:
-                ticket_store.set_slack_error(session, ping.ticket_id, outcome.reason)
+                ticket_store.set_slack_error(session, outcome.ticket_id, outcome.reason)
 
     def _report_failure(self, session: Any, ping: Ping, reason: str, now: pendulum.DateTime) -> None:
         """Record it on the ticket and tell the desk lead once, instead of retrying forever."""
