@@ -15,8 +15,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_postgres_url, bot, bot_env, free_port, load, percentile, sender, served  # noqa: E402
-from bench.common import summary  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_postgres_url,
+    bot,
+    bot_env,
+    free_port,
+    load,
+    percentile,
+    sender,
+    served,
+    summary,  # noqa: E402
+)
 from handlers import views  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
 from tests.slack_requests import submitted  # noqa: E402

@@ -4,13 +4,12 @@ Every open ticket has its warnings, breach and escalations planned in the future
 due. The goal: a tick's cost follows the due pings, not the open tickets (tick(100k) <= 2 x tick(1k)).
 
     .venv/bin/python bench/worker_tick.py [--sizes 1000,10000,100000] [--due 200]
-    (PostgreSQL from TEST_DATABASE_URL, else only SQLite)
+    (PostgreSQL: a database of its own, sla_desk_bench, on BENCH_PG_SERVER or 127.0.0.1:5432)
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import bench_postgres_url  # noqa: E402
 from bot.clock import SettableClock  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
 from storage.db import make_engine  # noqa: E402
@@ -142,11 +142,9 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as folder:
             measure(f"sqlite:///{folder}/bench.db", "sqlite", sizes, args.due, fake)
-        pg = os.environ.get("TEST_DATABASE_URL")
+        pg = bench_postgres_url()
         if pg:
             measure(pg, "postgresql", sizes, args.due, fake)
-        else:
-            print("postgresql skipped: set TEST_DATABASE_URL")
     finally:
         fake.close()
 

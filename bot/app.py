@@ -10,7 +10,6 @@ from slack_bolt import App, BoltContext
 
 from bot.runtime import Runtime
 from handlers import agents, commands, events, filing, home
-from handlers.common import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +29,9 @@ def build_app(runtime: Runtime) -> App:
         return next()
 
     @app.error
-    def friendly_error(error: Exception, body: dict[str, Any], respond: Any, logger: logging.Logger) -> None:
-        # A listener that failed before it acked: the user gets a sentence, never a trace.
+    def log_listener_error(error: Exception, logger: logging.Logger) -> None:
+        # Database outages are answered by the listeners (handlers.common.guarded); this is the rest.
         logger.exception("listener failed: %r", error)
-        if body.get("command") or body.get("type") == "block_actions":
-            try:
-                respond(text=DATABASE_DOWN, response_type="ephemeral", replace_original=False)
-            except Exception:
-                logger.warning("could not tell the user about the failure")
 
     for group in (commands, filing, agents, home, events):
         group.register(app)

@@ -36,7 +36,17 @@ def make_wsgi_app(app: App, runtime: Runtime) -> WSGIApp:
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/health" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return health(start_response)
-        return slack(environ, start_response)
+        try:
+            return slack(environ, start_response)
+        except Exception:
+            # A signed request whose payload Bolt can't read: refuse it plainly, without a trace.
+            log.exception("unreadable request to %s", environ.get("PATH_INFO"))
+            payload = b'{"ok": false, "error": "bad_request"}'
+            start_response(
+                "400 Bad Request",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+            )
+            return [payload]
 
     return application
 

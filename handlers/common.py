@@ -27,6 +27,7 @@ DATABASE_DOWN = (
     ":hourglass: SLA Desk can't reach its database right now. "
     "Nothing was changed: please try again in a minute."
 )
+SOMETHING_WRONG = ":warning: SLA Desk could not handle that request. Nothing was changed."
 TICKET_ID = re.compile(r"^(?:t-?)?(\d{1,9})$", re.IGNORECASE)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,13 +62,20 @@ def guarded(listener: F) -> F:
             return listener(**kwargs)
         except (OperationalError, DBAPIError) as error:
             log.warning("database unavailable in %s: %s", listener.__name__, error.__class__.__name__)
-            if ack is not None and not acked["done"]:
-                body = kwargs.get("body") or {}
-                if body.get("type") == "view_submission":
-                    ack(response_action="errors", errors={_first_block(body): DATABASE_DOWN})
-                else:
-                    ack(response_type="ephemeral", text=DATABASE_DOWN)
-            return None
+            message = DATABASE_DOWN
+        except Exception:
+            # Malformed payloads and bugs: the session rolled back; say so instead of failing the request.
+            log.exception("listener %s failed", listener.__name__)
+            message = SOMETHING_WRONG
+        if ack is not None and not acked["done"]:
+            body = kwargs.get("body") or {}
+            if body.get("type") == "view_submission":
+                ack(response_action="errors", errors={_first_block(body): message})
+            elif body.get("type") == "block_actions":
+                ack()
+            else:
+                ack(response_type="ephemeral", text=message)
+        return None
 
     return wrapper  # type: ignore[return-value]
 
