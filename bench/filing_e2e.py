@@ -66,7 +66,8 @@ def run(label: str, database_url: str, fake: FakeSlack, tickets: int, clients: i
     wall = max(cards.values()) - started
     print(
         f"{label:12} tickets={len(end_to_end)}/{tickets}  {len(end_to_end) / wall:6.1f} tickets/s  "
-        f"card p50={percentile(end_to_end, 0.5) * 1000:7.1f} ms  p99={percentile(end_to_end, 0.99) * 1000:7.1f} ms",
+        f"card p50={percentile(end_to_end, 0.5) * 1000:7.1f} ms  "
+        f"p99={percentile(end_to_end, 0.99) * 1000:7.1f} ms",
         flush=True,
     )
     return summary(f"{label} submission ack", latencies, wall)["p99"]

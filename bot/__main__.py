@@ -51,6 +51,11 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
         raise fail(f"Can't reach the database at DATABASE_URL: {error.orig}") from None
 
 
+def _stop(*_: object) -> None:
+    # waitress's loop ends on SystemExit and shuts its threads down; `finally` stops the worker.
+    raise SystemExit(0)
+
+
 @cli.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: setting PORT, 3000).")] = None,
@@ -77,12 +82,13 @@ def serve(
     if worker and settings.worker_enabled:
         background.start_in_thread()
     warm_up_language_detector()
-    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    signal.signal(signal.SIGTERM, _stop)
     logging.getLogger("bot").info("serving on port %s", server.port)
     try:
         server.serve_forever()
     finally:
         background.stop()
+        server.close()
 
 
 @cli.command()

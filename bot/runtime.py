@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from cachetools import TTLCache
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
@@ -22,6 +24,11 @@ class Runtime:
     desks: DeskBook
     client: WebClient
     deliverer: Deliverer
+    # Who was allowed to open a form a moment ago: `/ticket new` opens it without the directory
+    # (the submit checks again on fresh data).
+    recently_allowed: TTLCache[tuple[str, Any], bool] = field(
+        default_factory=lambda: TTLCache(maxsize=10_000, ttl=30)
+    )
 
 
 def build_runtime(

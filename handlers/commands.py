@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cachetools import TTLCache
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -19,8 +18,6 @@ from handlers.sla import Queue
 from storage import tickets as ticket_store
 from storage.db import session_scope
 
-# Who was allowed to open a form recently: the pre-check before a form skips the directory for them.
-_MAY_OPEN: TTLCache[tuple[str, Queue | None], bool] = TTLCache(maxsize=10_000, ttl=30)
 UNKNOWN = "I don't know `/ticket {word}`. Try `/ticket help` for what I can do."
 
 
@@ -74,7 +71,7 @@ def _new(
     ack()
     queue = Queue(choice) if choice else None
     user_id = command["user_id"]
-    if (user_id, queue) in _MAY_OPEN:
+    if (user_id, queue) in runtime.recently_allowed:
         # Seen allowed a moment ago: open at once (the submit checks again on fresh data).
         open_view(runtime, client, queue, command.get("trigger_id", ""), command.get("channel_id"))
         return
@@ -96,7 +93,7 @@ def _new(
     if refusal:
         respond(text=refusal, response_type="ephemeral")
     else:
-        _MAY_OPEN[(user_id, queue)] = True
+        runtime.recently_allowed[(user_id, queue)] = True
 
 
 def _status(
