@@ -26,7 +26,7 @@ from bot.clock import SettableClock  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Ping, Ticket  # noqa: E402
-from tests.conftest import make_settings, seed  # noqa: E402
+from tests.conftest import load_ticket, make_settings, seed  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
 
 NOW = pendulum.parse("2026-11-30T12:00:00+01:00")
@@ -42,22 +42,7 @@ def fill(engine, open_tickets: int, due: int) -> None:  # type: ignore[no-untype
             connection.execute(
                 insert(Ticket),
                 [
-                    dict(
-                        queue="tech",
-                        klass="standard",
-                        subject=f"Load {n}",
-                        description="d",
-                        filer_user_id="UALICE",
-                        partner_id=1,
-                        desk="cet",
-                        status="open",
-                        filed_at=NOW,
-                        due_at=future,
-                        business_time=True,
-                        outside_hours=False,
-                        queue_channel="CTECH",
-                        card_ts=f"1700000000.{n:06d}",
-                    )
+                    load_ticket(n, NOW, future, card_ts=f"1700000000.{n:06d}")
                     for n in range(start, start + count)
                 ],
             )

@@ -15,9 +15,8 @@ from sqlmodel import Session
 
 from bot.runtime import Runtime
 from handlers import rules, views
-from handlers.common import Who, guarded, identify, parse_ticket_id, runtime_of
+from handlers.common import Who, guarded, identify, is_agent, parse_ticket_id, runtime_of
 from handlers.filing import plan_pings
-from storage import directory
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.db import session_scope
@@ -130,7 +129,7 @@ def _reassign(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args
     if match is None:
         return f"Please name the agent, like `/ticket reassign {ticket.ref} @agent`."
     target = match.group(1)
-    if directory.get_agent(session, target) is None and target not in runtime.settings.agents:
+    if not is_agent(session, runtime, target):
         return f"<@{target}> is not a support agent."
     result = ticket_store.reassign_ticket(session, ticket.id or 0, target)
     if result is not ChangeResult.DONE:
@@ -243,8 +242,7 @@ def record_thread_reply(
     runtime: Runtime, session: Session, channel: str, thread_ts: str, user_id: str
 ) -> bool:
     """An agent's reply in a ticket's thread is a first response too."""
-    is_agent = directory.get_agent(session, user_id) is not None or user_id in runtime.settings.agents
-    if not is_agent:
+    if not is_agent(session, runtime, user_id):
         return False
     ticket = ticket_store.ticket_by_thread(session, channel, thread_ts)
     if ticket is None or ticket.first_response_at is not None:

@@ -87,6 +87,11 @@ def _first_block(body: dict[str, Any]) -> str:
     return "subject"
 
 
+def is_agent(session: Session, runtime: Runtime, user_id: str) -> bool:
+    """An agent is in the agents table or in the AGENTS setting."""
+    return user_id in runtime.settings.agents or directory.get_agent(session, user_id) is not None
+
+
 @dataclass(frozen=True)
 class Who:
     """The person behind a request, as the directory knows them."""

@@ -136,18 +136,40 @@ def start_desk(
     return Desk(runtime, fake, clock, sender, server)
 
 
-@pytest.fixture
-def desk(sqlite_url: str, fake_slack: FakeSlack) -> Iterator[Desk]:
-    running = start_desk(sqlite_url, fake_slack)
+def _served(database_url: str, fake: FakeSlack) -> Iterator[Desk]:
+    running = start_desk(database_url, fake)
     yield running
     running.server.close()
     running.engine.dispose()
+
+
+@pytest.fixture
+def desk(sqlite_url: str, fake_slack: FakeSlack) -> Iterator[Desk]:
+    yield from _served(sqlite_url, fake_slack)
 
 
 @pytest.fixture
 def desk_both(db_url: str, fake_slack: FakeSlack) -> Iterator[Desk]:
     """The served app on SQLite and on PostgreSQL."""
-    running = start_desk(db_url, fake_slack)
-    yield running
-    running.server.close()
-    running.engine.dispose()
+    yield from _served(db_url, fake_slack)
+
+
+def load_ticket(number: int, filed_at: Any, due_at: Any, **changes: Any) -> dict[str, Any]:
+    """The columns of a load-test ticket of Acme's (partner 1) in the tech queue."""
+    values: dict[str, Any] = dict(
+        queue="tech",
+        klass="standard",
+        subject=f"Load {number}",
+        description="d",
+        filer_user_id="UALICE",
+        partner_id=1,
+        desk="cet",
+        status="open",
+        filed_at=filed_at,
+        due_at=due_at,
+        business_time=True,
+        outside_hours=False,
+        queue_channel="CTECH",
+    )
+    values.update(changes)
+    return values

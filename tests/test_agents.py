@@ -12,7 +12,7 @@ from sqlmodel import select
 from handlers import views
 from storage.db import session_scope
 from storage.models import AuditEvent, Ticket
-from tests.conftest import Desk
+from tests.conftest import Desk, load_ticket
 from tests.test_filing import file, tickets
 
 
@@ -208,20 +208,7 @@ def test_queue_of_500_stays_within_slack_limits(desk: Desk) -> None:
         assert base == []
         for n in range(500):
             now = desk.clock()
-            session.add(
-                Ticket(
-                    queue="tech",
-                    klass="standard",
-                    subject=f"Load {n}",
-                    description="d",
-                    filer_user_id="UALICE",
-                    partner_id=1,
-                    desk="cet",
-                    filed_at=now,
-                    due_at=now.add(minutes=n),
-                    queue_channel="CTECH",
-                )
-            )
+            session.add(Ticket(**load_ticket(n, now, now.add(minutes=n))))
     title, blocks = blocks_of(desk, "queue", "UAGENT1")
     assert len(blocks) <= 50 and "480 more" in str(blocks[-1]) and "500 open" in title
 

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from storage.db import make_engine, migrate, session_scope
 from storage.models import Ping, PingKind, PingState, Ticket
-from tests.conftest import PG_ENV, PG_URL, Desk, _fresh_postgres, seed, start_desk
+from tests.conftest import PG_ENV, PG_URL, Desk, _fresh_postgres, load_ticket, seed, start_desk
 from tests.fake_slack import FakeSlack
 from tests.test_agents import filed, reply
 
@@ -178,19 +178,14 @@ def bulk_due_pings(engine: Engine, tickets: int, now: pendulum.DateTime) -> int:
     with session_scope(engine) as session:
         rows = [
             Ticket(
-                queue="tech",
-                klass="standard",
-                subject=f"Load {n}",
-                description="d",
-                filer_user_id="UALICE",
-                partner_id=1,
-                desk="cet",
-                filed_at=now.subtract(hours=10),
-                due_at=now.subtract(hours=2),
-                queue_channel="CTECH",
-                card_ts=f"1700000000.{n:06d}",
-                filer_channel="CPARTNER",
-                filer_thread_ts=f"1700000001.{n:06d}",
+                **load_ticket(
+                    n,
+                    now.subtract(hours=10),
+                    now.subtract(hours=2),
+                    card_ts=f"1700000000.{n:06d}",
+                    filer_channel="CPARTNER",
+                    filer_thread_ts=f"1700000001.{n:06d}",
+                )
             )
             for n in range(tickets)
         ]
