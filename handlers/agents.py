@@ -17,6 +17,7 @@ from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.common import Who, guarded, identify, is_agent, parse_ticket_id, runtime_of
 from handlers.filing import plan_pings
+from handlers.sla import Queue, first_response_window
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.db import session_scope
@@ -194,6 +195,53 @@ def _reopen(session: Session, runtime: Runtime, who: Who, ticket: Ticket, _args:
     return f"{ticket.ref} is open again."
 
 
+def _reclass(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args: list[str]) -> str:
+    """Change a Technical Support ticket's class; its deadline and pings follow from the filing time."""
+    if not who.is_agent:
+        return AGENTS_ONLY.format(verb="change the class of")
+    klass = args[0].lower() if args else ""
+    reason = args[1].lower() if len(args) > 1 else None
+    reasons = ", ".join(f"`{key}`" for key in rules.CRITICAL_REASONS)
+    if ticket.queue != Queue.TECH:
+        return "Only Technical Support tickets have a class."
+    if klass not in ("standard", "critical") or (
+        klass == "critical" and reason not in rules.CRITICAL_REASONS
+    ):
+        return (
+            f"Usage: `/ticket class {ticket.ref} standard` or "
+            f"`/ticket class {ticket.ref} critical REASON` ({reasons})."
+        )
+    if ticket.klass == klass:
+        return f"{ticket.ref} is already {klass}."
+    calendar = runtime.desks.calendar(ticket.desk)
+    window = first_response_window(calendar, ticket.queue, klass, ticket.filed_at, runtime.desks.policy)
+    result = ticket_store.change_class(
+        session,
+        ticket.id or 0,
+        klass,
+        reason if klass == "critical" else None,
+        window.due_at,
+        window.business_time,
+    )
+    if result is not ChangeResult.DONE:
+        return f"{ticket.ref} is resolved; reopen it first with `/ticket reopen {ticket.ref}`."
+    fresh = ticket_store.get_ticket(session, ticket.id or 0)
+    if fresh is not None:
+        plan_pings(session, runtime, fresh)
+    label = runtime.desks.labels.get(ticket.desk, ticket.desk)
+    due = views.due_in_words(window.due_at, runtime.clock(), calendar.timezone, label)
+    _changed(
+        session,
+        runtime,
+        ticket,
+        who.user_id,
+        "class_changed",
+        klass=klass,
+        notice=f":label: <@{who.user_id}> made {ticket.ref} *{klass}*: first answer {due}.",
+    )
+    return f"{ticket.ref} is now {klass}; first response due {due}."
+
+
 def _not_yours(ticket: Ticket, verb: str) -> str:
     if ticket.status == TicketStatus.CLAIMED:
         return f"{ticket.ref} is held by <@{ticket.claimant_user_id}>: only they can {verb} it."
@@ -208,6 +256,7 @@ ACTIONS = {
     "reassign": _reassign,
     "resolve": _resolve,
     "reopen": _reopen,
+    "class": _reclass,
 }
 
 

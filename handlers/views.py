@@ -480,6 +480,7 @@ HELP_TEXT = """*SLA Desk: `/ticket` commands*
 • `/ticket release T-42`: put a ticket you hold back in the queue
 • `/ticket reassign T-42 @agent`: hand a ticket to another agent
 • `/ticket resolve T-42 [note]`: close a ticket you hold; the filer is told
+• `/ticket class T-42 critical call_drops|cloud_unreachable|business_down` or `standard`: change the class
 • `/ticket reopen T-42`, `/ticket status T-42`
 Ticket ids may be written `T-42`, `t-42` or `42`."""
 

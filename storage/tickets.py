@@ -198,6 +198,18 @@ def reopen_ticket(session: Session, ticket_id: int) -> ChangeResult:
     return _result(session, ticket_id, done)
 
 
+def change_class(
+    session: Session, ticket_id: int, klass: str, reason: str | None, due_at: datetime, business_time: bool
+) -> ChangeResult:
+    done = _conditional_update(
+        session,
+        ticket_id,
+        [col(Ticket.status).in_(OPEN_STATES), col(Ticket.queue) == "tech"],
+        {"klass": klass, "critical_reason": reason, "due_at": due_at, "business_time": business_time},
+    )
+    return _result(session, ticket_id, done)
+
+
 def _result(session: Session, ticket_id: int, done: bool) -> ChangeResult:
     if done:
         return ChangeResult.DONE

@@ -321,3 +321,27 @@ def test_serve_runs_the_worker_in_process(sqlite_url: str, fake_slack: FakeSlack
     finally:
         desk.server.close()
         desk.engine.dispose()
+
+
+def test_class_change_replans_from_the_filing_time(desk: Desk) -> None:
+    desk.at("2026-11-27T17:00:00+01:00")
+    filed(desk)
+    at(desk, "2026-11-27T17:31:00+01:00")
+    assert len(deadline_posts(desk.fake)) == 1  # the 50% warning of the standard window
+    assert "Only support agents" in reply(desk, "class T-1 critical call_drops", "UALICE")
+    assert "Usage" in reply(desk, "class T-1 critical", "UAGENT1")
+    answer = reply(desk, "class T-1 critical call_drops", "UAGENT1")
+    assert answer.startswith("T-1 is now critical")
+    time.sleep(0.2)
+    with session_scope(desk.engine) as session:
+        ticket = session.get(Ticket, 1)
+        assert ticket is not None and ticket.klass == "critical"
+        assert ticket.due_at == pendulum.parse("2026-11-27T17:30:00+01:00")  # 30 min from the filing
+    planned = pings(desk.engine)
+    assert planned[("warning", 0)].state == PingState.SENT  # what was posted is kept
+    assert planned[("breach", 0)].planned_at == pendulum.parse("2026-11-27T17:30:00+01:00")
+    at(desk, "2026-11-27T17:32:00+01:00")
+    at(desk, "2026-11-27T17:33:00+01:00")
+    posts = deadline_posts(desk.fake)
+    assert len(posts) == 3 and sum(":rotating_light:" in t for _, t in posts) == 1
+    assert reply(desk, "class T-1 critical call_drops", "UAGENT1") == "T-1 is already critical."
