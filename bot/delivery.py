@@ -112,30 +112,30 @@ class Deliverer:
     # --- one ping ---------------------------------------------------------------------------------------
 
     def _attempt(self, claim: ping_store.Claimed) -> Outcome:
+        now = self.clock()
         with session_scope(self.engine) as session:
             ping = ping_store.get_ping(session, claim.id)
             ticket = ticket_store.get_ticket(session, ping.ticket_id) if ping else None
-        if ping is None or ticket is None:
-            return Outcome("dropped", reason="ticket gone")
-        outcome = self._attempt_ping(claim, ping, ticket)
-        outcome.kind, outcome.ticket_id = ping.kind, ping.ticket_id
-        return outcome
-
-    def _attempt_ping(self, claim: ping_store.Claimed, ping: Ping, ticket: Ticket) -> Outcome:
-        now = self.clock()
-        with session_scope(self.engine) as session:
+            if ping is None or ticket is None:
+                return Outcome("dropped", reason="ticket gone")
             if ping.kind in DEADLINE_KINDS and (
                 ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED
             ):
-                return Outcome("dropped", reason="answered before the ping was due")
-            rendered = self._render(session, ping, ticket, now)
+                rendered: Message | Outcome = Outcome("dropped", reason="answered before the ping was due")
+            else:
+                rendered = self._render(session, ping, ticket, now)
         if isinstance(rendered, Outcome):
-            return rendered
-        if claim.in_flight and rendered.update_ts is None:
-            found = self._find_posted(rendered, ping, claim.id)
-            if found:
-                return Outcome("sent", channel=rendered.channel, ts=found, late=rendered.late)
-        return self._post(rendered, ping, ticket, claim.id)
+            outcome = rendered
+        elif (
+            claim.in_flight
+            and rendered.update_ts is None
+            and (found := self._find_posted(rendered, ping, claim.id))
+        ):
+            outcome = Outcome("sent", channel=rendered.channel, ts=found, late=rendered.late)
+        else:
+            outcome = self._post(rendered, ping, ticket, claim.id)
+        outcome.kind, outcome.ticket_id = ping.kind, ping.ticket_id
+        return outcome
 
     def _render(self, session: Any, ping: Ping, ticket: Ticket, now: pendulum.DateTime) -> Message | Outcome:
         view = view_of(session, ticket, self.desks)

@@ -139,7 +139,7 @@ def claim_due(
     query = select(Ping.id, Ping.state, Ping.attempts).where(due)
     if ticket_id is not None:
         query = query.where(Ping.ticket_id == ticket_id)
-    query = query.order_by(col(Ping.next_attempt_at)).limit(limit)
+    query = query.order_by(col(Ping.next_attempt_at), col(Ping.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     claimed = []

@@ -151,7 +151,7 @@ def test_resolve_tells_the_filer_and_reopen(desk: Desk) -> None:
         desk, "resolve T-1 rebooted the <!channel> SBC", "UAGENT1"
     )
     notices = desk.fake.wait_for("chat.postMessage", 2, thread_ts=ticket.filer_thread_ts)
-    assert "resolved T-1: rebooted the &lt;!channel&gt; SBC" in notices[-1]["text"]
+    assert any("resolved T-1: rebooted the &lt;!channel&gt; SBC" in n["text"] for n in notices)
     assert reply(desk, "resolve T-1", "UAGENT1") == "T-1 is already resolved."
     assert "Only the person who filed" in reply(desk, "reopen T-1", "UFRANK") or "no ticket" in reply(
         desk, "reopen T-1", "UFRANK"
