@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -49,13 +50,36 @@ def bench_postgres_url() -> str | None:
     return url
 
 
+@dataclass
+class RemoteFake:
+    url: str
+
+
+@contextmanager
+def fake_slack_process() -> Iterator[RemoteFake]:
+    """The fake Slack in a process of its own, so that answering the bot costs the load generator nothing."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_slack"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert process.stdout is not None
+        yield RemoteFake(process.stdout.readline().strip())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def bot_env(database_url: str, fake: FakeSlack, **extra: str) -> dict[str, str]:
+def bot_env(database_url: str, fake: FakeSlack | RemoteFake, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(
         PYTHONPATH=str(ROOT),
@@ -91,7 +115,9 @@ def served(args: list[str], env: dict[str, str], port: int) -> Iterator[subproce
 
 
 @contextmanager
-def bot(database_url: str, fake: FakeSlack, **extra: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def bot(
+    database_url: str, fake: FakeSlack | RemoteFake, **extra: str
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`python -m bot serve` on a free port, its directory loaded."""
     env = bot_env(database_url, fake, **extra)
     csv = ROOT / ".bench-directory.csv"
@@ -111,7 +137,7 @@ def bot(database_url: str, fake: FakeSlack, **extra: str) -> Iterator[tuple[subp
         yield process, port
 
 
-def sender(port: int, fake: FakeSlack) -> SlackSender:
+def sender(port: int, fake: FakeSlack | RemoteFake) -> SlackSender:
     return SlackSender(f"http://127.0.0.1:{port}", fake.url.replace("/api/", "/response/hook"))
 
 

@@ -248,3 +248,17 @@ class FakeSlack:
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "view": params.get("view") or {}}
+
+
+def main() -> None:
+    """Serve the fake alone (benchmarks run it in a process of its own): prints its API URL."""
+    fake = FakeSlack()
+    print(fake.url, flush=True)
+    try:
+        fake.thread.join()
+    except KeyboardInterrupt:
+        fake.close()
+
+
+if __name__ == "__main__":
+    main()
