@@ -106,7 +106,14 @@ def socket() -> None:
     background = Worker(runtime.deliverer, settings.worker_interval_seconds)
     if settings.worker_enabled:
         background.start_in_thread()
-    SocketModeHandler(build_app(runtime), settings.slack_app_token).start()
+    try:
+        SocketModeHandler(build_app(runtime), settings.slack_app_token).start()
+    except KeyboardInterrupt:
+        pass
+    except Exception as error:  # no network, a revoked token: one line, not a trace
+        raise fail(f"Can't open a Socket Mode connection to Slack: {error}", 1) from None
+    finally:
+        background.stop()
 
 
 @cli.command()
