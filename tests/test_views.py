@@ -80,6 +80,9 @@ def test_card_is_valid_and_escaped(status: str) -> None:
     )
     has_buttons = any(b["type"] == "actions" for b in blocks)
     assert has_buttons == (status != "resolved")
+    _, status_blocks = views.ticket_status_blocks(ticket(status=status, claimant="UAGENT1"), NOW)
+    validate_blocks(status_blocks)
+    assert not any(b["type"] == "actions" for b in status_blocks)
 
 
 def test_lists_stay_within_limits_for_a_500_ticket_queue() -> None:
