@@ -336,10 +336,13 @@ class Deliverer:
             session, ticket.id, "sla-desk", "delivery_failed", now, kind=ping.kind, error=reason
         )
         channel = ping.channel or ticket.queue_channel
+        problem = f"in <#{channel}>: `{reason}`"
+        if ping_store.alert_owed_since(session, problem, now - timedelta(days=1)):
+            return  # the lead already heard of this channel today: one alert, not one per ticket
         text = (
             f":warning: SLA Desk could not post the {ping.kind.replace('_', ' ')} of *{ticket.ref}* "
-            f"in <#{channel}>: `{reason}`. Please invite the bot (`/invite @SLA Desk`) or fix the "
-            "channel setting."
+            f"{problem}. Please invite the bot (`/invite @SLA Desk`) or fix the channel setting; "
+            "meanwhile `/ticket queue` lists the open tickets."
         )
         ping_store.owe(session, ticket.id or 0, PingKind.LEAD_ALERT, now, text=text, once=True)
 

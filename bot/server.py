@@ -67,15 +67,24 @@ class Server:
         )
         self.port: int = self._server.effective_port  # type: ignore[union-attr]
         self._thread: threading.Thread | None = None
+        self._closing = False
 
     def serve_forever(self) -> None:
         self._server.run()
 
     def start_in_thread(self) -> None:
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread = threading.Thread(target=self._run_until_closed, name="http", daemon=True)
         self._thread.start()
 
+    def _run_until_closed(self) -> None:
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            if not self._closing:  # closing the sockets under a running loop ends it this way
+                raise
+
     def close(self) -> None:
+        self._closing = True
         self._server.close()
         if self._thread:
             self._thread.join(timeout=5)

@@ -151,6 +151,10 @@ def test_unreachable_queue_channel_is_reported_to_the_lead_once(desk: Desk) -> N
     desk.fake.channel_errors["CTECH"] = "not_in_channel"
     desk.at("2026-11-27T17:00:00+01:00")
     filed_ticket = file_without_card(desk)
+    from tests.test_filing import file
+
+    file(desk, "tech", "UALICE", view_id="VSECOND")  # a second ticket in the same broken channel
+    time.sleep(0.3)
     at(desk, "2026-11-27T17:30:00+01:00")
     at(desk, "2026-11-27T18:00:00+01:00")
     alerts = [m for m in desk.fake.delivered("DAGENT1") if "could not post" in (m["text"] or "")]
