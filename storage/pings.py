@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import DEADLINE_KINDS, Ping, PingKind, PingState
@@ -85,21 +86,27 @@ def owe(
         ).first()
         if waiting is not None:
             return None
-    seq = (
-        0
-        if once
-        else int(
-            session.exec(
-                select(func.coalesce(func.max(Ping.seq) + 1, 0)).where(
-                    Ping.ticket_id == ticket_id, Ping.kind == kind.value
-                )
-            ).one()
+    for _ in range(5):
+        seq = 0 if once else _next_seq(session, ticket_id, kind)
+        ping = Ping(
+            ticket_id=ticket_id, kind=kind.value, seq=seq, planned_at=at, next_attempt_at=at, text=text
         )
+        try:
+            with session.begin_nested():  # another process may take the same seq at the same moment
+                session.add(ping)
+        except IntegrityError:
+            if once:
+                return None
+            continue
+        return ping
+    raise RuntimeError(f"could not number a {kind} for ticket {ticket_id}")
+
+
+def _next_seq(session: Session, ticket_id: int, kind: PingKind) -> int:
+    query = select(func.coalesce(func.max(Ping.seq) + 1, 0)).where(
+        Ping.ticket_id == ticket_id, Ping.kind == kind.value
     )
-    ping = Ping(ticket_id=ticket_id, kind=kind.value, seq=seq, planned_at=at, next_attempt_at=at, text=text)
-    session.add(ping)
-    session.flush()
-    return ping
+    return int(session.exec(query).one())
 
 
 def drop_deadline_pings(session: Session, ticket_id: int) -> int:

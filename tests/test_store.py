@@ -101,3 +101,32 @@ def test_claims_lease_and_fence(engine: Engine) -> None:
         [third] = ping_store.claim_due(session, NOW.add(minutes=6), lease, 10)
         assert not third.in_flight
         assert ping_store.next_due_at(session) is None
+
+
+def test_notices_owed_at_the_same_moment_both_stand(engine: Engine) -> None:
+    import threading
+
+    seed(engine)
+    ticket_id = new_ticket(engine)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def owe_notice(n: int) -> None:
+        try:
+            with session_scope(engine) as session:
+                ping_store.pings_for(session, ticket_id)
+                if engine.dialect.name == "postgresql":  # all read before any writes (SQLite: one writer)
+                    barrier.wait(timeout=10)
+                ping_store.owe(session, ticket_id, PingKind.NOTICE, NOW, text=f"notice {n}")
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=owe_notice, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with session_scope(engine) as session:
+        notices = [p for p in ping_store.pings_for(session, ticket_id) if p.kind == PingKind.NOTICE]
+    assert sorted(p.seq for p in notices) == [0, 1, 2, 3]
