@@ -13,7 +13,7 @@ from sqlmodel import Session
 from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.common import Who, filer_facts, guarded, identify, runtime_of
-from handlers.sla import Queue, deadline_plan, first_response_window
+from handlers.sla import DeskCalendar, Queue, SlaWindow, deadline_plan, first_response_window
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.db import session_scope
@@ -247,18 +247,13 @@ def file_ticket(
     if not created:
         return ticket
     assert ticket.id is not None
-    plan_pings(session, runtime, ticket)
-    ping_store.owe(session, ticket.id, PingKind.CARD, now, once=True)
-    ping_store.owe(
-        session,
-        ticket.id,
-        PingKind.CONFIRMATION,
-        now,
-        once=True,
-        text="redirected" if routing.redirected else None,
-    )
+    first = [
+        PlannedPing(PingKind.CARD, 0, now),
+        PlannedPing(PingKind.CONFIRMATION, 0, now, text="redirected" if routing.redirected else None),
+    ]
     if routing.klass == "critical" and window.outside_hours:
-        ping_store.owe(session, ticket.id, PingKind.PAGE, now, once=True)
+        first.append(PlannedPing(PingKind.PAGE, 0, now))
+    ping_store.plan_new_ticket(session, ticket.id, first + deadline_pings(runtime, calendar, window))
     ticket_store.audit(
         session,
         ticket.id,
@@ -274,12 +269,16 @@ def file_ticket(
 
 
 def plan_pings(session: Session, runtime: Runtime, ticket: Ticket) -> None:
-    """Warnings, breach and escalations from the original filing time (also on reopen)."""
-    settings = runtime.settings
+    """Replan warnings, breach and escalations from the original filing time (reopen, class change)."""
     calendar = runtime.desks.calendar(ticket.desk)
     window = first_response_window(
         calendar, ticket.queue, ticket.klass, ticket.filed_at, runtime.desks.policy
     )
+    ping_store.plan_deadline_pings(session, ticket.id or 0, deadline_pings(runtime, calendar, window))
+
+
+def deadline_pings(runtime: Runtime, calendar: DeskCalendar, window: SlaWindow) -> list[PlannedPing]:
+    settings = runtime.settings
     plan = deadline_plan(
         calendar,
         window,
@@ -287,9 +286,7 @@ def plan_pings(session: Session, runtime: Runtime, ticket: Ticket) -> None:
         settings.escalation_interval_minutes * 60,
         settings.escalation_max,
     )
-    ping_store.plan_deadline_pings(
-        session, ticket.id or 0, [PlannedPing(PingKind(kind), seq, at) for kind, seq, at in plan]
-    )
+    return [PlannedPing(PingKind(kind), seq, at) for kind, seq, at in plan]
 
 
 def _state(view: dict[str, Any], block: str) -> dict[str, Any]:

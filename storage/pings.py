@@ -23,6 +23,23 @@ class PlannedPing:
     kind: PingKind
     seq: int
     at: datetime
+    text: str | None = None
+
+
+def plan_new_ticket(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> None:
+    """Everything a ticket owes from its filing, in one flush: the ticket is new, nothing can clash."""
+    session.add_all(
+        Ping(
+            ticket_id=ticket_id,
+            kind=item.kind.value,
+            seq=item.seq,
+            planned_at=item.at,
+            next_attempt_at=item.at,
+            text=item.text,
+        )
+        for item in plan
+    )
+    session.flush()
 
 
 def plan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> int:
