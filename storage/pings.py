@@ -25,20 +25,20 @@ class PlannedPing:
     at: datetime
     text: str | None = None
 
+    def row(self, ticket_id: int) -> Ping:
+        return Ping(
+            ticket_id=ticket_id,
+            kind=self.kind.value,
+            seq=self.seq,
+            planned_at=self.at,
+            next_attempt_at=self.at,
+            text=self.text,
+        )
+
 
 def plan_new_ticket(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> None:
     """Everything a ticket owes from its filing, in one flush: the ticket is new, nothing can clash."""
-    session.add_all(
-        Ping(
-            ticket_id=ticket_id,
-            kind=item.kind.value,
-            seq=item.seq,
-            planned_at=item.at,
-            next_attempt_at=item.at,
-            text=item.text,
-        )
-        for item in plan
-    )
+    session.add_all(item.row(ticket_id) for item in plan)
     session.flush()
 
 
@@ -59,15 +59,7 @@ def plan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[Planned
         wanted.add(key)
         ping = existing.get(key)
         if ping is None:
-            session.add(
-                Ping(
-                    ticket_id=ticket_id,
-                    kind=item.kind.value,
-                    seq=item.seq,
-                    planned_at=item.at,
-                    next_attempt_at=item.at,
-                )
-            )
+            session.add(item.row(ticket_id))
             added += 1
         elif ping.state in (PingState.PLANNED, PingState.DROPPED):
             ping.state, ping.planned_at, ping.next_attempt_at = PingState.PLANNED.value, item.at, item.at
