@@ -11,8 +11,6 @@ from slack_bolt import App, BoltContext
 from bot.runtime import Runtime
 from handlers import agents, commands, events, filing, home
 
-log = logging.getLogger(__name__)
-
 
 def build_app(runtime: Runtime) -> App:
     app = App(

@@ -44,7 +44,7 @@ def parse_ticket_id(text: str | None) -> int | None:
 
 
 def guarded(listener: F) -> F:
-    """Turn a database outage into a friendly ephemeral line instead of a failed request."""
+    """A database outage or a malformed request becomes a friendly line, never a failed request."""
 
     @functools.wraps(listener)
     def wrapper(**kwargs: Any) -> Any:
@@ -67,8 +67,10 @@ def guarded(listener: F) -> F:
             # Malformed payloads and bugs: the session rolled back; say so instead of failing the request.
             log.exception("listener %s failed", listener.__name__)
             message = SOMETHING_WRONG
-        if ack is not None and not acked["done"]:
-            body = kwargs.get("body") or {}
+        body = kwargs.get("body") or {}
+        if acked["done"]:
+            _tell_afterwards(kwargs.get("client"), body, message)
+        elif ack is not None:
             if body.get("type") == "view_submission":
                 ack(response_action="errors", errors={_first_block(body): message})
             elif body.get("type") == "block_actions":
@@ -78,6 +80,18 @@ def guarded(listener: F) -> F:
         return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _tell_afterwards(client: WebClient | None, body: dict[str, Any], message: str) -> None:
+    """After an ack, a button press can still be answered with an ephemeral message."""
+    channel = (body.get("channel") or {}).get("id") if isinstance(body.get("channel"), dict) else None
+    user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else None
+    if client is None or not channel or not user:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=message)
+    except Exception:
+        log.warning("could not tell %s that the request failed", user)
 
 
 def _first_block(body: dict[str, Any]) -> str:

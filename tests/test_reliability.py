@@ -119,6 +119,8 @@ def test_database_outage_is_friendly_and_loses_nothing(
         assert response.status_code == 200
         assert response.json() == {"response_action": "errors", "errors": {"subject": DATABASE_DOWN}}
         assert desk.slack.button(views.CLAIM_ACTION, "T-1", "UAGENT1").status_code == 200
+        told = fake_slack.wait_for("chat.postEphemeral", 1, user="UAGENT1")
+        assert told and told[-1]["text"] == DATABASE_DOWN
         health = requests.get(f"http://127.0.0.1:{desk.server.port}/health", timeout=10)
         assert health.status_code == 503 and health.json()["database"] == "unavailable"
         desk.at("2026-11-27T17:31:00+01:00")
