@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.runtime import Runtime
@@ -18,6 +20,8 @@ from handlers.sla import Queue
 from storage import tickets as ticket_store
 from storage.db import session_scope
 
+log = logging.getLogger(__name__)
+FORM_FAILED = "Slack could not open the form just now. Please run the command again."
 UNKNOWN = "I don't know `/ticket {word}`. Try `/ticket help` for what I can do."
 
 
@@ -70,30 +74,36 @@ def _new(
         return
     ack()
     queue = Queue(choice) if choice else None
+    try:
+        refusal = _precheck_and_open(runtime, client, command, queue)
+    except (OperationalError, DBAPIError):
+        respond(text=DATABASE_DOWN, response_type="ephemeral")
+        return
+    except SlackApiError as error:  # the trigger expired, Slack is slow: say so rather than nothing
+        log.warning("views.open failed: %s", error.response.get("error") if error.response else error)
+        respond(text=FORM_FAILED, response_type="ephemeral")
+        return
+    if refusal:
+        respond(text=refusal, response_type="ephemeral")
+
+
+def _precheck_and_open(
+    runtime: Runtime, client: WebClient, command: dict[str, Any], queue: Queue | None
+) -> str | None:
+    """Open the form (or the chooser); a refusal to show instead, if the filer can't file."""
     user_id = command["user_id"]
     if (user_id, queue) in runtime.recently_allowed:
         # Seen allowed a moment ago: open at once (the submit checks again on fresh data).
         open_view(runtime, client, queue, command.get("trigger_id", ""), command.get("channel_id"))
-        return
-    try:
-        with session_scope(runtime.engine) as session:
-            who = identify(session, runtime, client, command["user_id"])
-            refusal = open_form(
-                runtime,
-                client,
-                who,
-                session,
-                Queue(choice) if choice else None,
-                command.get("trigger_id", ""),
-                command.get("channel_id"),
-            )
-    except (OperationalError, DBAPIError):
-        respond(text=DATABASE_DOWN, response_type="ephemeral")
-        return
-    if refusal:
-        respond(text=refusal, response_type="ephemeral")
-    else:
+        return None
+    with session_scope(runtime.engine) as session:
+        who = identify(session, runtime, client, user_id)
+        refusal = open_form(
+            runtime, client, who, session, queue, command.get("trigger_id", ""), command.get("channel_id")
+        )
+    if not refusal:
         runtime.recently_allowed[(user_id, queue)] = True
+    return refusal
 
 
 def _status(

@@ -298,3 +298,9 @@ def test_forged_submission_changes_nothing(desk: Desk) -> None:
     assert desk.slack.post_raw(body, content, stale).status_code == 401
     with session_scope(desk.engine) as session:
         assert session.exec(select(func.count()).select_from(Ticket)).one() == 0
+
+
+def test_form_that_slack_cannot_open_is_explained(desk: Desk) -> None:
+    desk.fake.fail("views.open", status=200, error="expired_trigger_id")
+    assert "could not open the form" in refusal(desk, "new tech", "UALICE")
+    assert tickets(desk) == []
