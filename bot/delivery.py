@@ -150,9 +150,9 @@ class Deliverer:
             return Message(ticket.queue_channel, text, blocks)
         if kind is PingKind.CARD_UPDATE:
             if not ticket.card_ts:
-                return Outcome(
-                    "dropped", reason="card not posted yet: it is rendered from the ticket when posted"
-                )
+                # The card may be in flight with what the ticket was before this change: update it after.
+                waiting = self._wait_for(session, ticket, PingKind.CARD, "card")
+                return waiting or Outcome("dropped", reason="the card could not be posted")
             text, blocks = views.ticket_card(view)
             return Message(ticket.queue_channel, text, blocks, update_ts=ticket.card_ts)
         if kind is PingKind.CONFIRMATION:
