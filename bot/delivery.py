@@ -99,6 +99,10 @@ class Deliverer:
             self._record(claim, outcome)
         return len(claims)
 
+    def deliver_for_ticket(self, ticket_id: int) -> int:
+        """What one ticket owes now: a listener's own attempt right after it acked (the worker retries)."""
+        return self.deliver_due(ticket_id=ticket_id)
+
     def drain(self, limit_rounds: int = 1000) -> int:
         """Deliver everything due now (several batches)."""
         total = 0

@@ -15,7 +15,16 @@ from sqlmodel import Session
 
 from bot.runtime import Runtime
 from handlers import rules, views
-from handlers.common import Who, guarded, identify, is_agent, parse_ticket_id, runtime_of
+from handlers.common import (
+    Who,
+    guarded,
+    identify,
+    is_agent,
+    no_such_ticket,
+    parse_ticket_id,
+    runtime_of,
+    visible_ticket,
+)
 from handlers.filing import plan_pings
 from handlers.sla import Queue, first_response_window
 from storage import pings as ping_store
@@ -48,7 +57,8 @@ def card_button(
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     if channel:
         client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
-    runtime.deliverer.deliver_due(ticket_id=ticket_id)
+    if ticket_id is not None:
+        runtime.deliverer.deliver_for_ticket(ticket_id)
 
 
 def run_agent_command(
@@ -68,17 +78,11 @@ def run_agent_command(
         return f"Please give a ticket id, like {example} (got {shown})."
     with session_scope(runtime.engine) as session:
         who = identify(session, runtime, client, user_id)
-        ticket = ticket_store.get_ticket(session, ticket_id)
-        if ticket is None or not _may_see(who, ticket):
-            return f"There is no ticket T-{ticket_id}" + (
-                "." if who.is_agent else " among your company's tickets."
-            )
+        ticket = visible_ticket(session, who, ticket_id)
+        if ticket is None:
+            return no_such_ticket(who, ticket_id)
         action = ACTIONS[verb]
         return action(session, runtime, who, ticket, args[1:])
-
-
-def _may_see(who: Who, ticket: Ticket) -> bool:
-    return who.is_agent or (who.partner is not None and who.partner.id == ticket.partner_id)
 
 
 def _claim(session: Session, runtime: Runtime, who: Who, ticket: Ticket, _args: list[str]) -> str:
@@ -289,14 +293,14 @@ def _changed(
 
 def record_thread_reply(
     runtime: Runtime, session: Session, channel: str, thread_ts: str, user_id: str
-) -> bool:
-    """An agent's reply in a ticket's thread is a first response too."""
+) -> int | None:
+    """An agent's reply in a ticket's thread is a first response too: the ticket's id when it was."""
     if not is_agent(session, runtime, user_id):
-        return False
+        return None
     ticket = ticket_store.ticket_by_thread(session, channel, thread_ts)
-    if ticket is None or ticket.first_response_at is not None:
-        return False
+    if ticket is None or ticket.id is None or ticket.first_response_at is not None:
+        return None
     if _first_response(session, runtime, ticket, user_id) is None:
-        return False
-    ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, runtime.clock())
-    return True
+        return None
+    ping_store.owe(session, ticket.id, PingKind.CARD_UPDATE, runtime.clock())
+    return ticket.id

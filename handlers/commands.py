@@ -13,7 +13,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.agents import ACTIONS, run_agent_command
-from handlers.common import DATABASE_DOWN, guarded, identify, parse_ticket_id, runtime_of
+from handlers.common import (
+    DATABASE_DOWN,
+    guarded,
+    identify,
+    no_such_ticket,
+    parse_ticket_id,
+    runtime_of,
+    visible_ticket,
+)
 from handlers.filing import open_form, open_view
 from handlers.present import view_of
 from handlers.sla import Queue
@@ -46,7 +54,7 @@ def ticket_command(
         ack(response_type="ephemeral", text=run_agent_command(runtime, client, user_id, sub, args))
         ticket_id = parse_ticket_id(args[0]) if args else None
         if ticket_id is not None:
-            runtime.deliverer.deliver_due(ticket_id=ticket_id)
+            runtime.deliverer.deliver_for_ticket(ticket_id)
     elif sub == "status":
         text, blocks = _status(runtime, client, user_id, args)
         ack(response_type="ephemeral", text=text, blocks=blocks)
@@ -114,14 +122,9 @@ def _status(
         return "Please give a ticket id, like `/ticket status T-42`.", None
     with session_scope(runtime.engine) as session:
         who = identify(session, runtime, client, user_id)
-        ticket = ticket_store.get_ticket(session, ticket_id)
-        visible = ticket is not None and (
-            who.is_agent or (who.partner is not None and who.partner.id == ticket.partner_id)
-        )
-        if ticket is None or not visible:
-            return f"There is no ticket T-{ticket_id}" + (
-                "." if who.is_agent else " among your company's tickets."
-            ), None
+        ticket = visible_ticket(session, who, ticket_id)
+        if ticket is None:
+            return no_such_ticket(who, ticket_id), None
         text, blocks = views.ticket_status_blocks(view_of(session, ticket, runtime.desks), runtime.clock())
     return text, blocks
 

@@ -16,7 +16,8 @@ from sqlmodel import Session
 
 from handlers.rules import FilerFacts, is_certified
 from storage import directory
-from storage.models import Member, Partner
+from storage import tickets as ticket_store
+from storage.models import Member, Partner, Ticket
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -129,6 +130,21 @@ def identify(session: Session, runtime: Runtime, client: WebClient, user_id: str
                 directory.remember_slack_id(session, member, user_id)
     partner = directory.get_partner(session, member.partner_id) if member else None
     return Who(user_id, member, partner, is_agent, agent.desk if agent else None)
+
+
+def visible_ticket(session: Session, who: Who, ticket_id: int) -> Ticket | None:
+    """The ticket, if this person may see it: agents see all, partners their own company's."""
+    ticket = ticket_store.get_ticket(session, ticket_id)
+    if ticket is None or not (
+        who.is_agent or (who.partner is not None and who.partner.id == ticket.partner_id)
+    ):
+        return None
+    return ticket
+
+
+def no_such_ticket(who: Who, ticket_id: int) -> str:
+    """The same words for a missing ticket and another company's: nothing leaks."""
+    return f"There is no ticket T-{ticket_id}" + ("." if who.is_agent else " among your company's tickets.")
 
 
 def _email_of(client: WebClient, user_id: str) -> str | None:

@@ -8,7 +8,6 @@ from slack_bolt import App, BoltContext
 
 from handlers.agents import record_thread_reply
 from handlers.common import runtime_of
-from storage import tickets as ticket_store
 from storage.db import session_scope
 
 
@@ -24,7 +23,6 @@ def thread_reply(event: dict[str, Any], context: BoltContext) -> None:
         return  # the parent message itself
     runtime = runtime_of(context)
     with session_scope(runtime.engine) as session:
-        recorded = record_thread_reply(runtime, session, channel, thread_ts, user_id)
-        ticket = ticket_store.ticket_by_thread(session, channel, thread_ts) if recorded else None
-    if ticket is not None:
-        runtime.deliverer.deliver_due(ticket_id=ticket.id)
+        answered = record_thread_reply(runtime, session, channel, thread_ts, user_id)
+    if answered is not None:
+        runtime.deliverer.deliver_for_ticket(answered)

@@ -36,13 +36,16 @@ def form_for(runtime: Runtime, queue: Queue, metadata: str) -> dict[str, Any]:
     return views.care_form(metadata, settings.docs_url, settings.care_faq_url)
 
 
-def refusal_for(session: Session, runtime: Runtime, who: Who, queue: Queue) -> rules.Decision:
+def refusal_for(
+    session: Session, runtime: Runtime, who: Who, queue: Queue, calls_failing: bool = False
+) -> rules.Decision:
     settings = runtime.settings
     decision = rules.may_file(
         filer_facts(session, runtime, who),
         queue,
         settings.certification_ladder,
         settings.certification_minimum,
+        support_phone=settings.support_phone if calls_failing else None,
     )
     if not decision.allowed:
         ticket_store.audit(
@@ -177,7 +180,7 @@ def submit_form(
     routing = rules.route(answers.queue, answers.klass, answers.topic, answers.calls_failing)
     with session_scope(runtime.engine) as session:
         who = identify(session, runtime, client, user_id)
-        decision = refusal_for(session, runtime, who, routing.queue)
+        decision = refusal_for(session, runtime, who, routing.queue, calls_failing=routing.redirected)
         if decision.allowed:
             ticket = file_ticket(
                 session,
@@ -191,18 +194,14 @@ def submit_form(
     if not decision.allowed:
         message = decision.message
         if routing.redirected:
-            message = (
-                "Failing calls make this a Critical Technical Support ticket. "
-                + message
-                + f" Or phone support: {runtime.settings.support_phone}."
-            )
+            message = "Failing calls make this a Critical Technical Support ticket. " + message
         block = (
             "calls_failing" if routing.redirected else ("subject" if answers.queue is Queue.TECH else "topic")
         )
         ack(response_action="errors", errors={block: message})
         return
     ack()
-    runtime.deliverer.deliver_due(ticket_id=ticket.id)
+    runtime.deliverer.deliver_for_ticket(ticket.id or 0)
 
 
 def file_ticket(

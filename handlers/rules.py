@@ -91,7 +91,7 @@ def may_file(
     minimum: str,
     support_phone: str | None = None,
 ) -> Decision:
-    """SPEC's "Who may file" table. `support_phone` is named for CLASSOUND critical redirects."""
+    """SPEC's "Who may file" table. `support_phone` is named when calls are failing right now."""
     if filer is None:
         return Decision(
             False,
@@ -110,13 +110,10 @@ def may_file(
             f"partner, {partner}. Please contact them" + (f" ({contacts})." if contacts else "."),
         )
     if queue is Queue.TECH and not is_certified(filer.certification, ladder, minimum):
+        colleagues = ", ".join(filer.certified_colleagues)
         who = (
-            "Certified colleagues at "
-            + filer.company
-            + " who can file it: "
-            + ", ".join(filer.certified_colleagues)
-            + "."
-            if filer.certified_colleagues
+            f"Certified colleagues at {filer.company} who can file it: {colleagues}."
+            if colleagues
             else f"Nobody at {filer.company} is certified yet."
         )
         phone = (

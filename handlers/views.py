@@ -95,7 +95,7 @@ def _radio(action_id: str, options: dict[str, str], initial: str | None = None) 
 
 
 def _modal(
-    callback_id: str, title: str, blocks: list[Block], private_metadata: str, submit: str | None = "Submit"
+    callback_id: str, title: str, blocks: list[Block], private_metadata: str, submit: str = "Submit"
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "type": "modal",
@@ -104,9 +104,8 @@ def _modal(
         "close": _plain("Cancel"),
         "blocks": blocks,
         "private_metadata": private_metadata,
+        "submit": _plain(submit),
     }
-    if submit:
-        view["submit"] = _plain(submit)
     return view
 
 
@@ -221,10 +220,6 @@ def care_form(metadata: str, docs_url: str, faq_url: str) -> dict[str, Any]:
         ),
     ]
     return _modal(CARE_CALLBACK, "Customer Care", blocks, metadata)
-
-
-def notice_modal(title: str, text: str) -> dict[str, Any]:
-    return _modal("ticket_notice", title[:24], [section(text)], "", submit=None)
 
 
 # --- tickets ---------------------------------------------------------------------------------------------

@@ -229,8 +229,3 @@ def get_ping(session: Session, ping_id: int) -> Ping | None:
 def pings_for(session: Session, ticket_id: int) -> list[Ping]:
     query = select(Ping).where(Ping.ticket_id == ticket_id).order_by(col(Ping.planned_at), col(Ping.id))
     return list(session.exec(query))
-
-
-def next_due_at(session: Session) -> datetime | None:
-    query = select(func.min(Ping.next_attempt_at)).where(Ping.state == PingState.PLANNED.value)
-    return session.exec(query).one()

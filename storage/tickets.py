@@ -72,36 +72,30 @@ def ticket_by_thread(session: Session, channel: str, thread_ts: str) -> Ticket |
     return session.exec(query).first()
 
 
-def open_tickets(
-    session: Session, queue: str | None = None, desk: str | None = None, limit: int = 20
-) -> tuple[list[Ticket], int]:
-    """Soonest due first, and how many there are in all (for a summary line)."""
+def _open_in(queue: str | None, desk: str | None) -> list[Any]:
+    """Open tickets, narrowed to a queue and a desk when given."""
     conditions: list[Any] = [col(Ticket.status).in_(OPEN_STATES)]
     if queue:
         conditions.append(col(Ticket.queue) == queue)
     if desk:
         conditions.append(col(Ticket.desk) == desk)
-    rows = list(
-        session.exec(
-            select(Ticket).where(*conditions).order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)
-        )
-    )
+    return conditions
+
+
+def open_tickets(
+    session: Session, queue: str | None = None, desk: str | None = None, limit: int = 20
+) -> tuple[list[Ticket], int]:
+    """Soonest due first, and how many there are in all (for a summary line)."""
+    conditions = _open_in(queue, desk)
+    query = select(Ticket).where(*conditions).order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)
     total = session.exec(select(func.count()).select_from(Ticket).where(*conditions)).one()
-    return rows, int(total)
+    return list(session.exec(query)), int(total)
 
 
 def unanswered_breached(
     session: Session, now: datetime, queue: str | None = None, desk: str | None = None
 ) -> int:
-    conditions: list[Any] = [
-        col(Ticket.status).in_(OPEN_STATES),
-        col(Ticket.first_response_at).is_(None),
-        col(Ticket.due_at) < now,
-    ]
-    if queue:
-        conditions.append(col(Ticket.queue) == queue)
-    if desk:
-        conditions.append(col(Ticket.desk) == desk)
+    conditions = [*_open_in(queue, desk), col(Ticket.first_response_at).is_(None), col(Ticket.due_at) < now]
     return int(session.exec(select(func.count()).select_from(Ticket).where(*conditions)).one())
 
 

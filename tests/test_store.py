@@ -100,7 +100,7 @@ def test_claims_lease_and_fence(engine: Engine) -> None:
         assert ping_store.claim_due(session, NOW.add(seconds=62), lease, 10) == []
         [third] = ping_store.claim_due(session, NOW.add(minutes=6), lease, 10)
         assert not third.in_flight
-        assert ping_store.next_due_at(session) is None
+        assert [p.state for p in ping_store.pings_for(session, ticket_id)] == [PingState.SENDING]
 
 
 def test_notices_owed_at_the_same_moment_both_stand(engine: Engine) -> None:

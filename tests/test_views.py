@@ -52,7 +52,6 @@ def test_forms_are_valid_views(critical: bool) -> None:
     validate_view(views.chooser_modal(metadata))
     validate_view(views.tech_form(metadata, "https://docs.example", critical=critical))
     validate_view(views.care_form(metadata, "https://docs.example", "https://faq.example"))
-    validate_view(views.notice_modal("A very long title that is cut", "text"))
     assert views.read_form_metadata(metadata) == "C123"
     assert views.read_form_metadata("not json") is None
 
