@@ -276,9 +276,9 @@ class Deliverer:
                 outcome = self._post(message, ping, ticket, ping_id)
                 outcome.reason = f"fell back to a direct message: {code}"
                 return outcome
-            return Outcome("failed", reason=code)
+            return Outcome("failed", channel=message.channel, reason=code)
         log.error("Slack refused ping %s (%s): %s", ping_id, ping.kind, code)
-        return Outcome("failed", reason=code or str(error))
+        return Outcome("failed", channel=message.channel, reason=code or str(error))
 
     def _find_posted(self, message: Message, ping: Ping, ping_id: int) -> str | None:
         """Look-before-resend: the ts of this ping's message if a dead process posted it already."""
@@ -320,7 +320,7 @@ class Deliverer:
                 ping_store.mark_failed(session, claim, outcome.reason)
                 ping = ping_store.get_ping(session, claim.id)
                 if ping is not None and ping.kind != PingKind.LEAD_ALERT:
-                    self._report_failure(session, ping, outcome.reason, now)
+                    self._report_failure(session, ping, outcome, now)
 
     def _after_sent(self, session: Any, outcome: Outcome) -> None:
         if outcome.kind == PingKind.CARD and outcome.ts and outcome.channel:
@@ -330,16 +330,16 @@ class Deliverer:
             if outcome.reason:
                 ticket_store.set_slack_error(session, outcome.ticket_id, outcome.reason)
 
-    def _report_failure(self, session: Any, ping: Ping, reason: str, now: pendulum.DateTime) -> None:
+    def _report_failure(self, session: Any, ping: Ping, outcome: Outcome, now: pendulum.DateTime) -> None:
         """Record it on the ticket and tell the desk lead once, instead of retrying forever."""
         ticket = ticket_store.get_ticket(session, ping.ticket_id)
         if ticket is None:
             return
+        channel, reason = outcome.channel or ticket.queue_channel, outcome.reason
         ticket_store.set_slack_error(session, ticket.id or 0, f"{ping.kind}: {reason}")
         ticket_store.audit(
             session, ticket.id, "sla-desk", "delivery_failed", now, kind=ping.kind, error=reason
         )
-        channel = ping.channel or ticket.queue_channel
         problem = f"in <#{channel}>: `{reason}`"
         if ping_store.alert_owed_since(session, problem, now - timedelta(days=1)):
             return  # the lead already heard of this channel today: one alert, not one per ticket
