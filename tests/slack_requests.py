@@ -88,25 +88,12 @@ class SlackSender:
         return self.post_raw(body, "application/json")
 
     def view_submission(self, view: dict[str, Any], user: str, view_id: str = "VFORM1") -> requests.Response:
-        return self.interaction(
-            {
-                "type": "view_submission",
-                "team": {"id": "T0TEAM"},
-                "user": {"id": user, "team_id": "T0TEAM"},
-                "api_app_id": "A0SLADESK",
-                "trigger_id": "trigger.view",
-                "view": {"id": view_id, **view},
-            }
-        )
+        return self.interaction({**_from(user, "view_submission"), "view": {"id": view_id, **view}})
 
     def button(self, action_id: str, value: str, user: str, channel: str = "CTECH") -> requests.Response:
         return self.interaction(
             {
-                "type": "block_actions",
-                "team": {"id": "T0TEAM"},
-                "user": {"id": user, "team_id": "T0TEAM"},
-                "api_app_id": "A0SLADESK",
-                "trigger_id": "trigger.button",
+                **_from(user, "block_actions"),
                 "channel": {"id": channel},
                 "container": {"type": "message", "channel_id": channel, "message_ts": "1800000001.000100"},
                 "response_url": self.response_url,
@@ -121,6 +108,17 @@ class SlackSender:
                 ],
             }
         )
+
+
+def _from(user: str, kind: str) -> dict[str, Any]:
+    """What every interaction payload carries: its type, the team, the user, the app, a trigger."""
+    return {
+        "type": kind,
+        "team": {"id": "T0TEAM"},
+        "user": {"id": user, "team_id": "T0TEAM"},
+        "api_app_id": "A0SLADESK",
+        "trigger_id": f"trigger.{kind}",
+    }
 
 
 def submitted(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
