@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.runtime import Runtime
 from handlers import agents, commands, events, filing, home
+
+log = logging.getLogger(__name__)
+# Bolt warns that SLACK_BOT_TOKEN is unused when a client is given: it is the client's token.
+logging.getLogger("slack_bolt.App").addFilter(lambda record: "will be unused" not in record.getMessage())
 
 
 def build_app(runtime: Runtime) -> App:
@@ -19,10 +24,19 @@ def build_app(runtime: Runtime) -> App:
         token_verification_enabled=False,  # start even while Slack is unreachable
         process_before_response=False,
         raise_error_for_unhandled_request=False,
+        # Listeners only ack and hand the rest to the runtime's after-ack pool, so these threads are
+        # free within milliseconds; as many as the server has, so no ack ever queues for one.
+        listener_executor=ThreadPoolExecutor(
+            max_workers=runtime.settings.server_threads, thread_name_prefix="ack"
+        ),
     )
 
     @app.middleware
     def inject_runtime(context: BoltContext, next: Callable[[], Any]) -> Any:
+        if runtime.team_id and context.team_id and context.team_id != runtime.team_id:
+            # Signed with our secret but from another workspace: not ours to serve.
+            log.warning("refused a request from workspace %s", context.team_id)
+            return BoltResponse(status=403, body="")
         context["runtime"] = runtime
         return next()
 

@@ -1,26 +1,26 @@
 """Delivering what the bot owes Slack: the only place a Slack post is retried.
 
-Each ping row is claimed (row lock + lease), rendered from the ticket as it is *now*, posted with
-message metadata that carries its id, and recorded. A ping left in flight by a dead process is
-looked for in the channel before it is posted again.
+Each ping row is claimed (row lock + lease on the store's clock), rendered from the ticket as it is
+*now*, held again right before it is posted (a process posts only rows it still holds), posted with
+message metadata that carries its id, and recorded under the same fence. A ping whose last attempt
+may have reached Slack is looked for in the channel before it is posted again.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-import pendulum
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from bot.desks import DeskBook
 from bot.settings import Settings
-from handlers import views
+from handlers import retry, views
 from handlers.present import view_of
 from handlers.sla import Clock
 from storage import pings as ping_store
@@ -32,20 +32,15 @@ from storage.models import DEADLINE_KINDS, Ping, PingKind, PingState, Ticket, Ti
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "sla_desk_ping"
-CHANNEL_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "user_not_found",
-        "cannot_dm_bot",
-        "user_disabled",
-        "account_inactive",
-        "restricted_action",
-    }
-)
 WAIT_FOR_DEPENDENCY = timedelta(seconds=20)
-MAX_BACKOFF_SECONDS = 600
+
+
+class State(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    DROPPED = "dropped"
+    FAILED = "failed"
+    LOST = "lost"  # another process holds the ping now: record nothing
 
 
 @dataclass
@@ -60,10 +55,11 @@ class Message:
 
 @dataclass
 class Outcome:
-    state: str  # sent | retry | dropped | failed
+    state: State
     channel: str | None = None
     ts: str | None = None
     retry_in: float = 0.0
+    unsure: bool = False
     reason: str = ""
     late: bool = False
     kind: str = ""
@@ -77,77 +73,119 @@ class Deliverer:
     client: WebClient
     desks: DeskBook
     clock: Clock
+    # Leases and retry waits on the store's clock (PostgreSQL's when processes share it); due times
+    # too, unless the app's clock is set by hand (FROZEN_TIME, `scheduler --now`). Tests that move
+    # time by hand run everything on their own clock.
+    store_clock: bool = True
     lease: timedelta = field(init=False)
 
     def __post_init__(self) -> None:
         self.lease = timedelta(seconds=self.settings.worker_lease_seconds)
+
+    @property
+    def claim_size(self) -> int:
+        """Rows claimed at once: few enough that posting all of them, each as slow as the Slack
+        client's timeout allows, ends well within one lease."""
+        fits = int(self.settings.worker_lease_seconds / (2 * self.settings.slack_timeout_seconds))
+        return max(1, min(self.settings.worker_batch, fits))
+
+    def _times(self, session: Any) -> tuple[datetime, datetime]:
+        """(due_now, store_time)."""
+        if not self.store_clock:
+            now = self.clock()
+            return now, now
+        store_time = ping_store.store_now(session)
+        return (self.clock() if self.settings.frozen_time else store_time), store_time
 
     # --- the loop's one step --------------------------------------------------------------------------
 
     def deliver_due(self, ticket_id: int | None = None, limit: int | None = None) -> int:
         """Claim and deliver what is due; one failing ping never blocks the others."""
         with session_scope(self.engine) as session:
+            due_now, store_time = self._times(session)
             claims = ping_store.claim_due(
-                session, self.clock(), self.lease, limit or self.settings.worker_batch, ticket_id=ticket_id
+                session, due_now, store_time, self.lease, limit or self.claim_size, ticket_id=ticket_id
             )
         for claim in claims:
             try:
                 outcome = self._attempt(claim)
             except Exception as error:  # a bug or the database: the ping stays owed, retried later
                 log.exception("delivering ping %s failed", claim.id)
-                outcome = Outcome("retry", retry_in=self._backoff(claim.attempts), reason=repr(error))
+                outcome = Outcome(State.RETRY, retry_in=retry.backoff(claim.attempts), reason=repr(error))
             self._record(claim, outcome)
         return len(claims)
 
     def deliver_for_ticket(self, ticket_id: int) -> int:
-        """What one ticket owes now: a listener's own attempt right after it acked (the worker retries)."""
+        """What one ticket owes now: an attempt right after a change (the worker retries)."""
         return self.deliver_due(ticket_id=ticket_id)
 
-    def drain(self, limit_rounds: int = 1000) -> int:
-        """Deliver everything due now (several batches)."""
+    def drain(self, limit_rounds: int = 10_000) -> int:
+        """Deliver everything due now, a few rows at a time."""
         total = 0
         for _ in range(limit_rounds):
             done = self.deliver_due()
             total += done
-            if done < self.settings.worker_batch:
+            if done < self.claim_size:
                 break
         return total
 
     # --- one ping ---------------------------------------------------------------------------------------
 
     def _attempt(self, claim: ping_store.Claimed) -> Outcome:
-        now = self.clock()
         with session_scope(self.engine) as session:
+            due_now, _ = self._times(session)
             ping = ping_store.get_ping(session, claim.id)
             ticket = ticket_store.get_ticket(session, ping.ticket_id) if ping else None
             if ping is None or ticket is None:
-                return Outcome("dropped", reason="ticket gone")
-            if ping.kind in DEADLINE_KINDS and (
-                ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED
-            ):
-                rendered: Message | Outcome = Outcome("dropped", reason="answered before the ping was due")
-            else:
-                rendered = self._render(session, ping, ticket, now)
+                return Outcome(State.DROPPED, reason="ticket gone")
+            rendered = self._render_or_skip(session, ping, ticket, due_now)
         if isinstance(rendered, Outcome):
             outcome = rendered
+        elif not self._still_held(claim):
+            log.warning("ping %s was taken over by another process before posting: not posting", claim.id)
+            return Outcome(State.LOST)
         elif (
             claim.in_flight
             and rendered.update_ts is None
             and (found := self._find_posted(rendered, ping, claim.id))
         ):
-            outcome = Outcome("sent", channel=rendered.channel, ts=found, late=rendered.late)
+            outcome = Outcome(State.SENT, channel=rendered.channel, ts=found, late=rendered.late)
         else:
             outcome = self._post(rendered, ping, ticket, claim.id)
         outcome.kind, outcome.ticket_id = ping.kind, ping.ticket_id
         return outcome
 
-    def _render(self, session: Any, ping: Ping, ticket: Ticket, now: pendulum.DateTime) -> Message | Outcome:
+    def _still_held(self, claim: ping_store.Claimed) -> bool:
+        with session_scope(self.engine) as session:
+            _, store_time = self._times(session)
+            return ping_store.hold(session, claim, store_time, self.lease)
+
+    def _render_or_skip(self, session: Any, ping: Ping, ticket: Ticket, now: datetime) -> Message | Outcome:
+        missed = 0
+        if ping.kind in DEADLINE_KINDS:
+            if ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED:
+                return Outcome(State.DROPPED, reason="answered before the ping was due")
+            later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
+            if later_due:
+                return Outcome(State.DROPPED, reason=ping_store.SUPERSEDED)
+        return self._render(session, ping, ticket, now, missed)
+
+    def _late_note(self, ping: Ping, now: datetime, timezone: str, label: str, missed: int) -> str:
+        if ping.kind not in (*DEADLINE_KINDS, PingKind.PAGE):
+            return ""
+        grace = self.settings.worker_interval_seconds * 3 + 60
+        if now.timestamp() - ping.planned_at.timestamp() <= grace:
+            return ""
+        slack_refused = ping.attempts > 1 and bool(ping.last_error)
+        return views.late_note(ping.planned_at, timezone, label, missed, slack_refused)
+
+    def _render(
+        self, session: Any, ping: Ping, ticket: Ticket, now: datetime, missed: int
+    ) -> Message | Outcome:
         view = view_of(session, ticket, self.desks)
         desk = self.settings.desks.get(ticket.desk)
-        late = ping.kind in (*DEADLINE_KINDS, PingKind.PAGE) and (
-            now.timestamp() - ping.planned_at.timestamp() > self.settings.worker_interval_seconds * 3 + 60
-        )
-        note = views.late_note(ping.planned_at, view.timezone, view.desk_label) if late else ""
+        note = self._late_note(ping, now, view.timezone, view.desk_label, missed)
+        late = bool(note)
         kind = PingKind(ping.kind)
         if kind is PingKind.CARD:
             text, blocks = views.ticket_card(view)
@@ -156,7 +194,7 @@ class Deliverer:
             if not ticket.card_ts:
                 # The card may be in flight with what the ticket was before this change: update it after.
                 waiting = self._wait_for(session, ticket, PingKind.CARD, "card")
-                return waiting or Outcome("dropped", reason="the card could not be posted")
+                return waiting or Outcome(State.DROPPED, reason="the card could not be posted")
             text, blocks = views.ticket_card(view)
             return Message(ticket.queue_channel, text, blocks, update_ts=ticket.card_ts)
         if kind is PingKind.CONFIRMATION:
@@ -183,11 +221,8 @@ class Deliverer:
                 waiting = self._wait_for(session, ticket, PingKind.CARD, "card")
                 if waiting is not None:
                     return waiting
-            share = (
-                self.settings.warning_shares[ping.seq]
-                if ping.seq < len(self.settings.warning_shares)
-                else 0.5
-            )
+            shares = self.settings.warning_shares
+            share = shares[ping.seq] if ping.seq < len(shares) else 0.5
             return Message(
                 ticket.queue_channel,
                 views.warning_text(view, share, now, note),
@@ -207,16 +242,16 @@ class Deliverer:
             return Message(target, views.page_text(view, self.settings.support_phone) + note, late=late)
         if kind is PingKind.LEAD_ALERT:
             if not leads:
-                return Outcome("dropped", reason="no desk lead to tell")
+                return Outcome(State.DROPPED, reason="no desk lead to tell")
             return Message(leads[0], ping.text or "", late=False)
-        return Outcome("failed", reason=f"unknown ping kind {ping.kind}")
+        return Outcome(State.FAILED, reason=f"unknown ping kind {ping.kind}")
 
     def _wait_for(self, session: Any, ticket: Ticket, kind: PingKind, what: str) -> Outcome | None:
         """A thread reply waits for its parent; None when the parent can never be posted (post unthreaded)."""
         parents = [p for p in ping_store.pings_for(session, ticket.id or 0) if p.kind == kind]
         if any(p.state in (PingState.PLANNED, PingState.SENDING) for p in parents):
             return Outcome(
-                "retry", retry_in=WAIT_FOR_DEPENDENCY.total_seconds(), reason=f"waiting for the {what}"
+                State.RETRY, retry_in=WAIT_FOR_DEPENDENCY.total_seconds(), reason=f"waiting for the {what}"
             )
         return None
 
@@ -232,7 +267,7 @@ class Deliverer:
                 self.client.chat_update(
                     channel=message.channel, ts=message.update_ts, text=message.text, blocks=message.blocks
                 )
-                return Outcome("sent", channel=message.channel, ts=message.update_ts)
+                return Outcome(State.SENT, channel=message.channel, ts=message.update_ts)
             response = self.client.chat_postMessage(
                 channel=message.channel,
                 text=message.text,
@@ -243,45 +278,45 @@ class Deliverer:
                 unfurl_media=False,
             )
             return Outcome(
-                "sent",
+                State.SENT,
                 channel=response.get("channel") or message.channel,
                 ts=response.get("ts"),
                 late=message.late,
             )
         except SlackApiError as error:
-            return self._classify(error, message, ping, ticket, ping_id)
+            return self._after_error(error, message, ping, ticket, ping_id)
         except Exception as error:  # timeouts, refused connections: Slack is away for now
             log.warning("posting ping %s failed: %r", ping_id, error)
-            return Outcome("retry", retry_in=self._backoff(ping.attempts), reason=repr(error))
+            decision = retry.after_no_answer(error, ping.attempts)
+            return Outcome(
+                State.RETRY, retry_in=decision.wait_seconds, unsure=decision.unsure, reason=decision.reason
+            )
 
-    def _classify(
+    def _after_error(
         self, error: SlackApiError, message: Message, ping: Ping, ticket: Ticket, ping_id: int
     ) -> Outcome:
-        status = getattr(error.response, "status_code", 0)
-        code = str(error.response.get("error", "")) if error.response is not None else ""
-        if status == 429:
-            retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
-            return Outcome("retry", retry_in=retry_after, reason="ratelimited")
-        if status >= 500 or code in (
-            "internal_error",
-            "fatal_error",
-            "service_unavailable",
-            "request_timeout",
-        ):
-            return Outcome("retry", retry_in=self._backoff(ping.attempts), reason=f"{status} {code}")
-        if code in CHANNEL_ERRORS:
+        response = error.response
+        status = int(getattr(response, "status_code", 0) or 0)
+        code = str(response.get("error", "")) if response is not None else ""
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        decision = retry.after_slack_error(status, code, retry_after, ping.attempts)
+        if decision.verdict is retry.Verdict.RETRY:
+            return Outcome(
+                State.RETRY, retry_in=decision.wait_seconds, unsure=decision.unsure, reason=decision.reason
+            )
+        if decision.verdict is retry.Verdict.CHANNEL:
             if ping.kind == PingKind.CONFIRMATION and message.channel != ticket.filer_user_id:
                 # The bot is not in the filer's channel: a direct message still reaches them.
                 message.channel = ticket.filer_user_id
                 outcome = self._post(message, ping, ticket, ping_id)
                 outcome.reason = f"fell back to a direct message: {code}"
                 return outcome
-            return Outcome("failed", channel=message.channel, reason=code)
-        log.error("Slack refused ping %s (%s): %s", ping_id, ping.kind, code)
-        return Outcome("failed", channel=message.channel, reason=code or str(error))
+            return Outcome(State.FAILED, channel=message.channel, reason=code)
+        log.error("Slack refused ping %s (%s): %s", ping_id, ping.kind, decision.reason)
+        return Outcome(State.FAILED, channel=message.channel, reason=decision.reason)
 
     def _find_posted(self, message: Message, ping: Ping, ping_id: int) -> str | None:
-        """Look-before-resend: the ts of this ping's message if a dead process posted it already."""
+        """Look-before-resend: the ts of this ping's message if an earlier attempt posted it already."""
         try:
             if message.thread_ts:
                 response = self.client.conversations_replies(
@@ -302,22 +337,28 @@ class Deliverer:
         return None
 
     def _record(self, claim: ping_store.Claimed, outcome: Outcome) -> None:
+        if outcome.state is State.LOST:
+            return
         now = self.clock()
         with session_scope(self.engine) as session:
-            if outcome.state == "sent":
+            _, store_time = self._times(session)
+            if outcome.state is State.SENT:
                 recorded = ping_store.mark_sent(
                     session, claim, outcome.channel, outcome.ts, now, outcome.late
                 )
                 if recorded:
                     self._after_sent(session, outcome)
-            elif outcome.state == "retry":
+            elif outcome.state is State.RETRY:
                 ping_store.mark_retry(
-                    session, claim, now + timedelta(seconds=outcome.retry_in), outcome.reason
+                    session,
+                    claim,
+                    store_time + timedelta(seconds=outcome.retry_in),
+                    outcome.reason,
+                    unsure=outcome.unsure,
                 )
-            elif outcome.state == "dropped":
+            elif outcome.state is State.DROPPED:
                 ping_store.mark_dropped(session, claim, outcome.reason)
-            else:
-                ping_store.mark_failed(session, claim, outcome.reason)
+            elif ping_store.mark_failed(session, claim, outcome.reason):
                 ping = ping_store.get_ping(session, claim.id)
                 if ping is not None and ping.kind != PingKind.LEAD_ALERT:
                     self._report_failure(session, ping, outcome, now)
@@ -330,7 +371,7 @@ class Deliverer:
             if outcome.reason:
                 ticket_store.set_slack_error(session, outcome.ticket_id, outcome.reason)
 
-    def _report_failure(self, session: Any, ping: Ping, outcome: Outcome, now: pendulum.DateTime) -> None:
+    def _report_failure(self, session: Any, ping: Ping, outcome: Outcome, now: datetime) -> None:
         """Record it on the ticket and tell the desk lead once, instead of retrying forever."""
         ticket = ticket_store.get_ticket(session, ping.ticket_id)
         if ticket is None:
@@ -349,7 +390,3 @@ class Deliverer:
             "meanwhile `/ticket queue` lists the open tickets."
         )
         ping_store.owe(session, ticket.id or 0, PingKind.LEAD_ALERT, now, text=text, once=True)
-
-    def _backoff(self, attempts: int) -> float:
-        ceiling = min(MAX_BACKOFF_SECONDS, 2 ** min(attempts, 10))
-        return random.uniform(ceiling / 2, ceiling)

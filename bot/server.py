@@ -2,51 +2,88 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import pendulum
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy import text
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.engine import Engine
 
 from bot.runtime import Runtime
+from storage.db import describe_store_error, session_scope, within
+from storage.health import write_heartbeat
 
 log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+HEALTH_LOCK_WAIT_MS = 2000
+MAX_BODY_BYTES = 1_000_000  # Slack's payloads are far smaller
+
+
+def _answer(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> Iterable[bytes]:
+    payload = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+def store_health(engine: Engine) -> tuple[bool, str]:
+    """Readable *and* writable: a full disk or a read-only file is as bad as no database at all."""
+    try:
+        with session_scope(within(engine, HEALTH_LOCK_WAIT_MS)) as session:
+            write_heartbeat(session, pendulum.now("UTC"))
+        return True, "ok"
+    except Exception as error:
+        cause = describe_store_error(error)
+        log.error("health check: the store is unhealthy: %s", cause)
+        return False, cause
+
+
 def make_wsgi_app(app: App, runtime: Runtime) -> WSGIApp:
     slack = SlackRequestHandler(app, path="/slack/events")
+    verifier = SignatureVerifier(runtime.settings.slack_signing_secret)
 
     def health(start_response: Callable[..., Any]) -> Iterable[bytes]:
-        try:
-            with runtime.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            status, body = "200 OK", {"status": "ok", "database": "ok"}
-        except Exception:
-            status, body = "503 Service Unavailable", {"status": "degraded", "database": "unavailable"}
-        payload = json.dumps(body).encode()
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
-        return [payload]
+        healthy, cause = store_health(runtime.engine)
+        if healthy:
+            return _answer(start_response, "200 OK", {"status": "ok", "database": "ok"})
+        body = {"status": "degraded", "database": "unavailable", "cause": cause}
+        return _answer(start_response, "503 Service Unavailable", body)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/health" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return health(start_response)
+        if environ.get("REQUEST_METHOD") == "POST":
+            # Checked before anything reads the payload: an unsigned body is never parsed.
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY_BYTES:
+                return _answer(start_response, "413 Payload Too Large", {"ok": False})
+            raw = environ["wsgi.input"].read(length) if length else b""
+            if not verifier.is_valid(
+                raw,
+                environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
+                environ.get("HTTP_X_SLACK_SIGNATURE"),
+            ):
+                return _answer(
+                    start_response, "401 Unauthorized", {"ok": False, "error": "invalid_signature"}
+                )
+            environ["wsgi.input"] = io.BytesIO(raw)
         try:
             return slack(environ, start_response)
-        except Exception:
+        except Exception as error:
             # A signed request whose payload Bolt can't read: refuse it plainly, without a trace.
-            log.exception("unreadable request to %s", environ.get("PATH_INFO"))
-            payload = b'{"ok": false, "error": "bad_request"}'
-            start_response(
-                "400 Bad Request",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
-            )
-            return [payload]
+            log.warning("unreadable signed request to %s: %r", environ.get("PATH_INFO"), error)
+            return _answer(start_response, "400 Bad Request", {"ok": False, "error": "bad_request"})
 
     return application
 

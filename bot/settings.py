@@ -10,7 +10,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(default=5.0, gt=0)
     worker_lease_seconds: float = Field(default=60.0, gt=0)
     worker_batch: int = Field(default=200, gt=0)
+    # The longest a Slack Web API call may take; shorter than half a lease, so a post that takes
+    # this long still ends while its row is held.
+    slack_timeout_seconds: float = Field(default=10.0, gt=0)
+    # This workspace's team id (T…); learned from auth.test at start when empty. Requests from any
+    # other workspace are refused.
+    slack_team_id: str = ""
 
     # A fixed instant (ISO-8601) instead of the system clock: for demos and tests only.
     frozen_time: str | None = None
@@ -130,6 +136,15 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @model_validator(mode="after")
+    def _timeout_within_lease(self) -> Settings:
+        if self.slack_timeout_seconds * 2 > self.worker_lease_seconds:
+            raise ValueError(
+                f"SLACK_TIMEOUT_SECONDS ({self.slack_timeout_seconds:g}) must be at most half of "
+                f"WORKER_LEASE_SECONDS ({self.worker_lease_seconds:g})"
+            )
+        return self
 
 
 class SettingsError(SystemExit):

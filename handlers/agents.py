@@ -17,6 +17,7 @@ from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.common import (
     Who,
+    failure_message,
     guarded,
     identify,
     is_agent,
@@ -25,7 +26,7 @@ from handlers.common import (
     runtime_of,
     visible_ticket,
 )
-from handlers.filing import plan_pings
+from handlers.filing import replan_for_new_window, restore_pings
 from handlers.sla import Queue, first_response_window
 from storage import pings as ping_store
 from storage import tickets as ticket_store
@@ -48,12 +49,20 @@ def card_button(
 ) -> None:
     ack()
     runtime = runtime_of(context)
-    user_id = body["user"]["id"]
+    runtime.after_ack(press_card_button, runtime, client, body["user"]["id"], body, action)
+
+
+def press_card_button(
+    runtime: Runtime, client: WebClient, user_id: str, body: dict[str, Any], action: dict[str, Any]
+) -> None:
     ticket_id = parse_ticket_id(action.get("value"))
     verb = "claim" if action.get("action_id") == views.CLAIM_ACTION else "resolve"
-    reply = run_agent_command(
-        runtime, client, user_id, verb, [action.get("value") or ""], ticket_id=ticket_id
-    )
+    try:
+        reply = run_agent_command(
+            runtime, client, user_id, verb, [action.get("value") or ""], ticket_id=ticket_id
+        )
+    except Exception as error:
+        reply = failure_message(error)
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     if channel:
         client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
@@ -182,12 +191,12 @@ def _resolve(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args:
 def _reopen(session: Session, runtime: Runtime, who: Who, ticket: Ticket, _args: list[str]) -> str:
     if not who.is_agent and ticket.filer_user_id != who.user_id:
         return "Only the person who filed a ticket, or an agent, can reopen it."
-    result = ticket_store.reopen_ticket(session, ticket.id or 0)
+    result = ticket_store.reopen_ticket(session, ticket.id or 0, runtime.clock())
     if result is not ChangeResult.DONE:
         return f"{ticket.ref} is not resolved, so there is nothing to reopen."
     fresh = ticket_store.get_ticket(session, ticket.id or 0)
     if fresh is not None:
-        plan_pings(session, runtime, fresh)
+        restore_pings(session, runtime, fresh)
     _changed(
         session,
         runtime,
@@ -229,11 +238,12 @@ def _reclass(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args:
     )
     if result is not ChangeResult.DONE:
         return f"{ticket.ref} is resolved; reopen it first with `/ticket reopen {ticket.ref}`."
+    now = runtime.clock()
     fresh = ticket_store.get_ticket(session, ticket.id or 0)
     if fresh is not None:
-        plan_pings(session, runtime, fresh)
+        replan_for_new_window(session, runtime, fresh, now)
     label = runtime.desks.labels.get(ticket.desk, ticket.desk)
-    due = views.due_in_words(window.due_at, runtime.clock(), calendar.timezone, label)
+    due = views.due_in_words(window.due_at, now, calendar.timezone, label)
     _changed(
         session,
         runtime,

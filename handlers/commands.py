@@ -1,4 +1,4 @@
-"""The `/ticket` slash command: parse, route to the rules and the store, reply (ephemeral)."""
+"""The `/ticket` slash command: ack at once, then work it out and answer on the response URL."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from handlers import rules, views
 from handlers.agents import ACTIONS, run_agent_command
 from handlers.common import (
     DATABASE_DOWN,
+    answer_later,
     guarded,
     identify,
     no_such_ticket,
@@ -22,15 +23,19 @@ from handlers.common import (
     runtime_of,
     visible_ticket,
 )
-from handlers.filing import open_form, open_view
+from handlers.filing import form_for, refusal_for
 from handlers.present import view_of
 from handlers.sla import Queue
 from storage import tickets as ticket_store
-from storage.db import session_scope
+from storage.db import reading, session_scope
 
 log = logging.getLogger(__name__)
 FORM_FAILED = "Slack could not open the form just now. Please run the command again."
 UNKNOWN = "I don't know `/ticket {word}`. Try `/ticket help` for what I can do."
+NEW_USAGE = (
+    "Use `/ticket new tech` for Technical Support, `/ticket new care` for Customer Care, "
+    "or `/ticket new` to choose."
+)
 
 
 def register(app: App) -> None:
@@ -49,69 +54,59 @@ def ticket_command(
     if sub == "help":
         ack(response_type="ephemeral", text=views.HELP_TEXT)
     elif sub == "new":
-        _new(ack, respond, runtime, client, command, args)
+        choice = args[0].lower() if args else None
+        if choice not in (None, "tech", "care"):
+            ack(response_type="ephemeral", text=NEW_USAGE)
+            return
+        ack()
+        runtime.after_ack(open_form_then_check, runtime, client, respond, command, choice)
     elif sub in ACTIONS:
-        ack(response_type="ephemeral", text=run_agent_command(runtime, client, user_id, sub, args))
+        ack()
         ticket_id = parse_ticket_id(args[0]) if args else None
-        if ticket_id is not None:
-            runtime.deliverer.deliver_for_ticket(ticket_id)
-    elif sub == "status":
-        text, blocks = _status(runtime, client, user_id, args)
-        ack(response_type="ephemeral", text=text, blocks=blocks)
-    elif sub == "list":
-        text, blocks = _company_list(runtime, client, user_id)
-        ack(response_type="ephemeral", text=text, blocks=blocks)
-    elif sub == "queue":
-        text, blocks = _queue(runtime, client, user_id, args)
-        ack(response_type="ephemeral", text=text, blocks=blocks)
+        answer_later(
+            runtime,
+            respond,
+            lambda: (run_agent_command(runtime, client, user_id, sub, args), None),
+            then=(lambda: runtime.deliverer.deliver_for_ticket(ticket_id)) if ticket_id else None,
+        )
+    elif sub in ANSWERS:
+        ack()
+        answer_later(runtime, respond, lambda: ANSWERS[sub](runtime, client, user_id, args))
     else:
         ack(response_type="ephemeral", text=UNKNOWN.format(word=rules.escape(sub[:40])))
 
 
-def _new(
-    ack: Ack, respond: Respond, runtime: Runtime, client: WebClient, command: dict[str, Any], args: list[str]
+def open_form_then_check(
+    runtime: Runtime, client: WebClient, respond: Respond, command: dict[str, Any], choice: str | None
 ) -> None:
-    """Ack at once (the form must open within Slack's 3 s); a refusal follows as an ephemeral reply."""
-    choice = args[0].lower() if args else None
-    if choice not in (None, "tech", "care"):
-        ack(
-            response_type="ephemeral",
-            text="Use `/ticket new tech` for Technical Support, `/ticket new care` for Customer Care, "
-            "or `/ticket new` to choose.",
-        )
-        return
-    ack()
+    """Open the form at once (a trigger lasts 3 seconds), then check who is filing: a refusal
+    replaces the form, so the filer reads it where they are looking."""
     queue = Queue(choice) if choice else None
+    metadata = views.form_metadata(command.get("channel_id"))
+    form = form_for(runtime, queue, metadata) if queue else views.chooser_modal(metadata)
     try:
-        refusal = _precheck_and_open(runtime, client, command, queue)
-    except (OperationalError, DBAPIError):
-        respond(text=DATABASE_DOWN, response_type="ephemeral")
-        return
+        opened = client.views_open(trigger_id=command.get("trigger_id", ""), view=form)
     except SlackApiError as error:  # the trigger expired, Slack is slow: say so rather than nothing
         log.warning("views.open failed: %s", error.response.get("error") if error.response else error)
         respond(text=FORM_FAILED, response_type="ephemeral")
         return
-    if refusal:
-        respond(text=refusal, response_type="ephemeral")
-
-
-def _precheck_and_open(
-    runtime: Runtime, client: WebClient, command: dict[str, Any], queue: Queue | None
-) -> str | None:
-    """Open the form (or the chooser); a refusal to show instead, if the filer can't file."""
     user_id = command["user_id"]
-    if (user_id, queue) in runtime.recently_allowed:
-        # Seen allowed a moment ago: open at once (the submit checks again on fresh data).
-        open_view(runtime, client, queue, command.get("trigger_id", ""), command.get("channel_id"))
-        return None
-    with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, user_id)
-        refusal = open_form(
-            runtime, client, who, session, queue, command.get("trigger_id", ""), command.get("channel_id")
-        )
-    if not refusal:
-        runtime.recently_allowed[(user_id, queue)] = True
-    return refusal
+    try:
+        with session_scope(runtime.engine) as session:
+            who = identify(session, runtime, client, user_id)
+            # Without a team yet, Customer Care is the least the filer needs.
+            refusal = refusal_for(session, runtime, who, queue or Queue.CARE)
+        message = None if refusal.allowed else refusal.message
+    except (OperationalError, DBAPIError):
+        message = DATABASE_DOWN
+    if message is None:
+        return
+    view_id = ((opened.get("view") or {}) if opened else {}).get("id")
+    try:
+        client.views_update(view_id=view_id, view=views.refusal_modal(message))
+    except Exception as error:  # closed already, or Slack away: the channel still gets the reason
+        log.warning("could not show the refusal in the form: %r", error)
+        respond(text=message, response_type="ephemeral")
 
 
 def _status(
@@ -120,8 +115,8 @@ def _status(
     ticket_id = parse_ticket_id(args[0]) if args else None
     if ticket_id is None:
         return "Please give a ticket id, like `/ticket status T-42`.", None
-    with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, user_id)
+    with session_scope(reading(runtime.engine)) as session:
+        who = identify(session, runtime, client, user_id, remember=False)
         ticket = visible_ticket(session, who, ticket_id)
         if ticket is None:
             return no_such_ticket(who, ticket_id), None
@@ -129,9 +124,11 @@ def _status(
     return text, blocks
 
 
-def _company_list(runtime: Runtime, client: WebClient, user_id: str) -> tuple[str, list[Any] | None]:
-    with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, user_id)
+def _company_list(
+    runtime: Runtime, client: WebClient, user_id: str, _args: list[str]
+) -> tuple[str, list[Any] | None]:
+    with session_scope(reading(runtime.engine)) as session:
+        who = identify(session, runtime, client, user_id, remember=False)
         if who.partner is None:
             hint = " Agents: `/ticket queue`." if who.is_agent else ""
             return "You are not registered as a member of a partner company." + hint, None
@@ -139,7 +136,7 @@ def _company_list(runtime: Runtime, client: WebClient, user_id: str) -> tuple[st
         shown = [view_of(session, t, runtime.desks) for t in tickets]
     title = f"Open tickets of {who.partner.name}"
     blocks = views.ticket_list_blocks(title, shown, len(shown), runtime.clock(), "No open tickets.")
-    return title, blocks
+    return rules.escape(title), blocks
 
 
 def _queue(
@@ -157,8 +154,8 @@ def _queue(
                 f"Usage: `/ticket queue [tech|care] [{desks}]` (I don't know {rules.escape(word[:40])!r}).",
                 None,
             )
-    with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, user_id)
+    with session_scope(reading(runtime.engine)) as session:
+        who = identify(session, runtime, client, user_id, remember=False)
         if not who.is_agent:
             return "Only support agents can see the queue. `/ticket list` shows your company's tickets.", None
         tickets, total = ticket_store.open_tickets(session, queue, desk, limit=views.MAX_LIST_ROWS)
@@ -168,3 +165,6 @@ def _queue(
     title = "Queue" + (f" · {queue}" if queue else "") + (f" · {desk}" if desk else "")
     title += f" ({views.queue_summary(total, breached)})"
     return title, views.ticket_list_blocks(title, shown, total, now, "The queue is empty.")
+
+
+ANSWERS = {"status": _status, "list": _company_list, "queue": _queue}

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from handlers.rules import FilerFacts, is_certified
 from storage import directory
 from storage import tickets as ticket_store
+from storage.db import describe_store_error, is_lock_timeout
 from storage.models import Member, Partner, Ticket
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ DATABASE_DOWN = (
     "Nothing was changed: please try again in a minute."
 )
 SOMETHING_WRONG = ":warning: SLA Desk could not handle that request. Nothing was changed."
+BUSY = ":hourglass: SLA Desk is busy, submit again in a moment. Nothing was changed."
 TICKET_ID = re.compile(r"^(?:t-?)?(\d{1,9})$", re.IGNORECASE)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,8 +64,8 @@ def guarded(listener: F) -> F:
         try:
             return listener(**kwargs)
         except (OperationalError, DBAPIError) as error:
-            log.warning("database unavailable in %s: %s", listener.__name__, error.__class__.__name__)
-            message = DATABASE_DOWN
+            log.warning("store unavailable in %s: %s", listener.__name__, describe_store_error(error))
+            message = BUSY if is_lock_timeout(error) else DATABASE_DOWN
         except Exception:
             # Malformed payloads and bugs: the session rolled back; say so instead of failing the request.
             log.exception("listener %s failed", listener.__name__)
@@ -102,6 +104,38 @@ def _first_block(body: dict[str, Any]) -> str:
     return "subject"
 
 
+def failure_message(error: Exception) -> str:
+    """What to tell the person whose request failed after its ack (and what to log)."""
+    if isinstance(error, (OperationalError, DBAPIError)):
+        log.warning("store unavailable after an ack: %s", describe_store_error(error))
+        return BUSY if is_lock_timeout(error) else DATABASE_DOWN
+    log.exception("a request failed after its ack")
+    return SOMETHING_WRONG
+
+
+def answer_later(
+    runtime: Runtime,
+    respond: Callable[..., Any],
+    compute: Callable[[], tuple[str, list[Any] | None]],
+    then: Callable[[], Any] | None = None,
+) -> None:
+    """After the ack: work out the reply and send it on the response URL (then deliver what is owed).
+
+    Runs on the after-ack pool, so neither the store nor Slack can hold up another request's ack.
+    """
+
+    def job() -> None:
+        try:
+            text, blocks = compute()
+        except Exception as error:
+            text, blocks = failure_message(error), None
+        respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+        if then is not None:
+            then()
+
+    runtime.after_ack(job)
+
+
 def is_agent(session: Session, runtime: Runtime, user_id: str) -> bool:
     """An agent is in the agents table or in the AGENTS setting."""
     return user_id in runtime.settings.agents or directory.get_agent(session, user_id) is not None
@@ -118,15 +152,25 @@ class Who:
     agent_desk: str | None
 
 
-def identify(session: Session, runtime: Runtime, client: WebClient, user_id: str) -> Who:
+def identify(
+    session: Session,
+    runtime: Runtime,
+    client: WebClient,
+    user_id: str,
+    *,
+    lookup: bool = True,
+    remember: bool = True,
+) -> Who:
+    """Who is asking. `lookup=False` asks Slack nothing (before an ack): only cached e-mails are used;
+    `remember=False` writes nothing (read-only transactions)."""
     agent = directory.get_agent(session, user_id)
     is_agent = agent is not None or user_id in runtime.settings.agents
     member = directory.member_by_slack_id(session, user_id)
     if member is None and not is_agent:
-        email = _email_of(client, user_id)
+        email = _email_of(runtime, client, user_id) if lookup else runtime.emails.get(user_id)
         if email:
             member = directory.member_by_email(session, email)
-            if member is not None:
+            if member is not None and remember:
                 directory.remember_slack_id(session, member, user_id)
     partner = directory.get_partner(session, member.partner_id) if member else None
     return Who(user_id, member, partner, is_agent, agent.desk if agent else None)
@@ -147,15 +191,19 @@ def no_such_ticket(who: Who, ticket_id: int) -> str:
     return f"There is no ticket T-{ticket_id}" + ("." if who.is_agent else " among your company's tickets.")
 
 
-def _email_of(client: WebClient, user_id: str) -> str | None:
+def _email_of(runtime: Runtime, client: WebClient, user_id: str) -> str | None:
+    """The e-mail Slack reports for a user, cached; the client's short timeout bounds a slow Slack."""
+    if user_id in runtime.emails:
+        return runtime.emails[user_id]
     try:
         response = client.users_info(user=user_id)
     except Exception as error:  # no e-mail scope, Slack away: the user is then simply unknown
         log.warning("users.info for %s failed: %r", user_id, error)
         return None
     profile = (response.get("user") or {}).get("profile") or {}
-    email = profile.get("email")
-    return str(email) if email else None
+    email = str(profile["email"]) if profile.get("email") else None
+    runtime.emails[user_id] = email
+    return email
 
 
 def filer_facts(session: Session, runtime: Runtime, who: Who) -> FilerFacts | None:

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot.runtime import Runtime
 from handlers import rules, views
-from handlers.common import Who, filer_facts, guarded, identify, runtime_of
+from handlers.common import BUSY, Who, filer_facts, guarded, identify, runtime_of
 from handlers.sla import DeskCalendar, Queue, SlaWindow, deadline_plan, first_response_window
 from storage import pings as ping_store
 from storage import tickets as ticket_store
-from storage.db import session_scope
+from storage.db import is_lock_timeout, session_scope, within
 from storage.models import PingKind, Ticket
 from storage.pings import PlannedPing
 
 log = logging.getLogger(__name__)
+# A form is answered on the form: its store work must end well inside Slack's 3 seconds.
+FORM_BUDGET_SECONDS = 2.3
+FORM_LOCK_WAIT_MS = 1500
 
 
 def register(app: App) -> None:
@@ -60,32 +66,6 @@ def refusal_for(
     return decision
 
 
-def open_form(
-    runtime: Runtime,
-    client: WebClient,
-    who: Who,
-    session: Session,
-    queue: Queue | None,
-    trigger_id: str,
-    channel_id: str | None,
-) -> str | None:
-    """Open the chooser or a form; returns a refusal to show instead, if the filer can't file."""
-    for candidate in [queue] if queue else [Queue.CARE]:  # care: the least the filer needs
-        decision = refusal_for(session, runtime, who, candidate)
-        if not decision.allowed:
-            return decision.message
-    open_view(runtime, client, queue, trigger_id, channel_id)
-    return None
-
-
-def open_view(
-    runtime: Runtime, client: WebClient, queue: Queue | None, trigger_id: str, channel_id: str | None
-) -> None:
-    metadata = views.form_metadata(channel_id)
-    view = form_for(runtime, queue, metadata) if queue else views.chooser_modal(metadata)
-    client.views_open(trigger_id=trigger_id, view=view)
-
-
 @guarded
 def choose_queue(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
@@ -96,8 +76,9 @@ def choose_queue(
         ack(response_action="errors", errors={"queue": "Please choose a team."})
         return
     queue = Queue(picked)
-    with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, body["user"]["id"])
+    # Before the ack: no Slack call, and no lock waited on for longer than the form's budget.
+    with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
+        who = identify(session, runtime, client, body["user"]["id"], lookup=False)
         decision = refusal_for(session, runtime, who, queue)
     if not decision.allowed:
         ack(response_action="errors", errors={"queue": decision.message})
@@ -178,19 +159,30 @@ def submit_form(
         ack(response_action="errors", errors=errors.by_block)
         return
     routing = rules.route(answers.queue, answers.klass, answers.topic, answers.calls_failing)
-    with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, user_id)
-        decision = refusal_for(session, runtime, who, routing.queue, calls_failing=routing.redirected)
-        if decision.allowed:
-            ticket = file_ticket(
-                session,
-                runtime,
-                who,
-                answers,
-                routing,
-                view.get("id"),
-                views.read_form_metadata(view.get("private_metadata")),
-            )
+    started = time.monotonic()
+    try:
+        # Before the ack: no Slack call, and the whole store work bounded, so Slack's 3 seconds hold.
+        with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
+            who = identify(session, runtime, client, user_id, lookup=False)
+            decision = refusal_for(session, runtime, who, routing.queue, calls_failing=routing.redirected)
+            if decision.allowed:
+                ticket = file_ticket(
+                    session,
+                    runtime,
+                    who,
+                    answers,
+                    routing,
+                    view.get("id"),
+                    views.read_form_metadata(view.get("private_metadata")),
+                )
+            if time.monotonic() - started > FORM_BUDGET_SECONDS:
+                raise StoreTooSlow  # rolled back: nothing filed, and the resubmission files once
+    except (StoreTooSlow, OperationalError) as error:
+        if isinstance(error, OperationalError) and not is_lock_timeout(error):
+            raise  # the store is down, not busy: `guarded` says so
+        log.warning("form not stored within %.1f s: answered busy", FORM_BUDGET_SECONDS)
+        ack(response_action="errors", errors={_first_input(view): BUSY})
+        return
     if not decision.allowed:
         message = decision.message
         if routing.redirected:
@@ -201,7 +193,18 @@ def submit_form(
         ack(response_action="errors", errors={block: message})
         return
     ack()
-    runtime.deliverer.deliver_for_ticket(ticket.id or 0)
+    runtime.after_ack(runtime.deliverer.deliver_for_ticket, ticket.id or 0)
+
+
+class StoreTooSlow(Exception):
+    """The store took longer than a form submission may wait."""
+
+
+def _first_input(view: dict[str, Any]) -> str:
+    for block in view.get("blocks") or []:
+        if block.get("type") == "input":
+            return str(block.get("block_id"))
+    return "subject"
 
 
 def file_ticket(
@@ -267,13 +270,35 @@ def file_ticket(
     return ticket
 
 
-def plan_pings(session: Session, runtime: Runtime, ticket: Ticket) -> None:
-    """Replan warnings, breach and escalations from the original filing time (reopen, class change)."""
+def replan_for_new_window(session: Session, runtime: Runtime, ticket: Ticket, now: datetime) -> None:
+    """A class change: the new window's warnings, breach and escalations, none of the old ones.
+
+    What already passed of the new window is not posted as a burst: its warnings are skipped, and a
+    breach that is already past is posted at once (on time, since it could not have been earlier).
+    """
     calendar = runtime.desks.calendar(ticket.desk)
     window = first_response_window(
         calendar, ticket.queue, ticket.klass, ticket.filed_at, runtime.desks.policy
     )
-    ping_store.plan_deadline_pings(session, ticket.id or 0, deadline_pings(runtime, calendar, window))
+    plan = []
+    for item in deadline_pings(runtime, calendar, window):
+        if item.at > now:
+            plan.append(item)
+        elif item.kind is PingKind.BREACH:
+            plan.append(PlannedPing(item.kind, item.seq, now))
+    ping_store.replan_deadline_pings(session, ticket.id or 0, plan)
+
+
+def restore_pings(session: Session, runtime: Runtime, ticket: Ticket) -> None:
+    """A reopened ticket still unanswered keeps its original window; one that was answered gets no
+    new first-response deadline (its verdict stands)."""
+    if ticket.first_response_at is not None:
+        return
+    calendar = runtime.desks.calendar(ticket.desk)
+    window = first_response_window(
+        calendar, ticket.queue, ticket.klass, ticket.filed_at, runtime.desks.policy
+    )
+    ping_store.restore_deadline_pings(session, ticket.id or 0, deadline_pings(runtime, calendar, window))
 
 
 def deadline_pings(runtime: Runtime, calendar: DeskCalendar, window: SlaWindow) -> list[PlannedPing]:

@@ -8,11 +8,12 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot.runtime import Runtime
 from handlers import views
 from handlers.common import identify, runtime_of
 from handlers.present import view_of
 from storage import tickets as ticket_store
-from storage.db import session_scope
+from storage.db import reading, session_scope
 
 log = logging.getLogger(__name__)
 HOME_ROWS = 10
@@ -26,10 +27,13 @@ def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) 
     if event.get("tab", "home") != "home":
         return
     runtime = runtime_of(context)
-    user_id = event["user"]
+    runtime.after_ack(publish_home, runtime, client, event["user"])
+
+
+def publish_home(runtime: Runtime, client: WebClient, user_id: str) -> None:
     now = runtime.clock()
-    with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, user_id)
+    with session_scope(reading(runtime.engine)) as session:
+        who = identify(session, runtime, client, user_id, remember=False)
         parts: list[list[dict[str, Any]]] = []
         if who.is_agent:
             mine = [

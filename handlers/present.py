@@ -34,4 +34,5 @@ def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
         claimant=ticket.claimant_user_id,
         resolved_at=ticket.resolved_at,
         resolution_note=ticket.resolution_note,
+        reopened=ticket.reopened_at is not None,
     )

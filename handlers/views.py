@@ -222,6 +222,16 @@ def care_form(metadata: str, docs_url: str, faq_url: str) -> dict[str, Any]:
     return _modal(CARE_CALLBACK, "Customer Care", blocks, metadata)
 
 
+def refusal_modal(message: str) -> dict[str, Any]:
+    """What replaces a form when its filer may not file: the reason, and nothing to submit."""
+    return {
+        "type": "modal",
+        "title": _plain("Open a ticket"),
+        "close": _plain("Close"),
+        "blocks": [section(message)],
+    }
+
+
 # --- tickets ---------------------------------------------------------------------------------------------
 
 
@@ -249,6 +259,7 @@ class TicketView:
     claimant: str | None = None
     resolved_at: datetime | None = None
     resolution_note: str | None = None
+    reopened: bool = False
 
 
 def kind_label(ticket: TicketView) -> str:
@@ -268,15 +279,22 @@ def desk_time(at: datetime, timezone: str, label: str) -> str:
 
 
 def due_in_words(due_at: datetime, now: datetime, timezone: str, label: str) -> str:
-    """'by 18:00 CET today', 'by 18:00 CET tomorrow', 'by 18:00 CET Monday 30 November'."""
+    """'by 18:00 CET today', 'by 18:00 CET tomorrow', 'by 18:00 CET Monday 30 November';
+    a due time already past is never promised: 'now: it is overdue (due 10:30 CET today)'."""
     due = pendulum.instance(due_at).in_timezone(timezone)
     today = pendulum.instance(now).in_timezone(timezone).date()
     clock = due.format("HH:mm") + f" {label}"
     if due.date() == today:
-        return f"by {clock} today"
-    if (due.date() - today).days == 1:
-        return f"by {clock} tomorrow"
-    return f"by {clock} {due.format('dddd D MMMM')}"
+        day = "today"
+    elif (due.date() - today).days == 1:
+        day = "tomorrow"
+    elif (due.date() - today).days == -1:
+        day = "yesterday"
+    else:
+        day = due.format("dddd D MMMM")
+    if due_at < now:
+        return f"now: it is overdue (due {clock} {day})"
+    return f"by {clock} {day}"
 
 
 def time_left(due_at: datetime, now: datetime) -> str:
@@ -309,6 +327,8 @@ def status_line(ticket: TicketView) -> str:
         return ":heavy_check_mark: Resolved" + (f" by <@{ticket.claimant}>" if ticket.claimant else "")
     if ticket.status == "claimed":
         return f":raising_hand: Claimed by <@{ticket.claimant}>"
+    if ticket.reopened:
+        return ":arrows_counterclockwise: Reopened, waiting for an agent"
     return ":inbox_tray: Open, waiting for an agent"
 
 
@@ -391,8 +411,11 @@ def ticket_row(ticket: TicketView, now: datetime) -> str:
         else ("answered, SLA met" if ticket.sla_met else "answered, SLA breached")
     )
     who = f" · <@{ticket.claimant}>" if ticket.claimant else ""
+    reopened = (
+        ":arrows_counterclockwise: reopened · " if ticket.reopened and ticket.status != "resolved" else ""
+    )
     return (
-        f"*{ticket.ref}* {safe(ticket.subject, 80)} · {escape(ticket.company)} · "
+        f"{reopened}*{ticket.ref}* {safe(ticket.subject, 80)} · {escape(ticket.company)} · "
         f"{kind_label(ticket)} · {waiting}{who}"
     )
 
@@ -456,8 +479,17 @@ def page_text(ticket: TicketView, phone: str) -> str:
     )
 
 
-def late_note(planned_at: datetime, timezone: str, label: str) -> str:
-    return f" _(late: due at {desk_time(planned_at, timezone, label)} while SLA Desk was offline)_"
+def late_note(
+    planned_at: datetime, timezone: str, label: str, missed: int = 0, slack_refused: bool = False
+) -> str:
+    """Says the ping is late, and why only when the bot knows (Slack refused the earlier attempts)."""
+    why = "; Slack did not accept it in time" if slack_refused else ""
+    skipped = (
+        f"; {missed} earlier reminder{'s' if missed != 1 else ''} of this ticket fell due meanwhile"
+        if missed
+        else ""
+    )
+    return f" _(posted late: due at {desk_time(planned_at, timezone, label)}{why}{skipped})_"
 
 
 # --- help ------------------------------------------------------------------------------------------------

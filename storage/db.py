@@ -10,7 +10,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -18,18 +18,48 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 7_244_181
 
 
+LOCK_WAIT_MS = 30_000  # how long a transaction waits for a lock, unless told otherwise
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN instead,
-        # so that read-then-write transactions serialise rather than fail with "database is locked".
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "begin", _postgres_begin)
+    return engine
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # pysqlite's own transaction handling defers BEGIN; writers take the write lock at BEGIN instead,
+    # so that read-then-write transactions serialise rather than fail with "database is locked".
+    # Readers begin deferred: in WAL mode they never wait for a writer.
+    options = conn.get_execution_options()
+    conn.exec_driver_sql(f"PRAGMA busy_timeout={int(options.get('lock_timeout_ms') or LOCK_WAIT_MS)}")
+    conn.exec_driver_sql("BEGIN" if options.get("read_only") else "BEGIN IMMEDIATE")
+
+
+def _postgres_begin(conn: Connection) -> None:
+    options = conn.get_execution_options()
+    if options.get("lock_timeout_ms"):
+        milliseconds = int(options["lock_timeout_ms"])
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+
+
+def within(engine: Engine, milliseconds: int) -> Engine:
+    """The same engine, whose transactions give up waiting for a lock after `milliseconds`."""
+    return engine.execution_options(lock_timeout_ms=milliseconds)
+
+
+def reading(engine: Engine) -> Engine:
+    """The same engine for transactions that only read: they never queue behind a writer."""
+    return engine.execution_options(read_only=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,7 +67,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
     cursor.close()
 
 
@@ -64,6 +94,29 @@ def migrate(engine: Engine) -> None:
                 connection.commit()
     else:
         command.upgrade(config, "head")
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """A lock not granted in time (the store is busy), as opposed to a store that is down."""
+    text_of = str(getattr(error, "orig", error)).lower()
+    return any(
+        marker in text_of
+        for marker in ("database is locked", "lock timeout", "canceling statement due to statement timeout")
+    )
+
+
+def describe_store_error(error: BaseException) -> str:
+    """What an operator should read in the log: the cause, not just the exception's class."""
+    text_of = str(getattr(error, "orig", error)).lower()
+    if "disk is full" in text_of or "no space left" in text_of or "could not extend file" in text_of:
+        return "disk full"
+    if "readonly" in text_of or "read-only" in text_of or "read only" in text_of:
+        return "read-only store"
+    if is_lock_timeout(error):
+        return "lock timeout (the store is busy)"
+    if "connection" in text_of or "could not connect" in text_of or "server closed" in text_of:
+        return "store unreachable"
+    return f"store error: {str(getattr(error, 'orig', error)).splitlines()[0][:200]}"
 
 
 @contextmanager

@@ -123,6 +123,7 @@ class Ticket(SQLModel, table=True):
     claimant_user_id: str | None = None
     resolved_at: datetime | None = _when()
     resolution_note: str | None = None
+    reopened_at: datetime | None = _when()
     queue_channel: str
     card_ts: str | None = None
     filer_channel: str | None = None
@@ -138,25 +139,40 @@ class Ping(SQLModel, table=True):
     """Everything the bot owes Slack, one row a message (see ARCHITECTURE: deliveries)."""
 
     __table_args__ = (
-        UniqueConstraint("ticket_id", "kind", "seq", name="uq_ping_ticket_kind_seq"),
+        UniqueConstraint("ticket_id", "kind", "plan", "seq", name="uq_ping_ticket_kind_plan_seq"),
         Index("ix_ping_due", "state", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     kind: str  # a PingKind value
+    # Deadline pings belong to one SLA window: a class change starts a new plan, and the old one's
+    # pings (sent or not) never stand in for the new window's.
+    plan: int = 0
     seq: int = 0
     planned_at: datetime = _when(nullable=False)
     next_attempt_at: datetime = _when(nullable=False)
     state: str = PingState.PLANNED.value
     attempts: int = 0
+    # Leases and retry waits are instants on the store's clock (PostgreSQL's when processes share it),
+    # never a process's own: two processes whose clocks differ still agree on who holds a row.
     lease_until: datetime | None = _when()
+    retry_at: datetime | None = _when()
+    # The last attempt may have reached Slack (a timeout after sending): look before posting again.
+    unsure: bool = False
     posted_at: datetime | None = _when()
     late: bool = False
     channel: str | None = None
     message_ts: str | None = None
     last_error: str | None = None
     text: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Heartbeat(SQLModel, table=True):
+    """One row `/health` writes to, so a store that reads but can't write is seen as unhealthy."""
+
+    id: int = Field(default=1, primary_key=True)
+    at: datetime = _when(nullable=False)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -25,10 +25,11 @@ class PlannedPing:
     at: datetime
     text: str | None = None
 
-    def row(self, ticket_id: int) -> Ping:
+    def row(self, ticket_id: int, plan: int = 0) -> Ping:
         return Ping(
             ticket_id=ticket_id,
             kind=self.kind.value,
+            plan=plan,
             seq=self.seq,
             planned_at=self.at,
             next_attempt_at=self.at,
@@ -42,34 +43,72 @@ def plan_new_ticket(session: Session, ticket_id: int, plan: Iterable[PlannedPing
     session.flush()
 
 
-def plan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> int:
-    """(Re)plan a ticket's warnings, breach and escalations; what was already posted is kept."""
-    existing = {
-        (p.kind, p.seq): p
-        for p in session.exec(
-            select(Ping).where(
-                Ping.ticket_id == ticket_id, col(Ping.kind).in_([k.value for k in DEADLINE_KINDS])
-            )
-        )
-    }
-    added = 0
-    wanted = set()
-    for item in plan:
-        key = (item.kind.value, item.seq)
-        wanted.add(key)
-        ping = existing.get(key)
-        if ping is None:
-            session.add(item.row(ticket_id))
-            added += 1
-        elif ping.state in (PingState.PLANNED, PingState.DROPPED):
-            ping.state, ping.planned_at, ping.next_attempt_at = PingState.PLANNED.value, item.at, item.at
+def _deadline_rows(session: Session, ticket_id: int) -> list[Ping]:
+    query = select(Ping).where(
+        Ping.ticket_id == ticket_id, col(Ping.kind).in_([k.value for k in DEADLINE_KINDS])
+    )
+    return list(session.exec(query))
+
+
+def current_plan(session: Session, ticket_id: int) -> int:
+    return max((p.plan for p in _deadline_rows(session, ticket_id)), default=0)
+
+
+def replan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> int:
+    """A new SLA window (class change): the old window's unsent pings are dropped, and the new
+    window's pings are planned afresh under a new plan number; returns that number."""
+    rows = _deadline_rows(session, ticket_id)
+    for ping in rows:
+        if ping.state == PingState.PLANNED:
+            ping.state, ping.last_error = PingState.DROPPED.value, "replanned"
             session.add(ping)
-    for key, ping in existing.items():
-        if key not in wanted and ping.state == PingState.PLANNED:
-            ping.state = PingState.DROPPED.value
-            session.add(ping)
+    number = max((p.plan for p in rows), default=0) + 1
+    session.add_all(item.row(ticket_id, number) for item in plan)
     session.flush()
-    return added
+    return number
+
+
+def restore_deadline_pings(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> int:
+    """The same window again (a reopened ticket still unanswered): unsent pings of the current plan
+    come back; what was posted stays posted. Returns how many were planned again."""
+    rows = _deadline_rows(session, ticket_id)
+    number = max((p.plan for p in rows), default=0)
+    existing = {(p.kind, p.seq): p for p in rows if p.plan == number}
+    restored = 0
+    for item in plan:
+        ping = existing.get((item.kind.value, item.seq))
+        if ping is None:
+            session.add(item.row(ticket_id, number))
+            restored += 1
+        elif ping.state == PingState.DROPPED:
+            ping.state, ping.planned_at, ping.next_attempt_at = PingState.PLANNED.value, item.at, item.at
+            ping.last_error = None
+            session.add(ping)
+            restored += 1
+    session.flush()
+    return restored
+
+
+def earlier_due_deadline_pings(session: Session, ping: Ping, due_now: datetime) -> tuple[bool, int]:
+    """For a deadline ping about to go out: (a later ping of its plan is due too, how many earlier
+    ones of the plan were never posted). After downtime only the most advanced ping is posted."""
+    rows = [
+        p
+        for p in _deadline_rows(session, ping.ticket_id)
+        if p.plan == ping.plan and p.id != ping.id and p.planned_at <= due_now
+    ]
+    unposted = (PingState.PLANNED, PingState.SENDING)
+    later = any(p.planned_at > ping.planned_at and p.state in unposted for p in rows)
+    missed = sum(
+        1
+        for p in rows
+        if p.planned_at < ping.planned_at
+        and (p.state in unposted or (p.state == PingState.DROPPED and p.last_error == SUPERSEDED))
+    )
+    return later, missed
+
+
+SUPERSEDED = "superseded by a later ping of the same ticket"
 
 
 def owe(
@@ -131,9 +170,18 @@ def drop_deadline_pings(session: Session, ticket_id: int) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def store_now(session: Session) -> datetime:
+    """The store's clock: PostgreSQL's when several processes share it, so that a process whose own
+    clock is off still agrees with the others on leases. SQLite lives on one machine: its clock."""
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.exec(select(func.clock_timestamp())).one()
+        return value.astimezone(UTC)
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Claimed:
-    """A ping this process now holds; `in_flight` when an earlier holder may have posted it."""
+    """A ping this process now holds; `in_flight` when an earlier attempt may have posted it."""
 
     id: int
     attempts: int
@@ -141,46 +189,74 @@ class Claimed:
 
 
 def claim_due(
-    session: Session, now: datetime, lease: timedelta, limit: int, ticket_id: int | None = None
+    session: Session,
+    due_now: datetime,
+    store_time: datetime,
+    lease: timedelta,
+    limit: int,
+    ticket_id: int | None = None,
 ) -> list[Claimed]:
     """Take due pings for this process: planned ones whose time has come, and expired leases.
 
-    PostgreSQL: row locks that skip rows another process holds. SQLite: one writer at a time.
+    `due_now` is compared with planned times, `store_time` (the store's clock) with leases and retry
+    waits. PostgreSQL: row locks that skip rows another process holds. SQLite: one writer at a time.
     Either way each row then moves to `sending` with a compare-and-set on its state and attempts.
     """
-    due = or_(
-        (col(Ping.state) == PingState.PLANNED.value) & (col(Ping.next_attempt_at) <= now),
-        (col(Ping.state) == PingState.SENDING.value) & (col(Ping.lease_until) <= now),
+    planned_due = (
+        (col(Ping.state) == PingState.PLANNED.value)
+        & (col(Ping.next_attempt_at) <= due_now)
+        & or_(col(Ping.retry_at).is_(None), col(Ping.retry_at) <= store_time)
     )
-    query = select(Ping.id, Ping.state, Ping.attempts).where(due)
+    lease_over = (col(Ping.state) == PingState.SENDING.value) & (col(Ping.lease_until) <= store_time)
+    query = select(Ping.id, Ping.state, Ping.attempts, Ping.unsure).where(or_(planned_due, lease_over))
     if ticket_id is not None:
         query = query.where(Ping.ticket_id == ticket_id)
     query = query.order_by(col(Ping.next_attempt_at), col(Ping.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     claimed = []
-    for ping_id, state, attempts in session.exec(query).all():
+    for ping_id, state, attempts, unsure in session.exec(query).all():
         assert ping_id is not None
         result = session.execute(
             update(Ping)
-            .where(col(Ping.id) == ping_id, col(Ping.state) == state, col(Ping.attempts) == attempts)
-            .values(state=PingState.SENDING.value, lease_until=now + lease, attempts=attempts + 1)
+            .where(
+                col(Ping.id) == ping_id,
+                col(Ping.state) == state,
+                col(Ping.attempts) == attempts,
+                or_(planned_due, lease_over),
+            )
+            .values(state=PingState.SENDING.value, lease_until=store_time + lease, attempts=attempts + 1)
         )
         if result.rowcount:  # type: ignore[attr-defined]
-            claimed.append(Claimed(ping_id, attempts + 1, in_flight=state == PingState.SENDING.value))
+            in_flight = state == PingState.SENDING.value or bool(unsure)
+            claimed.append(Claimed(ping_id, attempts + 1, in_flight=in_flight))
     return claimed
 
 
-def _finish(session: Session, claim: Claimed, **values: object) -> bool:
-    """Record an outcome only while this process still holds the ping (its attempt is the fence)."""
+def _held(claim: Claimed) -> list[object]:
+    """This process still holds the ping: its attempt is the fence."""
+    return [
+        col(Ping.id) == claim.id,
+        col(Ping.state) == PingState.SENDING.value,
+        col(Ping.attempts) == claim.attempts,
+    ]
+
+
+def hold(session: Session, claim: Claimed, store_time: datetime, lease: timedelta) -> bool:
+    """Right before a post: True when this process still holds the ping and its lease did not run
+    out; the lease then starts again, so the post (shorter than a lease) ends while it is held."""
     result = session.execute(
         update(Ping)
-        .where(
-            col(Ping.id) == claim.id,
-            col(Ping.state) == PingState.SENDING.value,
-            col(Ping.attempts) == claim.attempts,
-        )
-        .values(lease_until=None, **values)
+        .where(*_held(claim), col(Ping.lease_until) > store_time)  # type: ignore[arg-type]
+        .values(lease_until=store_time + lease)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _finish(session: Session, claim: Claimed, **values: object) -> bool:
+    """Record an outcome only while this process still holds the ping."""
+    result = session.execute(
+        update(Ping).where(*_held(claim)).values(lease_until=None, **values)  # type: ignore[arg-type]
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -197,11 +273,22 @@ def mark_sent(
         posted_at=at,
         late=late,
         last_error=None,
+        retry_at=None,
+        unsure=False,
     )
 
 
-def mark_retry(session: Session, claim: Claimed, at: datetime, error: str) -> bool:
-    return _finish(session, claim, state=PingState.PLANNED.value, next_attempt_at=at, last_error=error[:500])
+def mark_retry(session: Session, claim: Claimed, retry_at: datetime, error: str, unsure: bool) -> bool:
+    """Planned again, due as before, but not before `retry_at` on the store's clock (so a retry
+    happens also while the app's clock stands still, as with FROZEN_TIME)."""
+    return _finish(
+        session,
+        claim,
+        state=PingState.PLANNED.value,
+        retry_at=retry_at,
+        unsure=unsure,
+        last_error=error[:500],
+    )
 
 
 def mark_dropped(session: Session, claim: Claimed, reason: str) -> bool:

@@ -87,7 +87,9 @@ def open_tickets(
 ) -> tuple[list[Ticket], int]:
     """Soonest due first, and how many there are in all (for a summary line)."""
     conditions = _open_in(queue, desk)
-    query = select(Ticket).where(*conditions).order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)
+    # Reopened tickets head their queue: someone already waited once.
+    order = (col(Ticket.reopened_at).is_(None), col(Ticket.due_at), col(Ticket.id))
+    query = select(Ticket).where(*conditions).order_by(*order).limit(limit)
     total = session.exec(select(func.count()).select_from(Ticket).where(*conditions)).one()
     return list(session.exec(query)), int(total)
 
@@ -130,8 +132,12 @@ def _conditional_update(
 
 
 def record_first_response(session: Session, ticket: Ticket, by: str, at: datetime) -> bool:
-    """The first response is recorded once; True when this call recorded it."""
+    """The first response is recorded once; True when this call recorded it.
+
+    Never before the filing, even when a clock stepped back.
+    """
     assert ticket.id is not None
+    at = max(at, ticket.filed_at)
     return _conditional_update(
         session,
         ticket.id,
@@ -182,12 +188,18 @@ def resolve_ticket(
     return _result(session, ticket_id, done)
 
 
-def reopen_ticket(session: Session, ticket_id: int) -> ChangeResult:
+def reopen_ticket(session: Session, ticket_id: int, at: datetime) -> ChangeResult:
+    """Back in the queue, without the previous resolution; the last resolve time stays for reports."""
     done = _conditional_update(
         session,
         ticket_id,
         [col(Ticket.status) == TicketStatus.RESOLVED.value],
-        {"status": TicketStatus.OPEN.value, "claimant_user_id": None, "resolved_at": None},
+        {
+            "status": TicketStatus.OPEN.value,
+            "claimant_user_id": None,
+            "resolution_note": None,
+            "reopened_at": at,
+        },
     )
     return _result(session, ticket_id, done)
 

@@ -128,7 +128,8 @@ def start_desk(
     fake.reset()
     clock = SettableClock(pendulum.parse(when))  # type: ignore[arg-type]
     settings = make_settings(database_url, fake.url, **overrides)
-    runtime = build_runtime(settings, clock)
+    runtime = build_runtime(settings, clock, store_clock=False)
+    runtime.learn_team_id()
     seed(runtime.engine)
     server = Server(make_wsgi_app(build_app(runtime), runtime), "127.0.0.1", 0, threads=8)
     server.start_in_thread()

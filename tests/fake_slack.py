@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import random
 import threading
 import time
 from collections import defaultdict, deque
@@ -28,6 +29,22 @@ class Call:
 
 
 @dataclass
+class Latency:
+    """Answer after `low`-`high` seconds, and a `slow_share` of calls after `slow` seconds."""
+
+    low: float
+    high: float
+    slow_share: float = 0.0
+    slow: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def draw(self) -> float:
+        if self.rng.random() < self.slow_share:
+            return self.slow
+        return self.rng.uniform(self.low, self.high)
+
+
+@dataclass
 class Scripted:
     status: int
     body: dict[str, Any]
@@ -43,6 +60,7 @@ class FakeSlack:
         self.scripted: dict[str, deque[Scripted]] = defaultdict(deque)
         self.down_for: dict[str, float] = {}  # method -> monotonic time until which it answers 500
         self.delay = 0.0
+        self.latencies: dict[str, Latency] = {}  # method -> how long it takes to answer
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         fake = self
@@ -127,6 +145,8 @@ class FakeSlack:
             self.channel_errors.clear()
             self.scripted.clear()
             self.down_for.clear()
+            self.latencies.clear()
+            self.delay = 0.0
 
     # --- serving --------------------------------------------------------------------------------------
 
@@ -147,6 +167,10 @@ class FakeSlack:
         method = parsed.path.rsplit("/", 1)[-1]
         if self.delay:
             time.sleep(self.delay)
+        if method in self.latencies:
+            with self._lock:
+                pause = self.latencies[method].draw()
+            time.sleep(pause)
         with self._lock:
             self.calls.append(Call(method, params))
             status, body, headers = self._answer(method, params)
@@ -245,6 +269,9 @@ class FakeSlack:
             "ok": True,
             "view": {"id": "V" + self._next_ts().replace(".", ""), **(params.get("view") or {})},
         }
+
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "view": {"id": params.get("view_id"), **(params.get("view") or {})}}
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "view": params.get("view") or {}}

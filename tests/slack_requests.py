@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -37,7 +38,8 @@ class SlackSender:
         self.endpoint = base_url.rstrip("/") + "/slack/events"
         self.response_url = response_url
         self.secret = secret
-        self._trigger = 0
+        self._trigger = 1_000_000
+        self._lock = threading.Lock()
 
     def post_raw(
         self, body: str, content_type: str, headers: dict[str, str] | None = None
@@ -45,8 +47,9 @@ class SlackSender:
         headers = headers if headers is not None else signed_headers(body, content_type, self.secret)
         return requests.post(self.endpoint, data=body.encode(), headers=headers, timeout=30)
 
-    def command_body(self, text: str, user: str, channel: str = "CPARTNER") -> str:
+    def command_body(self, text: str, user: str, channel: str = "CPARTNER", ref: int | None = None) -> str:
         self._trigger += 1
+        ref = self._trigger if ref is None else ref
         return urlencode(
             {
                 "token": "legacy",
@@ -60,13 +63,21 @@ class SlackSender:
                 "text": text,
                 "api_app_id": "A0SLADESK",
                 "is_enterprise_install": "false",
-                "response_url": self.response_url,
-                "trigger_id": f"trigger.{self._trigger}",
+                # Each command's own response URL, so its answer can be told from others'.
+                "response_url": f"{self.response_url}?cmd={ref}",
+                "trigger_id": f"trigger.{ref}",
             }
         )
 
     def command(self, text: str, user: str, channel: str = "CPARTNER") -> requests.Response:
-        return self.post_raw(self.command_body(text, user, channel), "application/x-www-form-urlencoded")
+        """The HTTP answer (the ack); `response.ref` names the answer sent later on its response URL."""
+        with self._lock:
+            self._trigger += 1
+            ref = self._trigger
+        body = self.command_body(text, user, channel, ref=ref)
+        response = self.post_raw(body, "application/x-www-form-urlencoded")
+        response.ref = str(ref)  # type: ignore[attr-defined]
+        return response
 
     def interaction(self, payload: dict[str, Any]) -> requests.Response:
         body = urlencode({"payload": json.dumps(payload)})

@@ -17,18 +17,27 @@ from tests.test_filing import file, tickets
 
 
 def reply(desk: Desk, text: str, user: str) -> str:
-    response = desk.slack.command(text, user)
-    assert response.status_code == 200
-    return str(response.json()["text"])
+    return blocks_of(desk, text, user)[0]
 
 
 def blocks_of(desk: Desk, text: str, user: str) -> tuple[str, list[dict[str, Any]]]:
-    body = desk.slack.command(text, user).json()
-    return body["text"], body.get("blocks") or []
+    """The answer to a command: in the ack itself, or (after work) on its response URL."""
+    started = time.monotonic()
+    response = desk.slack.command(text, user)
+    assert response.status_code == 200
+    assert time.monotonic() - started < 3, "acknowledged too late"
+    if response.content and response.json().get("text"):
+        body = response.json()
+    else:
+        [body] = desk.fake.wait_for("hook", 1, cmd=response.ref)  # type: ignore[attr-defined]
+    assert body.get("response_type") == "ephemeral"
+    return str(body["text"]), body.get("blocks") or []
 
 
-def filed(desk: Desk, user: str = "UALICE", queue: str = "tech", view_id: str = "VFORM1") -> Ticket:
-    file(desk, queue, user, view_id=view_id)
+def filed(
+    desk: Desk, user: str = "UALICE", queue: str = "tech", view_id: str = "VFORM1", **answers: Any
+) -> Ticket:
+    file(desk, queue, user, view_id=view_id, **answers)
     desk.fake.wait_for("chat.postMessage", 2)
     for _ in range(50):
         ticket = [t for t in tickets(desk) if t.submission_key == view_id][0]

@@ -48,13 +48,12 @@ def file(desk: Desk, queue: str, user: str, view_id: str = "VFORM1", **answers: 
 
 
 def refusal(desk: Desk, text: str, user: str) -> str:
-    """`/ticket new …` acks at once; a refusal follows on the command's response_url."""
-    before = len(desk.fake.calls_to("hook"))
+    """`/ticket new …` acks at once and opens the form; a refusal then replaces the form."""
+    before = len(desk.fake.calls_to("views.update"))
     assert desk.slack.command(text, user).status_code == 200
-    hooks = desk.fake.wait_for("hook", before + 1)
-    assert len(hooks) == before + 1
-    assert hooks[-1]["response_type"] == "ephemeral"
-    return str(hooks[-1]["text"])
+    updates = desk.fake.wait_for("views.update", before + 1)
+    assert len(updates) == before + 1
+    return " ".join(block["text"]["text"] for block in updates[-1]["view"]["blocks"])
 
 
 def tickets(desk: Desk) -> list[Ticket]:
@@ -116,7 +115,7 @@ def test_outside_hours_filer_is_told(desk: Desk) -> None:
 
 def test_non_member_is_told_to_contact_the_integrator(desk: Desk) -> None:
     assert "system integrator" in refusal(desk, "new tech", "UNOBODY")
-    assert desk.fake.calls_to("views.open") == []
+    assert len(desk.fake.calls_to("views.update")) == 1  # the opened form became the refusal
     assert tickets(desk) == []
     assert len(audit_events(desk, "filing_refused")) == 1
 
@@ -302,5 +301,7 @@ def test_forged_submission_changes_nothing(desk: Desk) -> None:
 
 def test_form_that_slack_cannot_open_is_explained(desk: Desk) -> None:
     desk.fake.fail("views.open", status=200, error="expired_trigger_id")
-    assert "could not open the form" in refusal(desk, "new tech", "UALICE")
+    response = desk.slack.command("new tech", "UALICE")
+    [answer] = desk.fake.wait_for("hook", 1, cmd=response.ref)  # type: ignore[attr-defined]
+    assert "could not open the form" in answer["text"]
     assert tickets(desk) == []

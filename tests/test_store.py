@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pendulum
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from storage import pings as ping_store
 from storage import tickets as ticket_store
@@ -15,6 +16,7 @@ from storage.pings import PlannedPing
 from tests.conftest import load_ticket, seed
 
 NOW = pendulum.parse("2026-11-30T12:00:00+01:00")
+LEASE = timedelta(seconds=60)
 
 
 def new_ticket(engine: Engine, key: str | None = "V1") -> int:
@@ -43,7 +45,7 @@ def test_conditional_changes_decide_in_the_database(engine: Engine) -> None:
         assert ticket_store.release_ticket(session, ticket_id, "UAGENT2") is Conflict
         assert ticket_store.resolve_ticket(session, ticket_id, "UAGENT1", "ok", NOW) is Done
         assert ticket_store.resolve_ticket(session, ticket_id, "UAGENT1", "ok", NOW) is Conflict
-        assert ticket_store.reopen_ticket(session, ticket_id) is Done
+        assert ticket_store.reopen_ticket(session, ticket_id, NOW) is Done
         assert ticket_store.claim_ticket(session, 999, "UAGENT1", NOW) is ticket_store.ChangeResult.NOT_FOUND
         ticket = ticket_store.get_ticket(session, ticket_id)
         assert ticket is not None
@@ -55,7 +57,12 @@ def test_conditional_changes_decide_in_the_database(engine: Engine) -> None:
         assert [e.event for e in ticket_store.audit_trail(session, ticket_id)] == []
 
 
-def test_replanning_keeps_what_was_posted(engine: Engine) -> None:
+def claim(session: Session, at: pendulum.DateTime, lease: timedelta = LEASE) -> list[ping_store.Claimed]:
+    """Claims with the app's and the store's clock agreeing (as in one process)."""
+    return ping_store.claim_due(session, at, at, lease, 10)
+
+
+def test_a_new_window_replaces_the_old_plan_and_keeps_what_was_posted(engine: Engine) -> None:
     seed(engine)
     ticket_id = new_ticket(engine)
     plan = [
@@ -64,43 +71,106 @@ def test_replanning_keeps_what_was_posted(engine: Engine) -> None:
         PlannedPing(PingKind.ESCALATION, 1, NOW.add(hours=2)),
     ]
     with session_scope(engine) as session:
-        assert ping_store.plan_deadline_pings(session, ticket_id, plan) == 3
+        ping_store.plan_new_ticket(session, ticket_id, plan)
     with session_scope(engine) as session:
-        [claim] = ping_store.claim_due(session, NOW, timedelta(seconds=60), 10)
-        assert ping_store.mark_sent(session, claim, "CTECH", "1.1", NOW, late=False)
+        [first] = claim(session, NOW)
+        assert ping_store.mark_sent(session, first, "CTECH", "1.1", NOW, late=False)
     with session_scope(engine) as session:
         replanned = [
             PlannedPing(PingKind.WARNING, 0, NOW.add(minutes=5)),
             PlannedPing(PingKind.BREACH, 0, NOW.add(minutes=30)),
         ]
-        assert ping_store.plan_deadline_pings(session, ticket_id, replanned) == 0
-        states = {(p.kind, p.seq): (p.state, p.planned_at) for p in ping_store.pings_for(session, ticket_id)}
-    assert states[("warning", 0)] == (PingState.SENT, NOW)
-    assert states[("breach", 0)] == (PingState.PLANNED, NOW.add(minutes=30))
-    assert states[("escalation", 1)][0] == PingState.DROPPED
+        assert ping_store.replan_deadline_pings(session, ticket_id, replanned) == 1
+        states = {
+            (p.plan, p.kind, p.seq): (p.state, p.planned_at) for p in ping_store.pings_for(session, ticket_id)
+        }
+    assert states[(0, "warning", 0)] == (PingState.SENT, NOW)  # posted: kept, and not standing in
+    assert states[(0, "breach", 0)][0] == PingState.DROPPED
+    assert states[(0, "escalation", 1)][0] == PingState.DROPPED
+    assert states[(1, "warning", 0)] == (PingState.PLANNED, NOW.add(minutes=5))  # the new window's
+    assert states[(1, "breach", 0)] == (PingState.PLANNED, NOW.add(minutes=30))
 
 
-def test_claims_lease_and_fence(engine: Engine) -> None:
+def test_after_downtime_only_the_most_advanced_ping_goes_out(engine: Engine) -> None:
     seed(engine)
     ticket_id = new_ticket(engine)
-    lease = timedelta(seconds=60)
+    plan = [
+        PlannedPing(PingKind.WARNING, 0, NOW),
+        PlannedPing(PingKind.WARNING, 1, NOW.add(minutes=10)),
+        PlannedPing(PingKind.BREACH, 0, NOW.add(minutes=20)),
+        PlannedPing(PingKind.ESCALATION, 1, NOW.add(hours=2)),
+    ]
+    with session_scope(engine) as session:
+        ping_store.plan_new_ticket(session, ticket_id, plan)
+    later = NOW.add(minutes=30)
+    with session_scope(engine) as session:
+        pings = {(p.kind, p.seq): p for p in ping_store.pings_for(session, ticket_id)}
+        assert ping_store.earlier_due_deadline_pings(session, pings[("warning", 0)], later) == (True, 0)
+        assert ping_store.earlier_due_deadline_pings(session, pings[("breach", 0)], later) == (False, 2)
+
+
+def test_claims_lease_hold_and_fence(engine: Engine) -> None:
+    seed(engine)
+    ticket_id = new_ticket(engine)
     with session_scope(engine) as session:
         ping_store.owe(session, ticket_id, PingKind.CARD, NOW, once=True)
         assert ping_store.owe(session, ticket_id, PingKind.CARD, NOW, once=True) is None
     with session_scope(engine) as session:
-        [first] = ping_store.claim_due(session, NOW, lease, 10)
+        [first] = claim(session, NOW)
         assert not first.in_flight
-        assert ping_store.claim_due(session, NOW.add(seconds=30), lease, 10) == []  # held
+        assert claim(session, NOW.add(seconds=30)) == []  # held
+        assert ping_store.hold(session, first, NOW.add(seconds=30), LEASE)  # still ours: lease renewed
+        assert claim(session, NOW.add(seconds=61)) == []  # renewed at +30 s: held until +90 s
     with session_scope(engine) as session:
-        [second] = ping_store.claim_due(session, NOW.add(seconds=61), lease, 10)  # the holder died
+        [second] = claim(session, NOW.add(seconds=91))  # the holder is too slow, or died
         assert second.in_flight and second.attempts == 2
+        assert not ping_store.hold(session, first, NOW.add(seconds=92), LEASE)  # never posts it then
         assert not ping_store.mark_sent(session, first, "C", "1.1", NOW, late=False)  # fenced off
-        assert ping_store.mark_retry(session, second, NOW.add(minutes=5), "500")
+        assert ping_store.mark_retry(session, second, NOW.add(minutes=5), "500", unsure=False)
     with session_scope(engine) as session:
-        assert ping_store.claim_due(session, NOW.add(seconds=62), lease, 10) == []
-        [third] = ping_store.claim_due(session, NOW.add(minutes=6), lease, 10)
+        assert claim(session, NOW.add(seconds=92)) == []  # waits for its retry time
+        [third] = claim(session, NOW.add(minutes=6))
         assert not third.in_flight
         assert [p.state for p in ping_store.pings_for(session, ticket_id)] == [PingState.SENDING]
+
+
+def test_a_lease_that_ran_out_cannot_be_renewed(engine: Engine) -> None:
+    seed(engine)
+    ticket_id = new_ticket(engine)
+    with session_scope(engine) as session:
+        ping_store.owe(session, ticket_id, PingKind.NOTICE, NOW, text="hi")
+    with session_scope(engine) as session:
+        [held] = claim(session, NOW)
+        assert not ping_store.hold(session, held, NOW.add(seconds=60), LEASE)  # exactly at expiry: lost
+
+
+def test_a_post_that_may_have_happened_is_looked_for_on_the_next_attempt(engine: Engine) -> None:
+    seed(engine)
+    ticket_id = new_ticket(engine)
+    with session_scope(engine) as session:
+        ping_store.owe(session, ticket_id, PingKind.NOTICE, NOW, text="hi")
+    with session_scope(engine) as session:
+        [held] = claim(session, NOW)
+        assert ping_store.mark_retry(session, held, NOW.add(seconds=2), "timed out", unsure=True)
+    with session_scope(engine) as session:
+        [again] = claim(session, NOW.add(seconds=3))
+        assert again.in_flight
+
+
+def test_leases_follow_the_store_clock_not_the_process_clock(engine: Engine) -> None:
+    """A process whose clock runs two minutes ahead does not take over rows another one holds."""
+    seed(engine)
+    ticket_id = new_ticket(engine)
+    with session_scope(engine) as session:
+        ping_store.owe(session, ticket_id, PingKind.NOTICE, NOW, text="hi")
+    with session_scope(engine) as session:
+        store_time = ping_store.store_now(session)
+        assert abs((store_time - pendulum.now("UTC")).total_seconds()) < 5
+        [held] = ping_store.claim_due(session, NOW, store_time, LEASE, 10)
+    with session_scope(engine) as session:
+        ahead = NOW.add(minutes=2)  # its due times run ahead; its leases don't
+        assert ping_store.claim_due(session, ahead, ping_store.store_now(session), LEASE, 10) == []
+        assert ping_store.hold(session, held, ping_store.store_now(session), LEASE)
 
 
 def test_notices_owed_at_the_same_moment_both_stand(engine: Engine) -> None:
