@@ -195,7 +195,6 @@ def directory_import(
     """Load partners and members; a bad row refuses the whole file."""
     from rich.progress import Progress
 
-    from storage.db import session_scope
     from storage.directory import DirectoryError, import_directory, parse_directory_csv
 
     settings = get_settings()
@@ -205,12 +204,11 @@ def directory_import(
     try:
         with file.open(newline="", encoding="utf-8-sig") as handle:
             rows = parse_directory_csv(handle, settings.desks.keys())
-        with (
-            Progress(disable=len(rows) < 500 or not sys.stderr.isatty(), transient=True) as progress,
-            session_scope(runtime.engine) as session,
-        ):
+        with Progress(disable=len(rows) < 500 or not sys.stderr.isatty(), transient=True) as progress:
             task = progress.add_task("importing", total=len(rows))
-            counts = import_directory(session, rows, lambda done: progress.update(task, completed=done))
+            counts = import_directory(
+                runtime.engine, rows, lambda done: progress.update(task, completed=done)
+            )
     except DirectoryError as error:
         for problem in error.problems:
             typer.echo(f"{file}:{problem}", err=True)

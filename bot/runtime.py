@@ -32,11 +32,7 @@ class Runtime:
     desks: DeskBook
     client: WebClient
     deliverer: Deliverer
-    # Who was allowed to open a form a moment ago: `/ticket new` opens it without the directory
-    # (the submit checks again on fresh data).
-    recently_allowed: TTLCache[tuple[str, Any], bool] = field(
-        default_factory=lambda: TTLCache(maxsize=10_000, ttl=30)
-    )
+    lookup_client: WebClient  # users.info, with a short timeout: a slow Slack can't hold a reply long
     emails: TTLCache[str, str | None] = field(
         default_factory=lambda: TTLCache(maxsize=50_000, ttl=EMAIL_CACHE_SECONDS)
     )
@@ -93,4 +89,5 @@ def build_runtime(
     client = slack_client(settings, min(LOOKUP_TIMEOUT_SECONDS * 2, settings.slack_timeout_seconds))
     delivery_client = slack_client(settings, settings.slack_timeout_seconds)
     deliverer = Deliverer(settings, engine, delivery_client, desks, clock, store_clock=store_clock)
-    return Runtime(settings, engine, clock, desks, client, deliverer)
+    lookup_client = slack_client(settings, LOOKUP_TIMEOUT_SECONDS)
+    return Runtime(settings, engine, clock, desks, client, deliverer, lookup_client)

@@ -8,14 +8,13 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.agents import ACTIONS, run_agent_command
 from handlers.common import (
-    DATABASE_DOWN,
     answer_later,
+    failure_message,
     guarded,
     identify,
     no_such_ticket,
@@ -97,8 +96,8 @@ def open_form_then_check(
             # Without a team yet, Customer Care is the least the filer needs.
             refusal = refusal_for(session, runtime, who, queue or Queue.CARE)
         message = None if refusal.allowed else refusal.message
-    except (OperationalError, DBAPIError):
-        message = DATABASE_DOWN
+    except Exception as error:
+        message = failure_message(error)
     if message is None:
         return
     view_id = ((opened.get("view") or {}) if opened else {}).get("id")

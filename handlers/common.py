@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
@@ -31,6 +32,16 @@ DATABASE_DOWN = (
 )
 SOMETHING_WRONG = ":warning: SLA Desk could not handle that request. Nothing was changed."
 BUSY = ":hourglass: SLA Desk is busy, submit again in a moment. Nothing was changed."
+SLACK_SLOW = (
+    ":hourglass: Slack did not tell SLA Desk who you are in time. Nothing was changed: "
+    "please try again in a minute."
+)
+
+
+class SlackLookupFailed(Exception):
+    """Slack did not answer users.info in time: who is asking is unknown, not a stranger."""
+
+
 TICKET_ID = re.compile(r"^(?:t-?)?(\d{1,9})$", re.IGNORECASE)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,6 +120,8 @@ def failure_message(error: Exception) -> str:
     if isinstance(error, (OperationalError, DBAPIError)):
         log.warning("store unavailable after an ack: %s", describe_store_error(error))
         return BUSY if is_lock_timeout(error) else DATABASE_DOWN
+    if isinstance(error, SlackLookupFailed):
+        return SLACK_SLOW
     log.exception("a request failed after its ack")
     return SOMETHING_WRONG
 
@@ -191,15 +204,18 @@ def no_such_ticket(who: Who, ticket_id: int) -> str:
     return f"There is no ticket T-{ticket_id}" + ("." if who.is_agent else " among your company's tickets.")
 
 
-def _email_of(runtime: Runtime, client: WebClient, user_id: str) -> str | None:
+def _email_of(runtime: Runtime, _client: WebClient, user_id: str) -> str | None:
     """The e-mail Slack reports for a user, cached; the client's short timeout bounds a slow Slack."""
     if user_id in runtime.emails:
         return runtime.emails[user_id]
     try:
-        response = client.users_info(user=user_id)
-    except Exception as error:  # no e-mail scope, Slack away: the user is then simply unknown
-        log.warning("users.info for %s failed: %r", user_id, error)
+        response = runtime.lookup_client.users_info(user=user_id)
+    except SlackApiError as error:  # Slack's answer: no such user, no e-mail scope: unknown
+        log.warning("users.info for %s failed: %s", user_id, error.response.get("error"))
         return None
+    except Exception as error:  # no answer in time: we don't know, so we don't say "stranger"
+        log.warning("users.info for %s did not answer: %r", user_id, error)
+        raise SlackLookupFailed(user_id) from error
     profile = (response.get("user") or {}).get("profile") or {}
     email = str(profile["email"]) if profile.get("email") else None
     runtime.emails[user_id] = email

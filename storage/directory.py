@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import delete, insert, or_
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from storage.models import Agent, Member, Partner, Tier
+from storage.db import reading, session_scope
+from storage.models import Agent, DirectoryStage, Member, Partner, Tier
 
 CSV_HEADER = ("company", "tier", "desk", "assigned_partner", "email", "slack_user_id", "certification")
 REFERRED_TIERS = {Tier.BRONZE.value, Tier.RESELLER.value}
@@ -48,6 +55,7 @@ def parse_directory_csv(lines: Iterable[str], desks: Iterable[str]) -> list[Dire
     rows: list[DirectoryRow] = []
     problems: list[str] = []
     seen_emails: dict[str, int] = {}
+    seen_slack_ids: dict[str, DirectoryRow] = {}
     for index, record in enumerate(reader, start=2):
         if not any(field.strip() for field in record):
             continue
@@ -72,15 +80,22 @@ def parse_directory_csv(lines: Iterable[str], desks: Iterable[str]) -> list[Dire
             seen_emails[email] = index
         if slack_id and not SLACK_USER.match(slack_id):
             problems.append(f"line {index}: slack_user_id {slack_id!r} is not a Slack user id (U…)")
+        elif slack_id and slack_id in seen_slack_ids:
+            earlier = seen_slack_ids[slack_id]
+            problems.append(
+                f"line {index}: slack_user_id {slack_id} is already on line {earlier.line} "
+                f"({earlier.email}, {earlier.company}): one Slack user is one member of one company"
+            )
         if tier in REFERRED_TIERS and not assigned:
             problems.append(f"line {index}: a {tier} partner needs an assigned_partner")
         if tier not in REFERRED_TIERS and assigned:
             problems.append(f"line {index}: only bronze and reseller partners have an assigned_partner")
-        rows.append(
-            DirectoryRow(
-                index, company, tier, desk, assigned or None, email, slack_id or None, certification or None
-            )
+        row = DirectoryRow(
+            index, company, tier, desk, assigned or None, email, slack_id or None, certification or None
         )
+        rows.append(row)
+        if slack_id:
+            seen_slack_ids.setdefault(slack_id, row)
     problems.extend(_company_conflicts(rows))
     if problems:
         raise DirectoryError(problems)
@@ -91,12 +106,30 @@ def _tiers() -> str:
     return ", ".join(t.value for t in Tier)
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\ufeff"))
+
+
+def company_key(name: str) -> str:
+    """How company names are compared: NFKC-normalised, case-folded, without invisible characters."""
+    return " ".join(unicodedata.normalize("NFKC", name).translate(_INVISIBLE).casefold().split())
+
+
+def looks_alike(name: str, other: str) -> bool:
+    """Two names that compare equal but are not the same text beyond letter case."""
+    return company_key(name) == company_key(other) and name.casefold() != other.casefold()
+
+
 def _company_conflicts(rows: list[DirectoryRow]) -> list[str]:
     first: dict[str, DirectoryRow] = {}
     problems = []
     for row in rows:
-        earlier = first.setdefault(row.company.casefold(), row)
-        if (earlier.tier, earlier.desk, earlier.assigned_partner) != (
+        earlier = first.setdefault(company_key(row.company), row)
+        if looks_alike(row.company, earlier.company):
+            problems.append(
+                f"line {row.line}: company {row.company!r} looks like {earlier.company!r} on line "
+                f"{earlier.line} but is written with other (invisible or look-alike) characters"
+            )
+        elif (earlier.tier, earlier.desk, earlier.assigned_partner) != (
             row.tier,
             row.desk,
             row.assigned_partner,
@@ -108,25 +141,105 @@ def _company_conflicts(rows: list[DirectoryRow]) -> list[str]:
     return problems
 
 
-def import_directory(
-    session: Session, rows: list[DirectoryRow], progress: Callable[[int], None] | None = None
-) -> dict[str, int]:
-    """Upsert partners and members; raises DirectoryError (and writes nothing) on a bad reference.
+STAGE_CHUNK = 2_000  # rows staged per transaction: a few milliseconds of SQLite's write lock each
 
-    The caller owns the transaction: on error it rolls back, so the import is all or nothing.
+
+@dataclass
+class ImportPlan:
+    """What an import changes, worked out from a read of the store (no lock held)."""
+
+    import_id: str
+    partners: dict[str, DirectoryRow]  # company key -> its first row
+    stored: dict[str, Partner]  # company key -> the stored partner
+    counts: dict[str, int]
+
+
+def import_directory(
+    engine: Engine, rows: list[DirectoryRow], progress: Callable[[int], None] | None = None
+) -> dict[str, int]:
+    """Upsert partners and members; raises DirectoryError (and writes nothing) on a bad file.
+
+    All or nothing for users, without holding the write lock for long: rows are staged in short
+    transactions where nobody looks, then one short set-based transaction makes them the directory.
     """
-    partners = {p.name.casefold(): p for p in session.exec(select(Partner)).all()}
-    file_companies = {row.company.casefold(): row for row in rows}
+    with session_scope(reading(engine)) as session:
+        plan = _plan_import(session, rows)
+    try:
+        for start in range(0, len(rows), STAGE_CHUNK):
+            chunk = [_staged(plan, row) for row in rows[start : start + STAGE_CHUNK]]
+            with engine.begin() as connection:  # Core, not the ORM: the lock is held for the insert alone
+                connection.execute(insert(DirectoryStage.__table__), chunk)  # type: ignore[attr-defined]
+            if progress:
+                progress(start + len(chunk))
+        with session_scope(engine) as session:
+            _apply(session, plan)
+    finally:
+        _unstage(engine, plan.import_id)
+    return plan.counts
+
+
+def _staged(plan: ImportPlan, row: DirectoryRow) -> dict[str, object]:
+    key = company_key(row.company)
+    stored = plan.stored.get(key)
+    return {
+        "import_id": plan.import_id,
+        "company": stored.name if stored else plan.partners[key].company,
+        "email": row.email,
+        "slack_user_id": row.slack_user_id,
+        "certification": row.certification,
+    }
+
+
+def _plan_import(session: Session, rows: list[DirectoryRow]) -> ImportPlan:
+    stored = {company_key(p.name): p for p in session.exec(select(Partner)).all()}
+    by_id = {p.id: p for p in stored.values()}
+    partners: dict[str, DirectoryRow] = {}
+    for row in rows:
+        partners.setdefault(company_key(row.company), row)
+    problems = _reference_problems(rows, partners, stored)
+    problems += _store_conflicts(session, rows, partners, stored, by_id)
+    if problems:
+        raise DirectoryError(problems)
+    counts = {"partners_added": 0, "partners_changed": 0, "members_added": 0, "members_changed": 0}
+    for key, row in partners.items():
+        partner = stored.get(key)
+        if partner is None:
+            counts["partners_added"] += 1
+            continue
+        assigned = by_id.get(partner.assigned_partner_id)
+        was = (partner.tier, partner.desk, company_key(assigned.name) if assigned else None)
+        if was != (row.tier, row.desk, company_key(row.assigned_partner) if row.assigned_partner else None):
+            counts["partners_changed"] += 1
+    members = {m.email: m for m in session.exec(select(Member)).all()}
+    for row in rows:
+        member = members.get(row.email)
+        partner = stored.get(company_key(row.company))
+        if member is None:
+            counts["members_added"] += 1
+        elif (member.partner_id, member.slack_user_id, member.certification) != (
+            partner.id if partner else None,
+            row.slack_user_id,
+            row.certification,
+        ):
+            counts["members_changed"] += 1
+    return ImportPlan(uuid.uuid4().hex, partners, stored, counts)
+
+
+def _reference_problems(
+    rows: list[DirectoryRow], partners: dict[str, DirectoryRow], stored: dict[str, Partner]
+) -> list[str]:
     problems = []
+    for key, row in partners.items():
+        if key in stored and looks_alike(row.company, stored[key].name):
+            problems.append(
+                f"line {row.line}: company {row.company!r} looks like {stored[key].name!r} in the "
+                "directory but is written with other (invisible or look-alike) characters"
+            )
     for row in rows:
         if not row.assigned_partner:
             continue
-        key = row.assigned_partner.casefold()
-        target_tier = (
-            file_companies[key].tier
-            if key in file_companies
-            else (partners[key].tier if key in partners else None)
-        )
+        key = company_key(row.assigned_partner)
+        target_tier = partners[key].tier if key in partners else (stored[key].tier if key in stored else None)
         if target_tier is None:
             problems.append(
                 f"line {row.line}: assigned_partner {row.assigned_partner!r} is not a known partner"
@@ -136,51 +249,79 @@ def import_directory(
                 f"line {row.line}: assigned_partner {row.assigned_partner!r} is {target_tier}, "
                 "expected a platinum or gold partner"
             )
-    if problems:
-        raise DirectoryError(problems)
+    return problems
 
-    counts = {"partners_added": 0, "partners_changed": 0, "members_added": 0, "members_changed": 0}
-    for key, row in file_companies.items():
+
+def _store_conflicts(
+    session: Session,
+    rows: list[DirectoryRow],
+    partners: dict[str, DirectoryRow],
+    stored: dict[str, Partner],
+    by_id: dict[int | None, Partner],
+) -> list[str]:
+    """A Slack user id the file gives one company while the store has it on another company's
+    member, whom the file does not move."""
+    in_file = {row.email for row in rows}
+    wanted = {row.slack_user_id: row for row in rows if row.slack_user_id}
+    problems = []
+    holders = select(Member).where(col(Member.slack_user_id).in_(list(wanted)))
+    for member in session.exec(holders) if wanted else []:
+        row = wanted[member.slack_user_id or ""]
+        if member.email in in_file or member.email == row.email:
+            continue
+        holder = by_id.get(member.partner_id)
+        if holder is not None and company_key(holder.name) != company_key(row.company):
+            problems.append(
+                f"line {row.line}: slack_user_id {row.slack_user_id} belongs to {member.email} "
+                f"of {holder.name} in the directory"
+            )
+    return problems
+
+
+def _apply(session: Session, plan: ImportPlan) -> None:
+    partners = dict(plan.stored)
+    for key, row in plan.partners.items():
         partner = partners.get(key)
         if partner is None:
             partner = Partner(name=row.company, tier=row.tier, desk=row.desk)
-            session.add(partner)
             partners[key] = partner
-            counts["partners_added"] += 1
-        elif (partner.tier, partner.desk) != (row.tier, row.desk):
-            partner.tier, partner.desk = row.tier, row.desk
-            counts["partners_changed"] += 1
+        partner.tier, partner.desk = row.tier, row.desk
+        session.add(partner)
     session.flush()
-    for key, row in file_companies.items():
-        assigned_id = partners[row.assigned_partner.casefold()].id if row.assigned_partner else None
-        partner = partners[key]
-        if partner.assigned_partner_id != assigned_id:
-            partner.assigned_partner_id = assigned_id
-            counts["partners_changed"] += 1
+    for key, row in plan.partners.items():
+        target = partners[company_key(row.assigned_partner)] if row.assigned_partner else None
+        partners[key].assigned_partner_id = target.id if target else None
+        session.add(partners[key])
+    session.flush()
+    staged = (
+        select(
+            DirectoryStage.email,
+            Partner.id,
+            DirectoryStage.slack_user_id,
+            DirectoryStage.certification,
+        )
+        .join(Partner, col(Partner.name) == col(DirectoryStage.company))
+        .where(DirectoryStage.import_id == plan.import_id)
+    )
+    upsert = (postgres_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(Member)
+    statement = upsert.from_select(["email", "partner_id", "slack_user_id", "certification"], staged)
+    changed = {
+        "partner_id": statement.excluded.partner_id,
+        "slack_user_id": statement.excluded.slack_user_id,
+        "certification": statement.excluded.certification,
+    }
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["email"],
+            set_=changed,
+            where=or_(*(getattr(Member, name).is_distinct_from(value) for name, value in changed.items())),
+        )
+    )
 
-    members = {m.email: m for m in session.exec(select(Member)).all()}
-    for done, row in enumerate(rows, start=1):
-        partner_id = partners[row.company.casefold()].id
-        assert partner_id is not None
-        wanted = (partner_id, row.slack_user_id, row.certification)
-        member = members.get(row.email)
-        if member is None:
-            member = Member(
-                email=row.email,
-                partner_id=wanted[0],
-                slack_user_id=row.slack_user_id,
-                certification=row.certification,
-            )
-            session.add(member)
-            members[row.email] = member
-            counts["members_added"] += 1
-        elif (member.partner_id, member.slack_user_id, member.certification) != wanted:
-            member.partner_id, member.slack_user_id, member.certification = wanted
-            counts["members_changed"] += 1
-        if progress:
-            progress(done)
-    session.flush()
-    return counts
+
+def _unstage(engine: Engine, import_id: str) -> None:
+    with session_scope(engine) as session:
+        session.execute(delete(DirectoryStage).where(col(DirectoryStage.import_id) == import_id))
 
 
 # --- lookups ---------------------------------------------------------------------------------------------

@@ -168,6 +168,18 @@ class Ping(SQLModel, table=True):
     text: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class DirectoryStage(SQLModel, table=True):
+    """Rows of a directory import on their way in: written in short transactions where nobody looks,
+    then made the directory in one short transaction."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: str = Field(index=True)
+    company: str
+    email: str
+    slack_user_id: str | None = None
+    certification: str | None = None
+
+
 class Heartbeat(SQLModel, table=True):
     """One row `/health` writes to, so a store that reads but can't write is seen as unhealthy."""
 

@@ -72,8 +72,8 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def seed(engine: Engine) -> None:
+    import_directory(engine, parse_directory_csv(io.StringIO(DIRECTORY_CSV), ["cet", "est"]))
     with session_scope(engine) as session:
-        import_directory(session, parse_directory_csv(io.StringIO(DIRECTORY_CSV), ["cet", "est"]))
         for user, desk, lead in AGENTS:
             add_agent(session, user, desk, lead)
 

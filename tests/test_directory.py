@@ -28,8 +28,7 @@ HEADER = "company,tier,desk,assigned_partner,email,slack_user_id,certification\n
 
 def load(engine: Engine, text: str) -> dict[str, int]:
     rows = parse_directory_csv(io.StringIO(text), ["cet", "est"])
-    with session_scope(engine) as session:
-        return import_directory(session, rows)
+    return import_directory(engine, rows)
 
 
 def counts(engine: Engine) -> tuple[int, int]:
@@ -116,3 +115,85 @@ def test_agents(engine: Engine) -> None:
         ]
         assert desk_leads(session, "est") == ["UAGENT2"]
         assert remove_agent(session, "UAGENT2") and not remove_agent(session, "UNOBODY")
+
+
+def test_first_import_counts_honestly(engine: Engine) -> None:
+    """Setting a new partner's assigned partner is part of adding it, not a change."""
+    assert load(engine, DIRECTORY_CSV) == {
+        "partners_added": 3,
+        "partners_changed": 0,
+        "members_added": 6,
+        "members_changed": 0,
+    }
+
+
+def test_a_slack_user_under_two_companies_is_refused_with_both_lines() -> None:
+    text = HEADER + "Acme,gold,cet,,a@acme.example,UTWICE,W-FE\nBeta,gold,cet,,b@beta.example,UTWICE,W-FE\n"
+    with pytest.raises(DirectoryError) as error:
+        parse_directory_csv(io.StringIO(text), ["cet"])
+    assert error.value.problems == [
+        "line 3: slack_user_id UTWICE is already on line 2 (a@acme.example, Acme): "
+        "one Slack user is one member of one company"
+    ]
+
+
+def test_a_slack_user_of_another_company_in_the_store_is_refused(engine: Engine) -> None:
+    load(engine, DIRECTORY_CSV)
+    text = HEADER + "Beta,gold,cet,,new@beta.example,UALICE,W-FE\n"
+    with pytest.raises(DirectoryError, match="line 2: slack_user_id UALICE belongs to alice@acme.example"):
+        load(engine, text)
+    assert counts(engine) == (3, 6)  # nothing written
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    ["Acme\u200b Telecom", "Ａｃｍｅ Telecom", "Acme\u00adTelecom".replace("\u00adT", " \u00adT")],
+)
+def test_company_names_that_only_look_alike_are_refused(lookalike: str) -> None:
+    text = HEADER + f"Acme Telecom,gold,cet,,a@acme.example,,\n{lookalike},gold,cet,,b@acme.example,,\n"
+    with pytest.raises(DirectoryError) as error:
+        parse_directory_csv(io.StringIO(text), ["cet"])
+    [problem] = error.value.problems
+    assert problem.startswith("line 3: company") and "look-alike" in problem and "line 2" in problem
+
+
+def test_a_lookalike_of_a_stored_company_is_refused(engine: Engine) -> None:
+    load(engine, DIRECTORY_CSV)
+    with pytest.raises(DirectoryError, match="looks like 'Acme Telecom' in the directory"):
+        load(engine, HEADER + "Acme Tele\u200bcom,gold,cet,,zed@acme.example,,\n")
+    # a difference of letter case alone is the same company, as before
+    assert load(engine, HEADER + "ACME TELECOM,gold,cet,,zed@acme.example,,\n")["partners_added"] == 0
+
+
+def test_a_big_import_holds_the_write_lock_only_briefly(sqlite_url: str) -> None:
+    """100,000 members: a writer that tries all along is never kept waiting half a second."""
+    import threading
+    import time
+
+    from storage.db import make_engine, migrate
+
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    text = HEADER + "".join(f"Big Co,gold,cet,,u{n}@big.example,U{n:08d},W-FE\n" for n in range(100_000))
+    rows = parse_directory_csv(io.StringIO(text), ["cet"])
+    waits: list[float] = []
+    done = threading.Event()
+
+    def writer() -> None:
+        while not done.is_set():
+            started = time.monotonic()
+            with session_scope(engine) as session:
+                add_agent(session, "UPROBE", "cet", False)
+            waits.append(time.monotonic() - started)
+            time.sleep(0.005)
+
+    probe = threading.Thread(target=writer)
+    probe.start()
+    try:
+        result = import_directory(engine, rows)
+    finally:
+        done.set()
+        probe.join()
+    assert result["members_added"] == 100_000 and counts(engine) == (1, 100_000)
+    assert len(waits) > 10 and max(waits) < 0.5, f"longest wait {max(waits):.3f} s"
+    engine.dispose()

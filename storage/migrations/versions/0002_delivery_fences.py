@@ -1,4 +1,4 @@
-"""delivery fences on the store's clock, ping plans, reopened tickets, health heartbeat
+"""delivery fences on the store's clock, ping plans, reopened tickets, health heartbeat, import staging
 
 Revision ID: 0002
 Revises: 0001
@@ -31,6 +31,17 @@ def upgrade() -> None:
             sa.Column("reopened_at", storage.models.UTCDateTime(timezone=True), nullable=True)
         )
     op.create_table(
+        "directorystage",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("import_id", sa.String(), nullable=False),
+        sa.Column("company", sa.String(), nullable=False),
+        sa.Column("email", sa.String(), nullable=False),
+        sa.Column("slack_user_id", sa.String(), nullable=True),
+        sa.Column("certification", sa.String(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_directorystage_import_id", "directorystage", ["import_id"])
+    op.create_table(
         "heartbeat",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("at", storage.models.UTCDateTime(timezone=True), nullable=False),
@@ -40,6 +51,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("heartbeat")
+    op.drop_index("ix_directorystage_import_id", table_name="directorystage")
+    op.drop_table("directorystage")
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.drop_column("reopened_at")
     with op.batch_alter_table("ping", schema=None) as batch_op:
