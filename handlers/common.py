@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from handlers.rules import FilerFacts, is_certified
+from handlers.rules import FilerFacts, escape, is_certified
 from storage import directory
 from storage import tickets as ticket_store
 from storage.db import describe_store_error, is_lock_timeout
@@ -241,7 +241,7 @@ def filer_facts(session: Session, runtime: Runtime, who: Who) -> FilerFacts | No
     if not is_certified(who.member.certification, ladder, minimum):
         # Only a refusal names them: don't read the whole company for every filing.
         certified = [
-            f"<@{m.slack_user_id}>" if m.slack_user_id else m.email
+            f"<@{m.slack_user_id}>" if m.slack_user_id else escape(m.email)
             for m in directory.colleagues(session, partner.id or 0)
             if m.id != who.member.id and is_certified(m.certification, ladder, minimum)
         ][:10]

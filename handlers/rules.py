@@ -60,7 +60,7 @@ class FilerFacts:
     certification: str | None
     assigned_partner: str | None = None
     assigned_partner_contacts: Sequence[str] = ()  # Slack user ids
-    certified_colleagues: Sequence[str] = ()  # Slack mentions or e-mails, already formatted
+    certified_colleagues: Sequence[str] = ()  # Slack mentions or escaped e-mails, ready to show
 
 
 @dataclass(frozen=True)
@@ -100,21 +100,23 @@ def may_file(
             "ticket for you. Please contact your system integrator (the partner who installed your "
             "system): they open tickets on your behalf.",
         )
+    # Names come from the directory file: escaped like anything typed, so they can't notify anyone.
+    company = escape(filer.company)
     if filer.tier in REFERRED_TIERS:
-        partner = filer.assigned_partner or "your assigned Platinum or Gold partner"
+        partner = escape(filer.assigned_partner or "your assigned Platinum or Gold partner")
         contacts = ", ".join(f"<@{user}>" for user in filer.assigned_partner_contacts)
         return Decision(
             False,
             Refusal.REFERRED,
-            f"{filer.company} is a {filer.tier.title()} partner: support comes through its assigned "
+            f"{company} is a {filer.tier.title()} partner: support comes through its assigned "
             f"partner, {partner}. Please contact them" + (f" ({contacts})." if contacts else "."),
         )
     if queue is Queue.TECH and not is_certified(filer.certification, ladder, minimum):
         colleagues = ", ".join(filer.certified_colleagues)
         who = (
-            f"Certified colleagues at {filer.company} who can file it: {colleagues}."
+            f"Certified colleagues at {company} who can file it: {colleagues}."
             if colleagues
-            else f"Nobody at {filer.company} is certified yet."
+            else f"Nobody at {company} is certified yet."
         )
         phone = (
             f" For calls failing right now you can also phone support: {support_phone}."

@@ -18,7 +18,7 @@ from bot.clock import SettableClock
 from bot.runtime import Runtime, build_runtime
 from bot.server import Server, make_wsgi_app
 from bot.settings import Settings
-from storage.db import make_engine, session_scope
+from storage.db import make_engine, migrate, session_scope
 from storage.directory import add_agent, import_directory, parse_directory_csv
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SIGNING_SECRET, SlackSender
@@ -57,13 +57,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
 
 
 @pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    if not PG_URL:
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (.ci/run always does)")
+    _fresh_postgres(PG_URL)
+    engine = make_engine(PG_URL)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Any) -> str:
     return f"sqlite:///{tmp_path}/desk.db"
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    from storage.db import migrate
 
     engine = make_engine(db_url)
     migrate(engine)

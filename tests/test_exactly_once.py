@@ -20,7 +20,7 @@ from storage.db import session_scope
 from storage.models import Ping, PingState, Ticket
 from tests.conftest import load_ticket, seed
 from tests.fake_slack import FakeSlack, Latency
-from tests.test_worker import pg_engine, posted_ping_ids, scheduler  # noqa: F401 (fixture)
+from tests.test_worker import posted_ping_ids, scheduler
 
 NOW = pendulum.parse("2026-11-30T12:00:00+01:00")
 SLOW_SLACK = {"WORKER_LEASE_SECONDS": "6", "SLACK_TIMEOUT_SECONDS": "1", "WORKER_BATCH": "200"}
@@ -113,18 +113,18 @@ def assert_exactly_once(fake: FakeSlack, expected: set[int]) -> None:
 
 def test_two_schedulers_and_a_slow_slack_post_every_ping_once(
     pg_engine: Engine, slow_slack: FakeSlack
-) -> None:  # noqa: F811
+) -> None:
     expected = run_two(pg_engine, slow_slack, (NOW.isoformat(), NOW.isoformat()))
     assert_exactly_once(slow_slack, expected)
 
 
-def test_clocks_two_minutes_apart_change_nothing(pg_engine: Engine, slow_slack: FakeSlack) -> None:  # noqa: F811
+def test_clocks_two_minutes_apart_change_nothing(pg_engine: Engine, slow_slack: FakeSlack) -> None:
     expected = run_two(pg_engine, slow_slack, (NOW.isoformat(), NOW.add(minutes=2).isoformat()))
     assert_exactly_once(slow_slack, expected)
 
 
 def test_one_scheduler_killed_mid_batch_loses_and_doubles_nothing(
-    pg_engine: Engine,  # noqa: F811
+    pg_engine: Engine,
     slow_slack: FakeSlack,
 ) -> None:
     expected = run_two(pg_engine, slow_slack, (NOW.isoformat(), NOW.isoformat()), kill_first_after=60)

@@ -11,13 +11,12 @@ from collections import Counter
 from pathlib import Path
 
 import pendulum
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from storage.db import make_engine, migrate, session_scope
 from storage.models import Ping, PingKind, PingState, Ticket
-from tests.conftest import PG_ENV, PG_URL, Desk, _fresh_postgres, load_ticket, seed, start_desk
+from tests.conftest import PG_URL, Desk, _fresh_postgres, load_ticket, seed, start_desk
 from tests.fake_slack import FakeSlack
 from tests.test_agents import blocks_of, filed, reply
 
@@ -246,16 +245,6 @@ def posted_ping_ids(fake: FakeSlack) -> Counter[int]:
             if "ping_id" in payload:
                 ids[payload["ping_id"]] += 1
     return ids
-
-
-@pytest.fixture
-def pg_engine() -> Engine:
-    if not PG_URL:
-        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (.ci/run always does)")
-    _fresh_postgres(PG_URL)
-    engine = make_engine(PG_URL)
-    migrate(engine)
-    return engine
 
 
 def test_four_workers_on_postgresql_post_2000_pings_exactly_once(
