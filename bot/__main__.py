@@ -35,6 +35,15 @@ def _logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # A quiet start: schema upgrades and the HTTP server's banner are the libraries' chatter.
+    for chatty in ("alembic", "waitress"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _store(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
@@ -82,8 +91,14 @@ def serve(
     if worker and settings.worker_enabled:
         background.start_in_thread()
     warm_up_language_detector()
+    runtime.learn_team_id()
     signal.signal(signal.SIGTERM, _stop)
-    logging.getLogger("bot").info("serving on port %s", server.port)
+    pinger = "with" if worker and settings.worker_enabled else "without"
+    typer.echo(
+        f"SLA Desk listening on http://{host or settings.host}:{server.port}/slack/events "
+        f"({pinger} the ping worker), store {_store(settings)}",
+        err=True,
+    )
     try:
         server.serve_forever()
     finally:
@@ -103,9 +118,11 @@ def socket() -> None:
     from bot.worker import Worker
 
     runtime = _runtime(settings)
+    runtime.learn_team_id()
     background = Worker(runtime.deliverer, settings.worker_interval_seconds)
     if settings.worker_enabled:
         background.start_in_thread()
+    typer.echo(f"SLA Desk connecting over Socket Mode, store {_store(settings)}", err=True)
     try:
         SocketModeHandler(build_app(runtime), settings.slack_app_token).start()
     except KeyboardInterrupt:

@@ -5,9 +5,11 @@ Everything SPEC marks *default* lives here so an operator can change it without 
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -15,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+ENV_EXAMPLE = ".env.example"
 
 
 class DeskSettings(BaseModel):
@@ -135,6 +138,11 @@ class Settings(BaseSettings):
             raise ValueError("expected sqlite:///FILE or postgresql+psycopg://USER@HOST/DB")
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        home = project_home()
+        path = value.removeprefix("sqlite:///")
+        if home and value.startswith("sqlite:///") and path and not path.startswith((":", "/")):
+            # One store whichever folder a command is run from: relative to the project.
+            value = f"sqlite:///{home / path}"
         return value
 
     @model_validator(mode="after")
@@ -157,10 +165,25 @@ def describe_validation_error(error: ValidationError) -> str:
     return f"Setting {name} is invalid: {first['msg']}"
 
 
+def project_home() -> Path | None:
+    """Where the project lives, when run through its scripts (they set SLA_DESK_HOME)."""
+    home = os.environ.get("SLA_DESK_HOME")
+    return Path(home) if home else None
+
+
+def env_files() -> tuple[Path, ...]:
+    """The project's .env, then one in the folder the command is run from (which wins)."""
+    home = project_home()
+    files = [home / ".env"] if home else []
+    if not home or Path.cwd().resolve() != home.resolve():
+        files.append(Path(".env"))
+    return tuple(files)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     try:
-        return Settings()
+        return Settings(_env_file=env_files())  # type: ignore[call-arg]
     except ValidationError as error:
         raise SettingsError(describe_validation_error(error)) from None
     except PydanticSettingsError as error:
@@ -170,14 +193,16 @@ def get_settings() -> Settings:
 
 
 def require(settings: Settings, *names: str) -> None:
-    """Stop with one line naming the first required setting that is empty."""
-    for name in names:
-        if not getattr(settings, name):
-            print(
-                f"Setting {name.upper()} is missing: {_HINTS.get(name, 'set it in the environment or .env')}",
-                file=sys.stderr,
-            )
-            raise SystemExit(2)
+    """Stop naming every required setting that is empty (all at once, not one per run)."""
+    missing = [name for name in names if not getattr(settings, name)]
+    for name in missing:
+        print(
+            f"Setting {name.upper()} is missing: {_HINTS.get(name, 'set it in the environment or .env')}",
+            file=sys.stderr,
+        )
+    if missing:
+        print(f"See {ENV_EXAMPLE} for every setting, with examples.", file=sys.stderr)
+        raise SystemExit(2)
 
 
 _HINTS = {

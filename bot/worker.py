@@ -26,7 +26,7 @@ class Worker:
             return 0
 
     def run(self) -> None:
-        log.info("worker running every %.1f s", self.interval)
+        log.debug("worker running every %.1f s", self.interval)
         while not self.stop_event.is_set():
             self.tick()
             self.stop_event.wait(self.interval)
