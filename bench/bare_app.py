@@ -1,4 +1,4 @@
-"""A bare Bolt app that only acknowledges `/ticket`, on the same server stack as `serve` (the baseline).
+"""A bare Bolt app that only acknowledges `/ticket` and buttons, on the same server stack as `serve`.
 
 .venv/bin/python bench/bare_app.py PORT
 """
@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def main() -> None:
 
     @app.command("/ticket")
     def acknowledge(ack: Ack) -> None:
+        ack()
+
+    @app.action(re.compile(".*"))
+    def acknowledge_button(ack: Ack) -> None:
         ack()
 
     from slack_bolt.adapter.wsgi import SlackRequestHandler

@@ -56,10 +56,11 @@ class RemoteFake:
 
 
 @contextmanager
-def fake_slack_process() -> Iterator[RemoteFake]:
-    """The fake Slack in a process of its own, so that answering the bot costs the load generator nothing."""
+def fake_slack_process(delay: float = 0.0) -> Iterator[RemoteFake]:
+    """The fake Slack in a process of its own, so that answering the bot costs the load generator nothing;
+    `delay`: every call answered that much later (a slow Slack)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_slack"],
+        [sys.executable, "-m", "tests.fake_slack", str(delay)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

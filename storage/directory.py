@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
@@ -155,26 +156,37 @@ class ImportPlan:
 
 
 def import_directory(
-    engine: Engine, rows: list[DirectoryRow], progress: Callable[[int], None] | None = None
+    engine: Engine,
+    rows: list[DirectoryRow],
+    progress: Callable[[int], None] | None = None,
+    write_seconds: list[float] | None = None,
 ) -> dict[str, int]:
     """Upsert partners and members; raises DirectoryError (and writes nothing) on a bad file.
 
     All or nothing for users, without holding the write lock for long: rows are staged in short
     transactions where nobody looks, then one short set-based transaction makes them the directory.
+    `write_seconds` collects how long each write transaction took (each holds SQLite's write lock).
     """
+    timings = write_seconds if write_seconds is not None else []
     with session_scope(reading(engine)) as session:
         plan = _plan_import(session, rows)
     try:
         for start in range(0, len(rows), STAGE_CHUNK):
             chunk = [_staged(plan, row) for row in rows[start : start + STAGE_CHUNK]]
+            began = time.monotonic()
             with engine.begin() as connection:  # Core, not the ORM: the lock is held for the insert alone
                 connection.execute(insert(DirectoryStage.__table__), chunk)  # type: ignore[attr-defined]
+            timings.append(time.monotonic() - began)
             if progress:
                 progress(start + len(chunk))
+        began = time.monotonic()
         with session_scope(engine) as session:
             _apply(session, plan)
+        timings.append(time.monotonic() - began)
     finally:
+        began = time.monotonic()
         _unstage(engine, plan.import_id)
+        timings.append(time.monotonic() - began)
     return plan.counts
 
 

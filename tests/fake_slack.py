@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import json
 import random
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -278,8 +279,13 @@ class FakeSlack:
 
 
 def main() -> None:
-    """Serve the fake alone (benchmarks run it in a process of its own): prints its API URL."""
+    """Serve the fake alone (benchmarks run it in a process of its own): prints its API URL.
+
+    `python -m tests.fake_slack [SECONDS]`: every call answered after SECONDS (a slow Slack).
+    """
     fake = FakeSlack()
+    if len(sys.argv) > 1:
+        fake.delay = float(sys.argv[1])
     print(fake.url, flush=True)
     try:
         fake.thread.join()
