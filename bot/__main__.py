@@ -180,13 +180,14 @@ def sla_due(
     from bot.clock import system_clock
     from bot.desks import build_desks
     from handlers.sla import first_response_window, parse_instant
+    from storage.vocabulary import CLASS_WORDS, QUEUE_WORDS, Queue
 
     settings = get_settings()
-    if queue not in ("tech", "care"):
+    if queue not in QUEUE_WORDS:
         raise fail(f"--queue must be tech or care, not {queue!r}")
-    if queue == "care" and klass:
+    if queue == Queue.CARE and klass:
         raise fail("--queue care takes no --class: Customer Care has one class")
-    if klass not in (None, "standard", "critical"):
+    if klass is not None and klass not in CLASS_WORDS:
         raise fail(f"--class must be standard or critical, not {klass!r}")
     try:
         book = build_desks(settings)

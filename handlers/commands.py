@@ -27,6 +27,7 @@ from handlers.present import view_of
 from handlers.sla import Queue
 from storage import tickets as ticket_store
 from storage.db import reading, session_scope
+from storage.vocabulary import QUEUE_WORDS
 
 log = logging.getLogger(__name__)
 FORM_FAILED = "Slack could not open the form just now. Please run the command again."
@@ -54,7 +55,7 @@ def ticket_command(
         ack(response_type="ephemeral", text=views.HELP_TEXT)
     elif sub == "new":
         choice = args[0].lower() if args else None
-        if choice not in (None, "tech", "care"):
+        if choice is not None and choice not in QUEUE_WORDS:
             ack(response_type="ephemeral", text=NEW_USAGE)
             return
         ack()
@@ -143,7 +144,7 @@ def _queue(
 ) -> tuple[str, list[Any] | None]:
     queue = desk = None
     for word in (a.lower() for a in args):
-        if word in ("tech", "care"):
+        if word in QUEUE_WORDS:
             queue = word
         elif word in runtime.desks.calendars:
             desk = word

@@ -22,6 +22,7 @@ from storage import tickets as ticket_store
 from storage.db import is_lock_timeout, session_scope, within
 from storage.models import PingKind, Ticket
 from storage.pings import PlannedPing
+from storage.vocabulary import CLASS_WORDS, QUEUE_WORDS, TicketClass
 
 log = logging.getLogger(__name__)
 # A form is answered on the form: its store work must end well inside Slack's 3 seconds.
@@ -72,7 +73,7 @@ def choose_queue(
 ) -> None:
     runtime = runtime_of(context)
     picked = _selected(view, "queue")
-    if picked not in ("tech", "care"):
+    if picked not in QUEUE_WORDS:
         ack(response_action="errors", errors={"queue": "Please choose a team."})
         return
     queue = Queue(picked)
@@ -116,9 +117,9 @@ def check_answers(answers: FormAnswers) -> rules.FormErrors:
     errors = rules.FormErrors()
     rules.check_text_fields(answers.subject, answers.description, answers.product, errors)
     if answers.queue is Queue.TECH:
-        if answers.klass not in ("standard", "critical"):
+        if answers.klass not in CLASS_WORDS:
             errors.add("class", "Please choose Standard or Critical.")
-        if answers.klass == "critical" and answers.critical_reason not in rules.CRITICAL_REASONS:
+        if answers.klass == TicketClass.CRITICAL and answers.critical_reason not in rules.CRITICAL_REASONS:
             errors.add(
                 "critical_reason",
                 "A Critical ticket needs the critical case that applies; if none does, file it as Standard.",
@@ -230,7 +231,7 @@ def file_ticket(
             topic=answers.topic,
             klass=routing.klass.value if routing.klass else None,
             critical_reason=answers.critical_reason
-            if routing.klass == "critical" and not routing.redirected
+            if routing.klass == TicketClass.CRITICAL and not routing.redirected
             else None,
             subject=answers.subject[: rules.SUBJECT_MAX],
             description=answers.description[:40_000],
@@ -253,7 +254,7 @@ def file_ticket(
         PlannedPing(PingKind.CARD, 0, now),
         PlannedPing(PingKind.CONFIRMATION, 0, now, text="redirected" if routing.redirected else None),
     ]
-    if routing.klass == "critical" and window.outside_hours:
+    if routing.klass == TicketClass.CRITICAL and window.outside_hours:
         first.append(PlannedPing(PingKind.PAGE, 0, now))
     ping_store.plan_new_ticket(session, ticket.id, first + deadline_pings(runtime, calendar, window))
     ticket_store.audit(

@@ -11,10 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from handlers.sla import Queue, TicketClass
-
-REFERRED_TIERS = frozenset({"bronze", "reseller"})
-FILING_TIERS = frozenset({"platinum", "gold", "silver"})
+from storage.vocabulary import REFERRED_TIERS, Queue, TicketClass
 
 CRITICAL_REASONS = {
     "call_drops": "Call drops not caused by the operator",

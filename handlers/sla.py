@@ -10,25 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from functools import lru_cache
 
 import holidays as holidays_lib
 import pendulum
 
+from storage.vocabulary import Queue, TicketClass
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A calendar with no working day in this many days has no working days at all.
 MAX_SEARCH_DAYS = 3 * 366
-
-
-class Queue(StrEnum):
-    TECH = "tech"
-    CARE = "care"
-
-
-class TicketClass(StrEnum):
-    STANDARD = "standard"
-    CRITICAL = "critical"
 
 
 @dataclass(frozen=True)

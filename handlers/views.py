@@ -15,6 +15,7 @@ from typing import Any
 import pendulum
 
 from handlers.rules import CARE_TOPICS, CRITICAL_REASONS, DESCRIPTION_MAX, SUBJECT_MAX, escape, safe
+from storage.vocabulary import OPEN_STATES, Queue, TicketClass, TicketStatus
 
 Block = dict[str, Any]
 
@@ -263,7 +264,7 @@ class TicketView:
 
 
 def kind_label(ticket: TicketView) -> str:
-    if ticket.queue == "tech":
+    if ticket.queue == Queue.TECH:
         return f"Technical · {(ticket.klass or 'standard').title()}"
     return f"Customer Care · {CARE_TOPICS.get(ticket.topic or '', ticket.topic or 'General')}"
 
@@ -323,9 +324,9 @@ def sla_line(ticket: TicketView) -> str:
 
 
 def status_line(ticket: TicketView) -> str:
-    if ticket.status == "resolved":
+    if ticket.status == TicketStatus.RESOLVED:
         return ":heavy_check_mark: Resolved" + (f" by <@{ticket.claimant}>" if ticket.claimant else "")
-    if ticket.status == "claimed":
+    if ticket.status == TicketStatus.CLAIMED:
         return f":raising_hand: Claimed by <@{ticket.claimant}>"
     if ticket.reopened:
         return ":arrows_counterclockwise: Reopened, waiting for an agent"
@@ -353,7 +354,7 @@ def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
     if ticket.resolution_note:
         blocks.append(context(f"Resolution: {safe(ticket.resolution_note, 2000)}"))
     buttons = []
-    if ticket.status == "open":
+    if ticket.status == TicketStatus.OPEN:
         buttons.append(
             {
                 "type": "button",
@@ -363,7 +364,7 @@ def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
                 "style": "primary",
             }
         )
-    if ticket.status in ("open", "claimed"):
+    if ticket.status in OPEN_STATES:
         buttons.append(
             {"type": "button", "text": _plain("Resolve"), "action_id": RESOLVE_ACTION, "value": ticket.ref}
         )
@@ -385,7 +386,7 @@ def confirmation_text(
     )
     if outside_hours:
         lines.append("You filed outside support hours (Monday to Friday 09:00-18:00, except holidays).")
-        if ticket.klass == "critical":
+        if ticket.klass == TicketClass.CRITICAL:
             lines.append(
                 f"The on-call engineer has been paged. For an urgent problem please also phone "
                 f"support: *{escape(support_phone)}*."
@@ -399,7 +400,7 @@ def confirmation_text(
 def ticket_status_blocks(ticket: TicketView, now: datetime) -> tuple[str, list[Block]]:
     text, blocks = ticket_card(ticket)
     blocks = [b for b in blocks if b["type"] != "actions"]
-    if ticket.status != "resolved" and ticket.first_response_at is None:
+    if ticket.status != TicketStatus.RESOLVED and ticket.first_response_at is None:
         blocks.append(context(time_left(ticket.due_at, now)))
     return text, blocks
 
@@ -412,7 +413,9 @@ def ticket_row(ticket: TicketView, now: datetime) -> str:
     )
     who = f" · <@{ticket.claimant}>" if ticket.claimant else ""
     reopened = (
-        ":arrows_counterclockwise: reopened · " if ticket.reopened and ticket.status != "resolved" else ""
+        ":arrows_counterclockwise: reopened · "
+        if ticket.reopened and ticket.status != TicketStatus.RESOLVED
+        else ""
     )
     return (
         f"{reopened}*{ticket.ref}* {safe(ticket.subject, 80)} · {escape(ticket.company)} · "

@@ -17,11 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.db import reading, session_scope
-from storage.models import Agent, DirectoryStage, Member, Partner, Tier
+from storage.models import Agent, DirectoryStage, Member, Partner
+from storage.vocabulary import REFERRAL_TIERS, REFERRED_TIERS, Tier
 
 CSV_HEADER = ("company", "tier", "desk", "assigned_partner", "email", "slack_user_id", "certification")
-REFERRED_TIERS = {Tier.BRONZE.value, Tier.RESELLER.value}
-REFERRAL_TIERS = {Tier.PLATINUM.value, Tier.GOLD.value}
 EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]{2,}$")
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from storage.vocabulary import (  # noqa: F401 (the store's callers name them from here too)
+    DEADLINE_KINDS,
+    PingKind,
+    PingState,
+    TicketStatus,
+    Tier,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -33,44 +40,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _when(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
-
-
-class Tier(StrEnum):
-    PLATINUM = "platinum"
-    GOLD = "gold"
-    SILVER = "silver"
-    BRONZE = "bronze"
-    RESELLER = "reseller"
-
-
-class TicketStatus(StrEnum):
-    OPEN = "open"
-    CLAIMED = "claimed"
-    RESOLVED = "resolved"
-
-
-class PingKind(StrEnum):
-    CARD = "card"  # the ticket card in the queue channel
-    CARD_UPDATE = "card_update"  # re-render the card in place
-    CONFIRMATION = "confirmation"  # the filer's receipt, in the channel they filed from
-    PAGE = "page"  # the on-call page for an after-hours critical
-    NOTICE = "notice"  # a line into the filer's thread (claimed, resolved, reopened)
-    WARNING = "warning"
-    BREACH = "breach"
-    ESCALATION = "escalation"
-    LEAD_ALERT = "lead_alert"  # "the bot can't post in #channel", once, to the desk lead
-
-
-# Pings that exist because the first response is late: dropped once it arrives.
-DEADLINE_KINDS = (PingKind.WARNING, PingKind.BREACH, PingKind.ESCALATION)
-
-
-class PingState(StrEnum):
-    PLANNED = "planned"
-    SENDING = "sending"
-    SENT = "sent"
-    DROPPED = "dropped"
-    FAILED = "failed"  # permanent: a channel the bot can't reach; reported to the lead
 
 
 class Partner(SQLModel, table=True):

@@ -13,8 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import AuditEvent, Ticket, TicketStatus
-
-OPEN_STATES = (TicketStatus.OPEN.value, TicketStatus.CLAIMED.value)
+from storage.vocabulary import OPEN_STATES, Queue
 
 
 def audit(
@@ -210,7 +209,7 @@ def change_class(
     done = _conditional_update(
         session,
         ticket_id,
-        [col(Ticket.status).in_(OPEN_STATES), col(Ticket.queue) == "tech"],
+        [col(Ticket.status).in_(OPEN_STATES), col(Ticket.queue) == Queue.TECH],
         {"klass": klass, "critical_reason": reason, "due_at": due_at, "business_time": business_time},
     )
     return _result(session, ticket_id, done)

@@ -1,0 +1,69 @@
+"""The desk's words, one place for all: queues, classes, statuses, tiers, ping kinds and states.
+
+The lowest layer, so that the rules, the views and the store all compare against the same values.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    TECH = "tech"
+    CARE = "care"
+
+
+class TicketClass(StrEnum):
+    STANDARD = "standard"
+    CRITICAL = "critical"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+OPEN_STATES = (TicketStatus.OPEN, TicketStatus.CLAIMED)
+
+
+class Tier(StrEnum):
+    PLATINUM = "platinum"
+    GOLD = "gold"
+    SILVER = "silver"
+    BRONZE = "bronze"
+    RESELLER = "reseller"
+
+
+# Bronze partners and resellers are referred to an assigned partner, which is Platinum or Gold.
+REFERRED_TIERS = frozenset({Tier.BRONZE, Tier.RESELLER})
+REFERRAL_TIERS = frozenset({Tier.PLATINUM, Tier.GOLD})
+
+
+class PingKind(StrEnum):
+    CARD = "card"  # the ticket card in the queue channel
+    CARD_UPDATE = "card_update"  # re-render the card in place
+    CONFIRMATION = "confirmation"  # the filer's receipt, in the channel they filed from
+    PAGE = "page"  # the on-call page for an after-hours critical
+    NOTICE = "notice"  # a line into the filer's thread (claimed, resolved, reopened)
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+    LEAD_ALERT = "lead_alert"  # "the bot can't post in #channel", once, to the desk lead
+
+
+# Pings that exist because the first response is late: dropped once it arrives.
+DEADLINE_KINDS = (PingKind.WARNING, PingKind.BREACH, PingKind.ESCALATION)
+
+
+class PingState(StrEnum):
+    PLANNED = "planned"
+    SENDING = "sending"
+    SENT = "sent"
+    DROPPED = "dropped"
+    FAILED = "failed"  # permanent: a channel the bot can't reach; reported to the lead
+
+
+# What a person may type where one of these is asked for.
+QUEUE_WORDS = frozenset(queue.value for queue in Queue)
+CLASS_WORDS = frozenset(klass.value for klass in TicketClass)
