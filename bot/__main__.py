@@ -82,7 +82,7 @@ def serve(
 
     runtime = _runtime(settings)
     server = Server(
-        make_wsgi_app(build_app(runtime), runtime),
+        make_wsgi_app(build_app(runtime, settings), runtime, settings.slack_signing_secret),
         host or settings.host,
         port or settings.port,
         settings.server_threads,
@@ -124,7 +124,7 @@ def socket() -> None:
         background.start_in_thread()
     typer.echo(f"SLA Desk connecting over Socket Mode, store {_store(settings)}", err=True)
     try:
-        SocketModeHandler(build_app(runtime), settings.slack_app_token).start()
+        SocketModeHandler(build_app(runtime, settings), settings.slack_app_token).start()
     except KeyboardInterrupt:
         pass
     except Exception as error:  # no network, a revoked token: one line, not a trace

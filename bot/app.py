@@ -9,26 +9,25 @@ from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
 
-from bot.runtime import Runtime
+from bot.settings import Settings
 from handlers import agents, commands, events, filing, home
+from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 # Bolt warns that SLACK_BOT_TOKEN is unused when a client is given: it is the client's token.
 logging.getLogger("slack_bolt.App").addFilter(lambda record: "will be unused" not in record.getMessage())
 
 
-def build_app(runtime: Runtime) -> App:
+def build_app(runtime: Runtime, settings: Settings) -> App:
     app = App(
         client=runtime.client,
-        signing_secret=runtime.settings.slack_signing_secret,
+        signing_secret=settings.slack_signing_secret,
         token_verification_enabled=False,  # start even while Slack is unreachable
         process_before_response=False,
         raise_error_for_unhandled_request=False,
         # Listeners only ack and hand the rest to the runtime's after-ack pool, so these threads are
         # free within milliseconds; as many as the server has, so no ack ever queues for one.
-        listener_executor=ThreadPoolExecutor(
-            max_workers=runtime.settings.server_threads, thread_name_prefix="ack"
-        ),
+        listener_executor=ThreadPoolExecutor(max_workers=settings.server_threads, thread_name_prefix="ack"),
     )
 
     @app.middleware

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.settings import Settings
-from handlers.sla import DeskCalendar, SlaPolicy, build_calendar
-
-
-@dataclass(frozen=True)
-class DeskBook:
-    calendars: dict[str, DeskCalendar]
-    policy: SlaPolicy
-    labels: dict[str, str]
-
-    def calendar(self, desk: str) -> DeskCalendar:
-        try:
-            return self.calendars[desk]
-        except KeyError:
-            raise ValueError(
-                f"unknown desk {desk!r} (expected one of {', '.join(sorted(self.calendars))})"
-            ) from None
+from handlers.desks import DeskBook
+from handlers.sla import SlaPolicy, build_calendar
 
 
 def build_desks(settings: Settings) -> DeskBook:

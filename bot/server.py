@@ -15,7 +15,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 
-from bot.runtime import Runtime
+from handlers.runtime import Runtime
 from storage.db import describe_store_error, session_scope, within
 from storage.health import write_heartbeat
 
@@ -46,9 +46,9 @@ def store_health(engine: Engine) -> tuple[bool, str]:
         return False, cause
 
 
-def make_wsgi_app(app: App, runtime: Runtime) -> WSGIApp:
+def make_wsgi_app(app: App, runtime: Runtime, signing_secret: str) -> WSGIApp:
     slack = SlackRequestHandler(app, path="/slack/events")
-    verifier = SignatureVerifier(runtime.settings.slack_signing_secret)
+    verifier = SignatureVerifier(signing_secret)
 
     def health(start_response: Callable[..., Any]) -> Iterable[bytes]:
         healthy, cause = store_health(runtime.engine)

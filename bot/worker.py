@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from bot.delivery import Deliverer
+from handlers.delivery import Deliverer
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.common import (
     Who,
@@ -27,6 +26,7 @@ from handlers.common import (
     visible_ticket,
 )
 from handlers.filing import replan_for_new_window, restore_pings
+from handlers.runtime import Runtime
 from handlers.sla import Queue, first_response_window
 from storage import pings as ping_store
 from storage import tickets as ticket_store

@@ -9,7 +9,6 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.agents import ACTIONS, run_agent_command
 from handlers.common import (
@@ -24,6 +23,7 @@ from handlers.common import (
 )
 from handlers.filing import form_for, refusal_for
 from handlers.present import view_of
+from handlers.runtime import Runtime
 from handlers.sla import Queue
 from storage import tickets as ticket_store
 from storage.db import reading, session_scope

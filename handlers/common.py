@@ -22,7 +22,7 @@ from storage.db import describe_store_error, is_lock_timeout
 from storage.models import Member, Partner, Ticket
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def answer_later(
 
 def is_agent(session: Session, runtime: Runtime, user_id: str) -> bool:
     """An agent is in the agents table or in the AGENTS setting."""
-    return user_id in runtime.settings.agents or directory.get_agent(session, user_id) is not None
+    return user_id in runtime.config.agents or directory.get_agent(session, user_id) is not None
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def identify(
     """Who is asking. `lookup=False` asks Slack nothing (before an ack): only cached e-mails are used;
     `remember=False` writes nothing (read-only transactions)."""
     agent = directory.get_agent(session, user_id)
-    is_agent = agent is not None or user_id in runtime.settings.agents
+    is_agent = agent is not None or user_id in runtime.config.agents
     member = directory.member_by_slack_id(session, user_id)
     if member is None and not is_agent:
         email = _email_of(runtime, client, user_id) if lookup else runtime.emails.get(user_id)
@@ -226,7 +226,7 @@ def filer_facts(session: Session, runtime: Runtime, who: Who) -> FilerFacts | No
     """What the rules need to decide whether this person may file."""
     if who.member is None or who.partner is None:
         return None
-    partner, settings = who.partner, runtime.settings
+    partner, settings = who.partner, runtime.config
     assigned_name: str | None = None
     assigned_contacts: tuple[str, ...] = ()
     if partner.assigned_partner_id:

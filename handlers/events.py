@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from bot.runtime import Runtime
 from handlers.agents import record_thread_reply
 from handlers.common import runtime_of
+from handlers.runtime import Runtime
 from storage.db import session_scope
 
 # A reply also sent to the channel, or one with a file, is a reply all the same.

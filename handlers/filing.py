@@ -13,9 +13,9 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from bot.runtime import Runtime
 from handlers import rules, views
 from handlers.common import BUSY, Who, filer_facts, guarded, identify, runtime_of
+from handlers.runtime import Runtime
 from handlers.sla import DeskCalendar, Queue, SlaWindow, deadline_plan, first_response_window
 from storage import pings as ping_store
 from storage import tickets as ticket_store
@@ -37,7 +37,7 @@ def register(app: App) -> None:
 
 
 def form_for(runtime: Runtime, queue: Queue, metadata: str) -> dict[str, Any]:
-    settings = runtime.settings
+    settings = runtime.config
     if queue is Queue.TECH:
         return views.tech_form(metadata, settings.docs_url)
     return views.care_form(metadata, settings.docs_url, settings.care_faq_url)
@@ -46,7 +46,7 @@ def form_for(runtime: Runtime, queue: Queue, metadata: str) -> dict[str, Any]:
 def refusal_for(
     session: Session, runtime: Runtime, who: Who, queue: Queue, calls_failing: bool = False
 ) -> rules.Decision:
-    settings = runtime.settings
+    settings = runtime.config
     decision = rules.may_file(
         filer_facts(session, runtime, who),
         queue,
@@ -219,7 +219,7 @@ def file_ticket(
 ) -> Ticket:
     """Store the ticket with its due time, and plan everything it owes Slack."""
     assert who.partner is not None and who.partner.id is not None
-    settings, now = runtime.settings, runtime.clock()
+    settings, now = runtime.config, runtime.clock()
     desk = who.partner.desk if who.partner.desk in runtime.desks.calendars else settings.default_desk
     calendar = runtime.desks.calendar(desk)
     window = first_response_window(calendar, routing.queue, routing.klass, now, runtime.desks.policy)
@@ -243,7 +243,7 @@ def file_ticket(
             due_at=window.due_at,
             business_time=window.business_time,
             outside_hours=window.outside_hours,
-            queue_channel=settings.tech_channel if routing.queue is Queue.TECH else settings.care_channel,
+            queue_channel=settings.queue_channel(routing.queue),
             filer_channel=channel,
         ),
     )
@@ -303,12 +303,12 @@ def restore_pings(session: Session, runtime: Runtime, ticket: Ticket) -> None:
 
 
 def deadline_pings(runtime: Runtime, calendar: DeskCalendar, window: SlaWindow) -> list[PlannedPing]:
-    settings = runtime.settings
+    settings = runtime.config
     plan = deadline_plan(
         calendar,
         window,
         settings.warning_shares,
-        settings.escalation_interval_minutes * 60,
+        settings.escalation_interval_seconds,
         settings.escalation_max,
     )
     return [PlannedPing(PingKind(kind), seq, at) for kind, seq, at in plan]

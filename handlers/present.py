@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from bot.desks import DeskBook
+from handlers.desks import DeskBook
 from handlers.views import TicketView
 from storage.directory import get_partner
 from storage.models import Ticket

@@ -15,9 +15,10 @@ from sqlalchemy.engine import Engine
 
 from bot.app import build_app
 from bot.clock import SettableClock
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import build_runtime
 from bot.server import Server, make_wsgi_app
 from bot.settings import Settings
+from handlers.runtime import Runtime
 from storage.db import make_engine, migrate, session_scope
 from storage.directory import add_agent, import_directory, parse_directory_csv
 from tests.fake_slack import FakeSlack
@@ -141,7 +142,8 @@ def start_desk(
     runtime = build_runtime(settings, clock, store_clock=False)
     runtime.learn_team_id()
     seed(runtime.engine)
-    server = Server(make_wsgi_app(build_app(runtime), runtime), "127.0.0.1", 0, threads=8)
+    wsgi = make_wsgi_app(build_app(runtime, settings), runtime, settings.slack_signing_secret)
+    server = Server(wsgi, "127.0.0.1", 0, threads=8)
     server.start_in_thread()
     sender = SlackSender(f"http://127.0.0.1:{server.port}", fake.url.replace("/api/", "/response/hook"))
     return Desk(runtime, fake, clock, sender, server)

@@ -18,9 +18,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
-from bot.desks import DeskBook
-from bot.settings import Settings
 from handlers import retry, views
+from handlers.config import DeskConfig
+from handlers.desks import DeskBook
 from handlers.present import view_of
 from handlers.sla import Clock
 from storage import pings as ping_store
@@ -68,7 +68,7 @@ class Outcome:
 
 @dataclass
 class Deliverer:
-    settings: Settings
+    config: DeskConfig
     engine: Engine
     client: WebClient
     desks: DeskBook
@@ -80,14 +80,14 @@ class Deliverer:
     lease: timedelta = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        self.lease = timedelta(seconds=self.config.worker_lease_seconds)
 
     @property
     def claim_size(self) -> int:
         """Rows claimed at once: few enough that posting all of them, each as slow as the Slack
         client's timeout allows, ends well within one lease."""
-        fits = int(self.settings.worker_lease_seconds / (2 * self.settings.slack_timeout_seconds))
-        return max(1, min(self.settings.worker_batch, fits))
+        fits = int(self.config.worker_lease_seconds / (2 * self.config.slack_timeout_seconds))
+        return max(1, min(self.config.worker_batch, fits))
 
     def _times(self, session: Any) -> tuple[datetime, datetime]:
         """(due_now, store_time)."""
@@ -95,7 +95,7 @@ class Deliverer:
             now = self.clock()
             return now, now
         store_time = ping_store.store_now(session)
-        return (self.clock() if self.settings.frozen_time else store_time), store_time
+        return (self.clock() if self.config.frozen_clock else store_time), store_time
 
     # --- the loop's one step --------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ class Deliverer:
     def _late_note(self, ping: Ping, now: datetime, timezone: str, label: str, missed: int) -> str:
         if ping.kind not in (*DEADLINE_KINDS, PingKind.PAGE):
             return ""
-        grace = self.settings.worker_interval_seconds * 3 + 60
+        grace = self.config.worker_interval_seconds * 3 + 60
         if now.timestamp() - ping.planned_at.timestamp() <= grace:
             return ""
         slack_refused = ping.attempts > 1 and bool(ping.last_error)
@@ -183,7 +183,7 @@ class Deliverer:
         self, session: Any, ping: Ping, ticket: Ticket, now: datetime, missed: int
     ) -> Message | Outcome:
         view = view_of(session, ticket, self.desks)
-        desk = self.settings.desks.get(ticket.desk)
+        desk = self.config.contacts.get(ticket.desk)
         note = self._late_note(ping, now, view.timezone, view.desk_label, missed)
         late = bool(note)
         kind = PingKind(ping.kind)
@@ -202,7 +202,7 @@ class Deliverer:
                 view,
                 ticket.filed_at,
                 ticket.outside_hours,
-                self.settings.support_phone,
+                self.config.support_phone,
                 redirected=ping.text == "redirected",
             )
             return Message(ticket.filer_channel or ticket.filer_user_id, text)
@@ -221,7 +221,7 @@ class Deliverer:
                 waiting = self._wait_for(session, ticket, PingKind.CARD, "card")
                 if waiting is not None:
                     return waiting
-            shares = self.settings.warning_shares
+            shares = self.config.warning_shares
             share = shares[ping.seq] if ping.seq < len(shares) else 0.5
             return Message(
                 ticket.queue_channel,
@@ -239,7 +239,7 @@ class Deliverer:
             )
         if kind is PingKind.PAGE:
             target = (desk.oncall if desk else None) or (leads[0] if leads else ticket.queue_channel)
-            return Message(target, views.page_text(view, self.settings.support_phone) + note, late=late)
+            return Message(target, views.page_text(view, self.config.support_phone) + note, late=late)
         if kind is PingKind.LEAD_ALERT:
             if not leads:
                 return Outcome(State.DROPPED, reason="no desk lead to tell")

@@ -1,0 +1,43 @@
+"""What the desk's operations, listeners and delivery need to know of the operator's settings.
+
+Plain values, built once by the composition root (`bot/`) from its settings; nothing here reads the
+environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DeskContacts:
+    lead_group: str | None = None  # Slack user group id (S…) mentioned on breaches
+    oncall: str | None = None  # Slack user or channel id paged for after-hours criticals
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    tech_channel: str = "CTECH"
+    care_channel: str = "CCARE"
+    default_desk: str = "cet"
+    support_phone: str = "+39 0461 1715010"
+    docs_url: str = "https://manuals.wildix.com/"
+    care_faq_url: str = "https://confluence.wildix.com/display/DOC/Customer+Care+FAQ"
+    certification_ladder: tuple[str, ...] = ("W-FE", "W-SE", "W-DE")
+    certification_minimum: str = "W-FE"
+    warning_shares: tuple[float, ...] = (0.5, 0.8)
+    escalation_interval_seconds: float = 3600
+    escalation_max: int = 3
+    agents: frozenset[str] = frozenset()  # agents named in settings, besides the agents table
+    contacts: Mapping[str, DeskContacts] = field(default_factory=dict)
+    team_id: str = ""  # this workspace, when the operator names it
+    worker_interval_seconds: float = 5
+    worker_lease_seconds: float = 60
+    worker_batch: int = 200
+    slack_timeout_seconds: float = 10
+    frozen_clock: bool = False  # the clock is set by hand (FROZEN_TIME, `scheduler --now`)
+    after_ack_threads: int = 16
+
+    def queue_channel(self, queue: str) -> str:
+        return self.tech_channel if queue == "tech" else self.care_channel

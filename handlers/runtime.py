@@ -1,0 +1,68 @@
+"""What listeners and operations are handed: the store, the clock, Slack clients, the desks, the
+delivery, and a pool for work after an ack. Built by the composition root (`bot/runtime.py`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from cachetools import TTLCache
+from slack_sdk import WebClient
+from sqlalchemy.engine import Engine
+
+from handlers.config import DeskConfig
+from handlers.delivery import Deliverer
+from handlers.desks import DeskBook
+from handlers.sla import Clock
+
+log = logging.getLogger(__name__)
+# users.info answers: e-mails change rarely.
+EMAIL_CACHE_SECONDS = 3600
+
+
+@dataclass
+class Runtime:
+    config: DeskConfig
+    engine: Engine
+    clock: Clock
+    desks: DeskBook
+    client: WebClient
+    deliverer: Deliverer
+    lookup_client: WebClient  # users.info, with a short timeout: a slow Slack can't hold a reply long
+    emails: TTLCache[str, str | None] = field(
+        default_factory=lambda: TTLCache(maxsize=50_000, ttl=EMAIL_CACHE_SECONDS)
+    )
+    team_id: str = ""
+    # Work after an ack (Slack calls, replies on the response URL) runs here, never on the pool
+    # that acknowledges requests, so a slow Slack can't make another request miss its 3 seconds.
+    work: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="after-ack")
+    )
+
+    def deliver_now(self, ticket_id: int) -> None:
+        """What one ticket owes, delivered right after a change (the worker retries what fails)."""
+        self.deliverer.deliver_for_ticket(ticket_id)
+
+    def after_ack(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
+        def logged() -> Any:
+            try:
+                return job(*args)
+            except Exception:
+                log.exception("work after the ack failed: %s", getattr(job, "__name__", job))
+                return None
+
+        return self.work.submit(logged)
+
+    def learn_team_id(self) -> str:
+        """The workspace the bot is installed in: the setting, else auth.test (once)."""
+        if not self.team_id:
+            self.team_id = self.config.team_id
+        if not self.team_id:
+            try:
+                self.team_id = str(self.client.auth_test().get("team_id") or "")
+            except Exception as error:  # Slack unreachable at start: checked once it is known
+                log.warning("auth.test failed, the workspace check waits for it: %r", error)
+        return self.team_id
