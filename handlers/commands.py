@@ -67,7 +67,7 @@ def ticket_command(
             runtime,
             respond,
             lambda: (run_agent_command(runtime, client, user_id, sub, args), None),
-            then=(lambda: runtime.deliverer.deliver_for_ticket(ticket_id)) if ticket_id else None,
+            then=(lambda: runtime.deliver_now(ticket_id)) if ticket_id else None,
         )
     elif sub in ANSWERS:
         ack()

@@ -35,4 +35,4 @@ def record_reply(runtime: Runtime, channel: str, thread_ts: str, user_id: str) -
     with session_scope(runtime.engine) as session:
         answered = record_thread_reply(runtime, session, channel, thread_ts, user_id)
     if answered is not None:
-        runtime.deliverer.deliver_for_ticket(answered)
+        runtime.deliver_now(answered)

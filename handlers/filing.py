@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -13,15 +12,13 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from handlers import operations as ops
 from handlers import rules, views
 from handlers.common import BUSY, Who, filer_facts, guarded, identify, runtime_of
 from handlers.runtime import Runtime
-from handlers.sla import DeskCalendar, Queue, SlaWindow, deadline_plan, first_response_window
-from storage import pings as ping_store
+from handlers.sla import Queue
 from storage import tickets as ticket_store
 from storage.db import is_lock_timeout, session_scope, within
-from storage.models import PingKind, Ticket
-from storage.pings import PlannedPing
 from storage.vocabulary import CLASS_WORDS, QUEUE_WORDS, TicketClass
 
 log = logging.getLogger(__name__)
@@ -167,14 +164,16 @@ def submit_form(
             who = identify(session, runtime, client, user_id, lookup=False)
             decision = refusal_for(session, runtime, who, routing.queue, calls_failing=routing.redirected)
             if decision.allowed:
-                ticket = file_ticket(
+                assert who.partner is not None
+                ticket, _ = ops.file_ticket(
                     session,
-                    runtime,
-                    who,
-                    answers,
-                    routing,
-                    view.get("id"),
-                    views.read_form_metadata(view.get("private_metadata")),
+                    ops.Desk(runtime.config, runtime.desks),
+                    who.user_id,
+                    who.partner,
+                    new_ticket(answers, routing),
+                    runtime.clock(),
+                    submission_key=view.get("id"),
+                    channel=views.read_form_metadata(view.get("private_metadata")),
                 )
             if time.monotonic() - started > FORM_BUDGET_SECONDS:
                 raise StoreTooSlow  # rolled back: nothing filed, and the resubmission files once
@@ -194,7 +193,20 @@ def submit_form(
         ack(response_action="errors", errors={block: message})
         return
     ack()
-    runtime.after_ack(runtime.deliverer.deliver_for_ticket, ticket.id or 0)
+    runtime.after_ack(runtime.deliver_now, ticket.id or 0)
+
+
+def new_ticket(answers: FormAnswers, routing: rules.Routing) -> ops.NewTicket:
+    return ops.NewTicket(
+        queue=routing.queue,
+        klass=routing.klass,
+        subject=answers.subject,
+        description=answers.description,
+        product=answers.product,
+        critical_reason=answers.critical_reason,
+        topic=answers.topic,
+        redirected=routing.redirected,
+    )
 
 
 class StoreTooSlow(Exception):
@@ -206,112 +218,6 @@ def _first_input(view: dict[str, Any]) -> str:
         if block.get("type") == "input":
             return str(block.get("block_id"))
     return "subject"
-
-
-def file_ticket(
-    session: Session,
-    runtime: Runtime,
-    who: Who,
-    answers: FormAnswers,
-    routing: rules.Routing,
-    submission_key: str | None,
-    channel: str | None,
-) -> Ticket:
-    """Store the ticket with its due time, and plan everything it owes Slack."""
-    assert who.partner is not None and who.partner.id is not None
-    settings, now = runtime.config, runtime.clock()
-    desk = who.partner.desk if who.partner.desk in runtime.desks.calendars else settings.default_desk
-    calendar = runtime.desks.calendar(desk)
-    window = first_response_window(calendar, routing.queue, routing.klass, now, runtime.desks.policy)
-    ticket, created = ticket_store.create_ticket(
-        session,
-        Ticket(
-            submission_key=submission_key,
-            queue=routing.queue.value,
-            topic=answers.topic,
-            klass=routing.klass.value if routing.klass else None,
-            critical_reason=answers.critical_reason
-            if routing.klass == TicketClass.CRITICAL and not routing.redirected
-            else None,
-            subject=answers.subject[: rules.SUBJECT_MAX],
-            description=answers.description[:40_000],
-            product=answers.product,
-            filer_user_id=who.user_id,
-            partner_id=who.partner.id,
-            desk=desk,
-            filed_at=now,
-            due_at=window.due_at,
-            business_time=window.business_time,
-            outside_hours=window.outside_hours,
-            queue_channel=settings.queue_channel(routing.queue),
-            filer_channel=channel,
-        ),
-    )
-    if not created:
-        return ticket
-    assert ticket.id is not None
-    first = [
-        PlannedPing(PingKind.CARD, 0, now),
-        PlannedPing(PingKind.CONFIRMATION, 0, now, text="redirected" if routing.redirected else None),
-    ]
-    if routing.klass == TicketClass.CRITICAL and window.outside_hours:
-        first.append(PlannedPing(PingKind.PAGE, 0, now))
-    ping_store.plan_new_ticket(session, ticket.id, first + deadline_pings(runtime, calendar, window))
-    ticket_store.audit(
-        session,
-        ticket.id,
-        who.user_id,
-        "filed",
-        now,
-        queue=ticket.queue,
-        klass=ticket.klass,
-        due_at=ticket.due_at.isoformat(),
-        redirected=routing.redirected,
-    )
-    return ticket
-
-
-def replan_for_new_window(session: Session, runtime: Runtime, ticket: Ticket, now: datetime) -> None:
-    """A class change: the new window's warnings, breach and escalations, none of the old ones.
-
-    What already passed of the new window is not posted as a burst: its warnings are skipped, and a
-    breach that is already past is posted at once (on time, since it could not have been earlier).
-    """
-    calendar = runtime.desks.calendar(ticket.desk)
-    window = first_response_window(
-        calendar, ticket.queue, ticket.klass, ticket.filed_at, runtime.desks.policy
-    )
-    plan = []
-    for item in deadline_pings(runtime, calendar, window):
-        if item.at > now:
-            plan.append(item)
-        elif item.kind is PingKind.BREACH:
-            plan.append(PlannedPing(item.kind, item.seq, now))
-    ping_store.replan_deadline_pings(session, ticket.id or 0, plan)
-
-
-def restore_pings(session: Session, runtime: Runtime, ticket: Ticket) -> None:
-    """A reopened ticket still unanswered keeps its original window; one that was answered gets no
-    new first-response deadline (its verdict stands)."""
-    if ticket.first_response_at is not None:
-        return
-    calendar = runtime.desks.calendar(ticket.desk)
-    window = first_response_window(
-        calendar, ticket.queue, ticket.klass, ticket.filed_at, runtime.desks.policy
-    )
-    ping_store.restore_deadline_pings(session, ticket.id or 0, deadline_pings(runtime, calendar, window))
-
-
-def deadline_pings(runtime: Runtime, calendar: DeskCalendar, window: SlaWindow) -> list[PlannedPing]:
-    settings = runtime.config
-    plan = deadline_plan(
-        calendar,
-        window,
-        settings.warning_shares,
-        settings.escalation_interval_seconds,
-        settings.escalation_max,
-    )
-    return [PlannedPing(PingKind(kind), seq, at) for kind, seq, at in plan]
 
 
 def _state(view: dict[str, Any], block: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pendulum
 
-from handlers.rules import CARE_TOPICS, CRITICAL_REASONS, DESCRIPTION_MAX, SUBJECT_MAX, escape, safe
+from handlers.rules import CARE_TOPICS, CRITICAL_REASONS, DESCRIPTION_MAX, NOTE_MAX, SUBJECT_MAX, escape, safe
 from storage.vocabulary import OPEN_STATES, Queue, TicketClass, TicketStatus
 
 Block = dict[str, Any]
@@ -493,6 +493,30 @@ def late_note(
         else ""
     )
     return f" _(posted late: due at {desk_time(planned_at, timezone, label)}{why}{skipped})_"
+
+
+# --- notices in the filer's thread ----------------------------------------------------------------------
+
+
+def picked_up(agent: str, ref: str) -> str:
+    return f":raising_hand: <@{agent}> picked up {ref} and is looking into it."
+
+
+def handed_over(agent: str, ref: str) -> str:
+    return f":busts_in_silhouette: {ref} is now handled by <@{agent}>."
+
+
+def resolved_notice(agent: str, ref: str, note: str | None) -> str:
+    said = f": {safe(note, NOTE_MAX)}" if note else "."
+    return f":white_check_mark: <@{agent}> resolved {ref}{said} If it is not solved, `/ticket reopen {ref}`."
+
+
+def reopened_notice(user: str, ref: str) -> str:
+    return f":arrows_counterclockwise: <@{user}> reopened {ref}; it is back in the queue."
+
+
+def class_changed_notice(agent: str, ref: str, klass: str, due: str) -> str:
+    return f":label: <@{agent}> made {ref} *{klass}*: first answer {due}."
 
 
 # --- help ------------------------------------------------------------------------------------------------
