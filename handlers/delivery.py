@@ -18,10 +18,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
-from handlers import retry, views
+from handlers import retry
 from handlers.config import DeskConfig
 from handlers.desks import DeskBook
 from handlers.present import view_of
+from handlers.renderers import Message, PingFacts, Skip, render
 from handlers.sla import Clock
 from storage import pings as ping_store
 from storage import tickets as ticket_store
@@ -32,7 +33,7 @@ from storage.models import DEADLINE_KINDS, Ping, PingKind, PingState, Ticket, Ti
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "sla_desk_ping"
-WAIT_FOR_DEPENDENCY = timedelta(seconds=20)
+UNPOSTED = (PingState.PLANNED, PingState.SENDING)
 
 
 class State(StrEnum):
@@ -41,16 +42,6 @@ class State(StrEnum):
     DROPPED = "dropped"
     FAILED = "failed"
     LOST = "lost"  # another process holds the ping now: record nothing
-
-
-@dataclass
-class Message:
-    channel: str
-    text: str
-    blocks: list[dict[str, Any]] | None = None
-    thread_ts: str | None = None
-    update_ts: str | None = None  # chat.update of this message instead of a new post
-    late: bool = False
 
 
 @dataclass
@@ -138,9 +129,13 @@ class Deliverer:
             ticket = ticket_store.get_ticket(session, ping.ticket_id) if ping else None
             if ping is None or ticket is None:
                 return Outcome(State.DROPPED, reason="ticket gone")
-            rendered = self._render_or_skip(session, ping, ticket, due_now)
-        if isinstance(rendered, Outcome):
-            outcome = rendered
+            facts = self._facts(session, ping, ticket, due_now)
+        rendered = render(facts, due_now, self.config)
+        if isinstance(rendered, Skip):
+            if rendered.retry_in is None:
+                outcome = Outcome(State.DROPPED, reason=rendered.reason)
+            else:
+                outcome = Outcome(State.RETRY, retry_in=rendered.retry_in, reason=rendered.reason)
         elif not self._still_held(claim):
             log.warning("ping %s was taken over by another process before posting: not posting", claim.id)
             return Outcome(State.LOST)
@@ -160,100 +155,39 @@ class Deliverer:
             _, store_time = self._times(session)
             return ping_store.hold(session, claim, store_time, self.lease)
 
-    def _render_or_skip(self, session: Any, ping: Ping, ticket: Ticket, now: datetime) -> Message | Outcome:
-        missed = 0
-        if ping.kind in DEADLINE_KINDS:
-            if ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED:
-                return Outcome(State.DROPPED, reason="answered before the ping was due")
-            later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
-            if later_due:
-                return Outcome(State.DROPPED, reason=ping_store.SUPERSEDED)
-        return self._render(session, ping, ticket, now, missed)
-
-    def _late_note(self, ping: Ping, now: datetime, timezone: str, label: str, missed: int) -> str:
-        if ping.kind not in (*DEADLINE_KINDS, PingKind.PAGE):
-            return ""
-        grace = self.config.worker_interval_seconds * 3 + 60
-        if now.timestamp() - ping.planned_at.timestamp() <= grace:
-            return ""
-        slack_refused = ping.attempts > 1 and bool(ping.last_error)
-        return views.late_note(ping.planned_at, timezone, label, missed, slack_refused)
-
-    def _render(
-        self, session: Any, ping: Ping, ticket: Ticket, now: datetime, missed: int
-    ) -> Message | Outcome:
-        view = view_of(session, ticket, self.desks)
-        desk = self.config.contacts.get(ticket.desk)
-        note = self._late_note(ping, now, view.timezone, view.desk_label, missed)
-        late = bool(note)
+    def _facts(self, session: Any, ping: Ping, ticket: Ticket, now: datetime) -> PingFacts:
+        """Everything the renderer needs, read in one go (rendering itself reads nothing)."""
         kind = PingKind(ping.kind)
-        if kind is PingKind.CARD:
-            text, blocks = views.ticket_card(view)
-            return Message(ticket.queue_channel, text, blocks)
-        if kind is PingKind.CARD_UPDATE:
-            if not ticket.card_ts:
-                # The card may be in flight with what the ticket was before this change: update it after.
-                waiting = self._wait_for(session, ticket, PingKind.CARD, "card")
-                return waiting or Outcome(State.DROPPED, reason="the card could not be posted")
-            text, blocks = views.ticket_card(view)
-            return Message(ticket.queue_channel, text, blocks, update_ts=ticket.card_ts)
-        if kind is PingKind.CONFIRMATION:
-            text = views.confirmation_text(
-                view,
-                ticket.filed_at,
-                ticket.outside_hours,
-                self.config.support_phone,
-                redirected=ping.text == "redirected",
-            )
-            return Message(ticket.filer_channel or ticket.filer_user_id, text)
-        if kind is PingKind.NOTICE:
-            if not ticket.filer_thread_ts:
-                waiting = self._wait_for(session, ticket, PingKind.CONFIRMATION, "confirmation")
-                if waiting is not None:
-                    return waiting
-            return Message(
-                ticket.filer_channel or ticket.filer_user_id,
-                ping.text or "",
-                thread_ts=ticket.filer_thread_ts,
-            )
-        if kind is PingKind.WARNING:
-            if not ticket.card_ts:
-                waiting = self._wait_for(session, ticket, PingKind.CARD, "card")
-                if waiting is not None:
-                    return waiting
-            shares = self.config.warning_shares
-            share = shares[ping.seq] if ping.seq < len(shares) else 0.5
-            return Message(
-                ticket.queue_channel,
-                views.warning_text(view, share, now, note),
-                thread_ts=ticket.card_ts,
-                late=late,
-            )
-        leads = desk_leads(session, ticket.desk)  # only the pings below name or reach the leads
-        who = views.mentions(leads, desk.lead_group if desk else None)
-        if kind is PingKind.BREACH:
-            return Message(ticket.queue_channel, views.breach_text(view, who, now, note), late=late)
-        if kind is PingKind.ESCALATION:
-            return Message(
-                ticket.queue_channel, views.escalation_text(view, ping.seq, who, now, note), late=late
-            )
-        if kind is PingKind.PAGE:
-            target = (desk.oncall if desk else None) or (leads[0] if leads else ticket.queue_channel)
-            return Message(target, views.page_text(view, self.config.support_phone) + note, late=late)
-        if kind is PingKind.LEAD_ALERT:
-            if not leads:
-                return Outcome(State.DROPPED, reason="no desk lead to tell")
-            return Message(leads[0], ping.text or "", late=False)
-        return Outcome(State.FAILED, reason=f"unknown ping kind {ping.kind}")
-
-    def _wait_for(self, session: Any, ticket: Ticket, kind: PingKind, what: str) -> Outcome | None:
-        """A thread reply waits for its parent; None when the parent can never be posted (post unthreaded)."""
-        parents = [p for p in ping_store.pings_for(session, ticket.id or 0) if p.kind == kind]
-        if any(p.state in (PingState.PLANNED, PingState.SENDING) for p in parents):
-            return Outcome(
-                State.RETRY, retry_in=WAIT_FOR_DEPENDENCY.total_seconds(), reason=f"waiting for the {what}"
-            )
-        return None
+        later_due, missed = False, 0
+        if kind in DEADLINE_KINDS:
+            later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
+        pending = {
+            p.kind
+            for p in ping_store.pings_for(session, ticket.id or 0)
+            if p.state in UNPOSTED and p.id != ping.id
+        }
+        return PingFacts(
+            kind=kind,
+            seq=ping.seq,
+            text=ping.text,
+            planned_at=ping.planned_at,
+            ticket=view_of(session, ticket, self.desks),
+            queue_channel=ticket.queue_channel,
+            card_ts=ticket.card_ts,
+            filer_user_id=ticket.filer_user_id,
+            filer_channel=ticket.filer_channel,
+            filer_thread_ts=ticket.filer_thread_ts,
+            outside_hours=ticket.outside_hours,
+            answered=ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED,
+            later_due=later_due,
+            missed=missed,
+            slack_refused=ping.attempts > 1
+            and bool(ping.last_error)
+            and "waiting" not in (ping.last_error or ""),
+            card_pending=PingKind.CARD in pending,
+            confirmation_pending=PingKind.CONFIRMATION in pending,
+            leads=tuple(desk_leads(session, ticket.desk)),
+        )
 
     def _metadata(self, ping: Ping, ping_id: int) -> dict[str, Any]:
         return {

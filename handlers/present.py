@@ -35,4 +35,5 @@ def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
         resolved_at=ticket.resolved_at,
         resolution_note=ticket.resolution_note,
         reopened=ticket.reopened_at is not None,
+        desk=ticket.desk,
     )

@@ -261,6 +261,7 @@ class TicketView:
     resolved_at: datetime | None = None
     resolution_note: str | None = None
     reopened: bool = False
+    desk: str = ""
 
 
 def kind_label(ticket: TicketView) -> str:

@@ -1,0 +1,175 @@
+"""One renderer per kind of ping: what the bot says, where, from the facts the delivery read.
+
+Pure: every fact arrives as an argument (`PingFacts`), so rendering never reads the store; a
+renderer answers a `Message` to post, or a `Skip` saying why not now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from handlers import views
+from handlers.config import DeskConfig
+from handlers.views import TicketView
+from storage.vocabulary import DEADLINE_KINDS, PingKind
+
+WAIT_FOR_PARENT_SECONDS = 20.0
+
+
+@dataclass
+class Message:
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    thread_ts: str | None = None
+    update_ts: str | None = None  # chat.update of this message instead of a new post
+    late: bool = False
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Not posted now: dropped for good, or tried again in `retry_in` seconds."""
+
+    reason: str
+    retry_in: float | None = None  # None: dropped
+
+
+@dataclass(frozen=True)
+class PingFacts:
+    kind: PingKind
+    seq: int
+    text: str | None
+    planned_at: datetime
+    ticket: TicketView
+    queue_channel: str
+    card_ts: str | None
+    filer_user_id: str
+    filer_channel: str | None
+    filer_thread_ts: str | None
+    outside_hours: bool
+    answered: bool = False  # a first response, or resolved: deadline pings are moot
+    later_due: bool = False  # a later deadline ping of the same plan is due too
+    missed: int = 0  # earlier deadline pings of the plan that never went out
+    slack_refused: bool = False  # earlier attempts failed at Slack
+    card_pending: bool = False  # the card is still owed
+    confirmation_pending: bool = False
+    leads: tuple[str, ...] = field(default_factory=tuple)
+
+
+Rendered = Message | Skip
+
+
+def render(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
+    if facts.kind in DEADLINE_KINDS:
+        if facts.answered:
+            return Skip("answered before the ping was due")
+        if facts.later_due:
+            return Skip(SUPERSEDED)
+    return RENDERERS[facts.kind](facts, now, config)
+
+
+SUPERSEDED = "superseded by a later ping of the same ticket"
+
+
+def late_note(facts: PingFacts, now: datetime, config: DeskConfig) -> str:
+    """Deadline pings and pages posted well after their time say so."""
+    if facts.kind not in (*DEADLINE_KINDS, PingKind.PAGE):
+        return ""
+    grace = config.worker_interval_seconds * 3 + 60
+    if now.timestamp() - facts.planned_at.timestamp() <= grace:
+        return ""
+    view = facts.ticket
+    return views.late_note(
+        facts.planned_at, view.timezone, view.desk_label, facts.missed, facts.slack_refused
+    )
+
+
+def _card(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    text, blocks = views.ticket_card(facts.ticket)
+    return Message(facts.queue_channel, text, blocks)
+
+
+def _card_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if not facts.card_ts:
+        # The card may be in flight with what the ticket was before this change: update it after.
+        if facts.card_pending:
+            return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
+        return Skip("the card could not be posted")
+    text, blocks = views.ticket_card(facts.ticket)
+    return Message(facts.queue_channel, text, blocks, update_ts=facts.card_ts)
+
+
+def _confirmation(facts: PingFacts, _now: datetime, config: DeskConfig) -> Rendered:
+    text = views.confirmation_text(
+        facts.ticket,
+        facts.ticket.filed_at,
+        facts.outside_hours,
+        config.support_phone,
+        redirected=facts.text == "redirected",
+    )
+    return Message(facts.filer_channel or facts.filer_user_id, text)
+
+
+def _notice(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if not facts.filer_thread_ts and facts.confirmation_pending:
+        return Skip("waiting for the confirmation", WAIT_FOR_PARENT_SECONDS)
+    return Message(
+        facts.filer_channel or facts.filer_user_id, facts.text or "", thread_ts=facts.filer_thread_ts
+    )
+
+
+def _warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
+    if not facts.card_ts and facts.card_pending:
+        return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
+    shares = config.warning_shares
+    share = shares[facts.seq] if facts.seq < len(shares) else 0.5
+    note = late_note(facts, now, config)
+    text = views.warning_text(facts.ticket, share, now, note)
+    return Message(facts.queue_channel, text, thread_ts=facts.card_ts, late=bool(note))
+
+
+def _breach(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
+    note = late_note(facts, now, config)
+    text = views.breach_text(facts.ticket, _who(facts, config), now, note)
+    return Message(facts.queue_channel, text, late=bool(note))
+
+
+def _escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
+    note = late_note(facts, now, config)
+    text = views.escalation_text(facts.ticket, facts.seq, _who(facts, config), now, note)
+    return Message(facts.queue_channel, text, late=bool(note))
+
+
+def _page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
+    contacts = config.contacts.get(facts.ticket.desk)
+    oncall = contacts.oncall if contacts else None
+    target = oncall or (facts.leads[0] if facts.leads else facts.queue_channel)
+    note = late_note(facts, now, config)
+    return Message(target, views.page_text(facts.ticket, config.support_phone) + note, late=bool(note))
+
+
+def _lead_alert(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if not facts.leads:
+        return Skip("no desk lead to tell")
+    return Message(facts.leads[0], facts.text or "")
+
+
+def _who(facts: PingFacts, config: DeskConfig) -> str:
+    contacts = config.contacts.get(facts.ticket.desk)
+    return views.mentions(facts.leads, contacts.lead_group if contacts else None)
+
+
+RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]] = {
+    PingKind.CARD: _card,
+    PingKind.CARD_UPDATE: _card_update,
+    PingKind.CONFIRMATION: _confirmation,
+    PingKind.NOTICE: _notice,
+    PingKind.WARNING: _warning,
+    PingKind.BREACH: _breach,
+    PingKind.ESCALATION: _escalation,
+    PingKind.PAGE: _page,
+    PingKind.LEAD_ALERT: _lead_alert,
+}
