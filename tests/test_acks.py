@@ -18,10 +18,9 @@ from handlers import views
 from storage.db import session_scope
 from storage.directory import import_directory, parse_directory_csv
 from storage.models import Ticket
-from tests.conftest import Desk, load_ticket
 from tests.fake_slack import Latency
+from tests.helpers import Desk, load_ticket, tickets
 from tests.slack_requests import submitted
-from tests.test_filing import tickets
 
 SLACK_WAIT = 3.0
 

@@ -4,66 +4,23 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import pytest
-from sqlmodel import select
 
 from handlers import views
 from storage.db import session_scope
-from storage.models import AuditEvent, Ticket
-from tests.conftest import Desk, load_ticket
-from tests.test_filing import file, tickets
-
-
-def reply(desk: Desk, text: str, user: str) -> str:
-    return blocks_of(desk, text, user)[0]
-
-
-def blocks_of(desk: Desk, text: str, user: str) -> tuple[str, list[dict[str, Any]]]:
-    """The answer to a command: in the ack itself, or (after work) on its response URL."""
-    started = time.monotonic()
-    response = desk.slack.command(text, user)
-    assert response.status_code == 200
-    assert time.monotonic() - started < 3, "acknowledged too late"
-    if response.content and response.json().get("text"):
-        body = response.json()
-    else:
-        [body] = desk.fake.wait_for("hook", 1, cmd=response.ref)  # type: ignore[attr-defined]
-    assert body.get("response_type") == "ephemeral"
-    return str(body["text"]), body.get("blocks") or []
-
-
-def filed(
-    desk: Desk, user: str = "UALICE", queue: str = "tech", view_id: str = "VFORM1", **answers: Any
-) -> Ticket:
-    file(desk, queue, user, view_id=view_id, **answers)
-    desk.fake.wait_for("chat.postMessage", 2)
-    for _ in range(50):
-        ticket = [t for t in tickets(desk) if t.submission_key == view_id][0]
-        if ticket.card_ts and ticket.filer_thread_ts:
-            return ticket
-        time.sleep(0.05)
-    raise AssertionError("card and confirmation were not posted")
-
-
-def ticket_now(desk: Desk, ticket_id: int) -> Ticket:
-    with session_scope(desk.engine) as session:
-        found = session.get(Ticket, ticket_id)
-        assert found is not None
-        return found
-
-
-def events(desk: Desk, ticket_id: int) -> list[str]:
-    with session_scope(desk.engine) as session:
-        query = select(AuditEvent).where(AuditEvent.ticket_id == ticket_id).order_by(AuditEvent.id)
-        return [e.event for e in session.exec(query)]
-
-
-def last_card(desk: Desk) -> str:
-    updates = desk.fake.calls_to("chat.update")
-    assert updates, "the card was not updated"
-    return str(updates[-1]["blocks"])
+from storage.models import Ticket
+from tests.helpers import (
+    Desk,
+    blocks_of,
+    events,
+    filed,
+    last_card,
+    load_ticket,
+    reply,
+    ticket_now,
+    tickets,
+)
 
 
 @pytest.mark.parametrize("written", ["T-1", "t-1", "1"])

@@ -21,7 +21,7 @@ from storage.directory import (
     remove_agent,
 )
 from storage.models import Member, Partner
-from tests.conftest import DIRECTORY_CSV
+from tests.helpers import DIRECTORY_CSV
 
 HEADER = "company,tier,desk,assigned_partner,email,slack_user_id,certification\n"
 

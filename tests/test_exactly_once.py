@@ -18,9 +18,8 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Ping, PingState, Ticket
-from tests.conftest import load_ticket, seed
 from tests.fake_slack import FakeSlack, Latency
-from tests.test_worker import posted_ping_ids, scheduler
+from tests.helpers import load_ticket, posted_ping_ids, scheduler, seed
 
 NOW = pendulum.parse("2026-11-30T12:00:00+01:00")
 SLOW_SLACK = {"WORKER_LEASE_SECONDS": "6", "SLACK_TIMEOUT_SECONDS": "1", "WORKER_BATCH": "200"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 from sqlmodel import func, select
@@ -11,59 +10,14 @@ from sqlmodel import func, select
 from handlers import views
 from storage import pings as ping_store
 from storage.db import session_scope
-from storage.models import AuditEvent, Ping, PingKind, PingState, Ticket
-from tests.conftest import Desk
+from storage.models import Ping, PingKind, PingState, Ticket
+from tests.helpers import Desk, audit_events, file, open_form, refusal, tickets
 from tests.slack_requests import signed_headers, submitted
 
 ITALIAN = (
     "Buongiorno, vorremmo sapere perché la fattura del mese scorso riporta un importo diverso da quello "
     "concordato nel contratto firmato a settembre. Grazie mille per l'aiuto."
 )
-
-
-def open_form(desk: Desk, text: str, user: str) -> dict[str, Any]:
-    before = len(desk.fake.calls_to("views.open"))
-    response = desk.slack.command(text, user)
-    assert response.status_code == 200
-    opened = desk.fake.wait_for("views.open", before + 1)
-    assert len(opened) == before + 1, response.text
-    return opened[-1]["view"]
-
-
-def file(desk: Desk, queue: str, user: str, view_id: str = "VFORM1", **answers: Any) -> Any:
-    form = open_form(desk, f"new {queue}", user)
-    defaults = {
-        "subject": "Calls drop after 30 s",
-        "description": "Since this morning every outgoing call to mobile numbers drops after thirty seconds.",
-        "product": "PBX 0A1B2C3D",
-    }
-    if queue == "care":
-        defaults = {
-            "topic": "billing",
-            "subject": "Invoice question",
-            "description": "The November invoice lists two licenses we cancelled in October.",
-        }
-    defaults.update(answers)
-    return desk.slack.view_submission(submitted(form, defaults), user, view_id=view_id)
-
-
-def refusal(desk: Desk, text: str, user: str) -> str:
-    """`/ticket new …` acks at once and opens the form; a refusal then replaces the form."""
-    before = len(desk.fake.calls_to("views.update"))
-    assert desk.slack.command(text, user).status_code == 200
-    updates = desk.fake.wait_for("views.update", before + 1)
-    assert len(updates) == before + 1
-    return " ".join(block["text"]["text"] for block in updates[-1]["view"]["blocks"])
-
-
-def tickets(desk: Desk) -> list[Ticket]:
-    with session_scope(desk.engine) as session:
-        return list(session.exec(select(Ticket).order_by(Ticket.id)))
-
-
-def audit_events(desk: Desk, event: str) -> list[AuditEvent]:
-    with session_scope(desk.engine) as session:
-        return list(session.exec(select(AuditEvent).where(AuditEvent.event == event)))
 
 
 def test_new_tech_opens_the_form_and_files_a_standard_ticket(desk: Desk) -> None:

@@ -21,10 +21,8 @@ from handlers import views
 from storage.db import describe_store_error, make_engine, migrate, session_scope
 from storage.directory import import_directory, parse_directory_csv
 from storage.models import Ticket
-from tests.conftest import Desk, load_ticket, make_settings, seed
 from tests.fake_slack import FakeSlack
-from tests.test_agents import filed, reply, ticket_now
-from tests.test_filing import refusal
+from tests.helpers import Desk, filed, load_ticket, make_settings, refusal, reply, seed, ticket_now
 
 HOSTILE_CSV = """company,tier,desk,assigned_partner,email,slack_user_id,certification
 <!channel> Phones,bronze,cet,Acme Telecom,mallory@hostile.example,UMALLORY,W-FE

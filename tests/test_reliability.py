@@ -27,11 +27,9 @@ from handlers import views
 from handlers.common import DATABASE_DOWN
 from storage.db import session_scope
 from storage.models import Ping, Ticket
-from tests.conftest import Desk, start_desk
 from tests.fake_slack import FakeSlack
+from tests.helpers import Desk, filed, open_form, reply, start_desk, ticket_now, tickets
 from tests.slack_requests import signed_headers, submitted
-from tests.test_agents import filed, reply, ticket_now
-from tests.test_filing import open_form, tickets
 
 
 def ticket_count(desk: Desk) -> int:

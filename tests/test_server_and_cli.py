@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import DIRECTORY_CSV, Desk
+from tests.helpers import DIRECTORY_CSV, Desk
 from tests.slack_requests import signed_headers
 
 ROOT = Path(__file__).resolve().parent.parent

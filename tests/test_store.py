@@ -13,7 +13,7 @@ from storage import tickets as ticket_store
 from storage.db import session_scope
 from storage.models import PingKind, PingState, Ticket
 from storage.pings import PlannedPing
-from tests.conftest import load_ticket, seed
+from tests.helpers import load_ticket, seed
 
 NOW = pendulum.parse("2026-11-30T12:00:00+01:00")
 LEASE = timedelta(seconds=60)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,32 +13,25 @@ from sqlmodel import select
 
 from storage.db import make_engine, migrate, session_scope
 from storage.models import Ping, PingKind, PingState, Ticket
-from tests.conftest import PG_URL, Desk, _fresh_postgres, load_ticket, seed, start_desk
 from tests.fake_slack import FakeSlack
-from tests.test_agents import blocks_of, filed, reply
+from tests.helpers import (
+    PG_URL,
+    Desk,
+    _fresh_postgres,
+    at,
+    blocks_of,
+    bulk_due_pings,
+    deadline_posts,
+    file_without_card,
+    filed,
+    pings,
+    posted_ping_ids,
+    reply,
+    scheduler,
+    start_desk,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def deadline_posts(fake: FakeSlack) -> list[tuple[str, str]]:
-    """(kind-ish, text) of every accepted warning, breach and escalation."""
-    found = []
-    for channel, messages in fake.messages.items():
-        for message in messages:
-            text = message["text"] or ""
-            if ":hourglass_flowing_sand:" in text or ":rotating_light:" in text or ":fire:" in text:
-                found.append((channel, text))
-    return found
-
-
-def pings(engine: Engine, ticket_id: int = 1) -> dict[tuple[str, int], Ping]:
-    with session_scope(engine) as session:
-        return {(p.kind, p.seq): p for p in session.exec(select(Ping).where(Ping.ticket_id == ticket_id))}
-
-
-def at(desk: Desk, when: str) -> int:
-    desk.at(when)
-    return desk.tick()
 
 
 def test_friday_standard_ticket_warns_at_1730_and_1748_breaches_at_1800(desk: Desk) -> None:
@@ -165,86 +155,7 @@ def test_unreachable_queue_channel_is_reported_to_the_lead_once(desk: Desk) -> N
         assert ticket is not None and "not_in_channel" in (ticket.slack_error or "")
 
 
-def file_without_card(desk: Desk) -> int:
-    from tests.test_filing import file
-
-    file(desk, "tech", "UALICE")
-    desk.fake.wait_for("chat.postMessage", 2)
-    time.sleep(0.3)
-    return 1
-
-
 # --- several processes, and a process killed mid-post ---------------------------------------------------
-
-
-def bulk_due_pings(engine: Engine, tickets: int, now: pendulum.DateTime) -> int:
-    """Tickets whose card is posted and whose four deadline pings are all due."""
-    seed(engine)
-    with session_scope(engine) as session:
-        rows = [
-            Ticket(
-                **load_ticket(
-                    n,
-                    now.subtract(hours=10),
-                    now.subtract(hours=2),
-                    card_ts=f"1700000000.{n:06d}",
-                    filer_channel="CPARTNER",
-                    filer_thread_ts=f"1700000001.{n:06d}",
-                )
-            )
-            for n in range(tickets)
-        ]
-        session.add_all(rows)
-        session.flush()
-        plan = [("warning", 0), ("warning", 1), ("breach", 0), ("escalation", 1)]
-        session.add_all(
-            [
-                Ping(
-                    ticket_id=t.id or 0,
-                    kind=kind,
-                    seq=seq,
-                    planned_at=now.subtract(minutes=5),
-                    next_attempt_at=now.subtract(minutes=5),
-                )
-                for t in rows
-                for kind, seq in plan
-            ]
-        )
-    return tickets * 4
-
-
-def scheduler(
-    database_url: str, fake: FakeSlack, now: str | None, *, once: bool = True, **settings: str
-) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        SLACK_BOT_TOKEN="xoxb-test",
-        SLACK_API_URL=fake.url,
-        DATABASE_URL=database_url,
-        TECH_CHANNEL="CTECH",
-        CARE_CHANNEL="CCARE",
-        WORKER_BATCH="25",
-        WORKER_INTERVAL_SECONDS="0.2",
-        WORKER_LEASE_SECONDS="60",
-        LOG_LEVEL="WARNING",
-    )
-    env.update(settings)
-    args = [sys.executable, "-m", "bot", "scheduler"] + (["--now", now] if now else [])
-    args += ["--once"] if once else []
-    return subprocess.Popen(
-        args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-
-
-def posted_ping_ids(fake: FakeSlack) -> Counter[int]:
-    ids: Counter[int] = Counter()
-    for messages in fake.messages.values():
-        for message in messages:
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if "ping_id" in payload:
-                ids[payload["ping_id"]] += 1
-    return ids
 
 
 def test_four_workers_on_postgresql_post_2000_pings_exactly_once(
