@@ -4,6 +4,7 @@ delivery, and a pool for work after an ack. Built by the composition root (`bot/
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ class Runtime:
         """What one ticket owes, delivered right after a change (the worker retries what fails)."""
         self.deliverer.deliver_for_ticket(ticket_id)
 
+    _in_flight: int = 0
+    _idle: threading.Condition = field(default_factory=threading.Condition)
+
     def after_ack(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
         def logged() -> Any:
             try:
@@ -53,8 +57,19 @@ class Runtime:
             except Exception:
                 log.exception("work after the ack failed: %s", getattr(job, "__name__", job))
                 return None
+            finally:
+                with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
 
+        with self._idle:
+            self._in_flight += 1
         return self.work.submit(logged)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Until no work after an ack is queued or running (a clean stop; tests). False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def learn_team_id(self) -> str:
         """The workspace the bot is installed in: the setting, else auth.test (once)."""

@@ -97,7 +97,7 @@ def test_a_slow_slack_and_twenty_presses_at_once_miss_no_ack(desk: Desk) -> None
 
 def test_status_is_answered_while_another_writer_holds_the_store(desk: Desk) -> None:
     open_tickets(desk, 1)
-    with write_lock_held(desk, 4):
+    with write_lock_held(desk, 3.3):
         response, seconds = timed(lambda: desk.slack.command("status T-1", "UALICE"))
         assert response.status_code == 200 and seconds < SLACK_WAIT
         started = time.monotonic()
@@ -107,7 +107,7 @@ def test_status_is_answered_while_another_writer_holds_the_store(desk: Desk) -> 
 
 def test_a_form_the_store_cannot_take_in_time_is_answered_busy_then_files_once(desk: Desk) -> None:
     form = tech_form_submission()
-    with write_lock_held(desk, 4):
+    with write_lock_held(desk, 3.3):
         response, seconds = timed(lambda: desk.slack.view_submission(form, "UALICE", view_id="VBUSY"))
         assert seconds < SLACK_WAIT
         body = response.json()

@@ -193,7 +193,7 @@ def test_agent_reply_in_the_thread_is_a_first_response(desk: Desk) -> None:
             "thread_ts": ticket.card_ts,
         }
     )
-    time.sleep(0.3)
+    desk.settle()
     assert ticket_now(desk, 1).first_response_at is None
     desk.slack.event(
         {

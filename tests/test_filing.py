@@ -34,7 +34,7 @@ def test_new_tech_opens_the_form_and_files_a_standard_ticket(desk: Desk) -> None
     [confirmation] = desk.fake.wait_for("chat.postMessage", 1, channel="CPARTNER")
     assert "T-1" in confirmation["text"] and "by 18:00 CET today" in confirmation["text"]
     assert confirmation["metadata"]["event_payload"]["ticket"] == "T-1"
-    time.sleep(0.2)
+    desk.settle()
     stored = tickets(desk)[0]
     assert stored.card_ts and stored.filer_thread_ts
     assert [e.event for e in audit_events(desk, "filed")] == ["filed"]
@@ -193,7 +193,7 @@ def test_double_submit_files_one_ticket(desk: Desk) -> None:
     assert desk.slack.view_submission(answers, "UALICE", view_id="VSAME").status_code == 200
     assert desk.slack.view_submission(answers, "UALICE", view_id="VSAME").status_code == 200
     assert len(tickets(desk)) == 1
-    time.sleep(0.3)
+    desk.settle()
     assert len(desk.fake.posts("CTECH")) == 1
 
 
@@ -202,7 +202,7 @@ def test_filer_channel_unreachable_falls_back_to_a_direct_message(desk: Desk) ->
     file(desk, "tech", "UALICE")
     dms = desk.fake.wait_for("chat.postMessage", 1, channel="UALICE")
     assert dms and "T-1" in dms[0]["text"]
-    time.sleep(0.2)
+    desk.settle()
     [ticket] = tickets(desk)
     assert ticket.filer_channel == "DALICE" and "not_in_channel" in (ticket.slack_error or "")
 
@@ -210,7 +210,7 @@ def test_filer_channel_unreachable_falls_back_to_a_direct_message(desk: Desk) ->
 def test_slack_500_keeps_the_card_owed_until_delivered(desk: Desk) -> None:
     desk.fake.fail("chat.postMessage", status=500, times=2)
     assert file(desk, "tech", "UALICE").status_code == 200
-    time.sleep(0.3)
+    desk.settle()
     [ticket] = tickets(desk)  # the ticket stands
     with session_scope(desk.engine) as session:
         owed = {p.kind: p.state for p in ping_store.pings_for(session, ticket.id or 0)}
@@ -223,7 +223,7 @@ def test_slack_500_keeps_the_card_owed_until_delivered(desk: Desk) -> None:
 def test_slack_429_is_retried_after_retry_after(desk: Desk) -> None:
     desk.fake.fail("chat.postMessage", status=429, error="ratelimited", retry_after=30, times=1)
     file(desk, "tech", "UALICE")
-    time.sleep(0.3)
+    desk.settle()
     desk.tick()  # nothing new yet: the rate-limited one waits 30 s
     with session_scope(desk.engine) as session:
         waiting = session.exec(select(Ping).where(Ping.last_error == "ratelimited")).all()

@@ -65,7 +65,7 @@ def test_a_request_from_another_workspace_is_refused(desk: Desk) -> None:
     assert desk.runtime.team_id == "T0TEAM"  # learned from auth.test
     response = desk.slack.interaction(payload)
     assert response.status_code == 403
-    time.sleep(0.3)
+    desk.settle()
     assert ticket_now(desk, 1).claimant_user_id is None
 
 

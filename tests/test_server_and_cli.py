@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -96,8 +97,34 @@ def test_malformed_setting_prints_one_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and "WARNING_SHARES" in result.stderr
 
 
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli_here(*args: str, env: dict[str, str], cwd: Path) -> Ran:
+    """The same command line, in this process (no interpreter start-up): for the quick checks."""
+    from typer.testing import CliRunner
+
+    from bot.__main__ import cli
+    from bot.settings import get_settings
+
+    previous = Path.cwd()
+    os.chdir(cwd)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, list(args), env={"SLA_DESK_HOME": None, **env})
+    finally:
+        get_settings.cache_clear()
+        os.chdir(previous)
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
 def test_directory_import_and_agents_cli(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/d.db"}
+    run_cli = run_cli_here
     good = tmp_path / "directory.csv"
     good.write_text(DIRECTORY_CSV)
     first = run_cli("directory", "import", str(good), env=env, cwd=tmp_path)

@@ -22,6 +22,7 @@ from tests.helpers import (
     blocks_of,
     bulk_due_pings,
     deadline_posts,
+    file,
     file_without_card,
     filed,
     pings,
@@ -142,10 +143,8 @@ def test_unreachable_queue_channel_is_reported_to_the_lead_once(desk: Desk) -> N
     desk.fake.channel_errors["CTECH"] = "not_in_channel"
     desk.at("2026-11-27T17:00:00+01:00")
     filed_ticket = file_without_card(desk)
-    from tests.test_filing import file
-
     file(desk, "tech", "UALICE", view_id="VSECOND")  # a second ticket in the same broken channel
-    time.sleep(0.3)
+    desk.settle()
     at(desk, "2026-11-27T17:30:00+01:00")
     at(desk, "2026-11-27T18:00:00+01:00")
     alerts = [m for m in desk.fake.delivered("DAGENT1") if "could not post" in (m["text"] or "")]
@@ -183,20 +182,20 @@ def test_worker_killed_while_posting_loses_and_doubles_nothing(db_url: str, fake
     migrate(engine)
     fake_slack.reset()
     now = pendulum.parse("2026-11-30T12:00:00+01:00")
-    total = bulk_due_pings(engine, 40, now)
+    total = bulk_due_pings(engine, 20, now)
     fake_slack.delay = 0.02
-    short = {"WORKER_LEASE_SECONDS": "3", "SLACK_TIMEOUT_SECONDS": "1"}
+    short = {"WORKER_LEASE_SECONDS": "2", "SLACK_TIMEOUT_SECONDS": "1"}
     try:
         victim = scheduler(db_url, fake_slack, now.isoformat(), once=False, **short)
         deadline = time.monotonic() + 60
-        while len(posted_ping_ids(fake_slack)) < 30 and time.monotonic() < deadline:
+        while len(posted_ping_ids(fake_slack)) < 20 and time.monotonic() < deadline:
             time.sleep(0.01)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         assert 0 < len(posted_ping_ids(fake_slack)) < total
         # after the lease ran out (on the store's clock), a new process finishes the job: it looks
         # in Slack before posting what the dead one held
-        time.sleep(3.2)
+        time.sleep(2.1)
         survivor = scheduler(db_url, fake_slack, now.isoformat(), **short)
         assert survivor.wait(timeout=120) == 0
     finally:
