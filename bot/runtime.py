@@ -18,29 +18,24 @@ from storage.db import make_engine, migrate
 LOOKUP_TIMEOUT_SECONDS = 2.0  # users.info: a slow Slack can't hold a reply long
 
 
+# Settings the desk's config takes over under the same name.
+SAME_NAMES = (
+    "tech_channel", "care_channel", "default_desk", "support_phone", "docs_url", "care_faq_url",
+    "certification_minimum", "escalation_max", "worker_interval_seconds", "worker_lease_seconds",
+    "worker_batch", "slack_timeout_seconds",
+)  # fmt: skip
+
+
 def desk_config(settings: Settings) -> DeskConfig:
+    contacts = {name: DeskContacts(desk.lead_group, desk.oncall) for name, desk in settings.desks.items()}
     return DeskConfig(
-        tech_channel=settings.tech_channel,
-        care_channel=settings.care_channel,
-        default_desk=settings.default_desk,
-        support_phone=settings.support_phone,
-        docs_url=settings.docs_url,
-        care_faq_url=settings.care_faq_url,
+        **{name: getattr(settings, name) for name in SAME_NAMES},
         certification_ladder=tuple(settings.certification_ladder),
-        certification_minimum=settings.certification_minimum,
         warning_shares=tuple(settings.warning_shares),
         escalation_interval_seconds=settings.escalation_interval_minutes * 60,
-        escalation_max=settings.escalation_max,
         agents=frozenset(settings.agents),
-        contacts={
-            name: DeskContacts(lead_group=desk.lead_group, oncall=desk.oncall)
-            for name, desk in settings.desks.items()
-        },
+        contacts=contacts,
         team_id=settings.slack_team_id,
-        worker_interval_seconds=settings.worker_interval_seconds,
-        worker_lease_seconds=settings.worker_lease_seconds,
-        worker_batch=settings.worker_batch,
-        slack_timeout_seconds=settings.slack_timeout_seconds,
         frozen_clock=bool(settings.frozen_time),
         after_ack_threads=settings.server_threads,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import Enum, auto
 from typing import Any
 
 from slack_sdk import WebClient
@@ -36,12 +36,14 @@ METADATA_EVENT = "sla_desk_ping"
 UNPOSTED = (PingState.PLANNED, PingState.SENDING)
 
 
-class State(StrEnum):
-    SENT = "sent"
-    RETRY = "retry"
-    DROPPED = "dropped"
-    FAILED = "failed"
-    LOST = "lost"  # another process holds the ping now: record nothing
+class State(Enum):
+    """How one attempt at a ping ended."""
+
+    SENT = auto()
+    RETRY = auto()
+    DROPPED = auto()
+    FAILED = auto()
+    LOST = auto()  # another process holds the ping now: record nothing
 
 
 @dataclass

@@ -65,9 +65,8 @@ def refusal_for(
 
 
 @guarded
-def choose_queue(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
+def choose_queue(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The chooser's Next: the chosen team's form, or why this person can't file there."""
     runtime = runtime_of(context)
     picked = _selected(view, "queue")
     if picked not in QUEUE_WORDS:
@@ -76,7 +75,7 @@ def choose_queue(
     queue = Queue(picked)
     # Before the ack: no Slack call, and no lock waited on for longer than the form's budget.
     with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
-        who = identify(session, runtime, client, body["user"]["id"], lookup=False)
+        who = identify(session, runtime, client, context.user_id or "", lookup=False)
         decision = refusal_for(session, runtime, who, queue)
     if not decision.allowed:
         ack(response_action="errors", errors={"queue": decision.message})
@@ -145,15 +144,8 @@ def submit_form(
     if errors:
         if "description" in errors.by_block and answers.queue is Queue.CARE and answers.description:
             with session_scope(runtime.engine) as session:
-                ticket_store.audit(
-                    session,
-                    None,
-                    user_id,
-                    "filing_refused",
-                    runtime.clock(),
-                    queue="care",
-                    reason=rules.Refusal.NOT_ENGLISH,
-                )
+                refused = {"queue": Queue.CARE.value, "reason": rules.Refusal.NOT_ENGLISH}
+                ticket_store.audit(session, None, user_id, "filing_refused", runtime.clock(), **refused)
         ack(response_action="errors", errors=errors.by_block)
         return
     routing = rules.route(answers.queue, answers.klass, answers.topic, answers.calls_failing)
@@ -184,16 +176,20 @@ def submit_form(
         ack(response_action="errors", errors={_first_input(view): BUSY})
         return
     if not decision.allowed:
-        message = decision.message
-        if routing.redirected:
-            message = "Failing calls make this a Critical Technical Support ticket. " + message
-        block = (
-            "calls_failing" if routing.redirected else ("subject" if answers.queue is Queue.TECH else "topic")
-        )
-        ack(response_action="errors", errors={block: message})
+        ack(response_action="errors", errors=refusal_on_form(decision, routing, answers.queue))
         return
     ack()
     runtime.after_ack(runtime.deliver_now, ticket.id or 0)
+
+
+def refusal_on_form(decision: rules.Decision, routing: rules.Routing, asked: Queue) -> dict[str, str]:
+    """A refusal shown on the field it concerns."""
+    if routing.redirected:
+        return {
+            "calls_failing": "Failing calls make this a Critical Technical Support ticket. "
+            + decision.message
+        }
+    return {"subject" if asked is Queue.TECH else "topic": decision.message}
 
 
 def new_ticket(answers: FormAnswers, routing: rules.Routing) -> ops.NewTicket:

@@ -109,28 +109,26 @@ def file_ticket(
     calendar = desk.desks.calendar(desk_name)
     window = first_response_window(calendar, new.queue, new.klass, now, desk.desks.policy)
     critical = new.klass is TicketClass.CRITICAL
-    ticket, created = ticket_store.create_ticket(
-        session,
-        Ticket(
-            submission_key=submission_key,
-            queue=new.queue.value,
-            topic=new.topic,
-            klass=new.klass.value if new.klass else None,
-            critical_reason=new.critical_reason if critical and not new.redirected else None,
-            subject=new.subject[: rules.SUBJECT_MAX],
-            description=new.description[:40_000],
-            product=new.product,
-            filer_user_id=filer,
-            partner_id=partner.id,
-            desk=desk_name,
-            filed_at=now,
-            due_at=window.due_at,
-            business_time=window.business_time,
-            outside_hours=window.outside_hours,
-            queue_channel=desk.config.queue_channel(new.queue),
-            filer_channel=channel,
-        ),
+    row = Ticket(
+        submission_key=submission_key,
+        queue=new.queue.value,
+        topic=new.topic,
+        klass=new.klass.value if new.klass else None,
+        critical_reason=new.critical_reason if critical and not new.redirected else None,
+        subject=new.subject[: rules.SUBJECT_MAX],
+        description=new.description[:40_000],
+        product=new.product,
+        filer_user_id=filer,
+        partner_id=partner.id,
+        desk=desk_name,
+        filed_at=now,
+        due_at=window.due_at,
+        business_time=window.business_time,
+        outside_hours=window.outside_hours,
+        queue_channel=desk.config.queue_channel(new.queue),
+        filer_channel=channel,
     )
+    ticket, created = ticket_store.create_ticket(session, row)
     if not created:
         return ticket, False
     assert ticket.id is not None
@@ -141,17 +139,8 @@ def file_ticket(
     if critical and window.outside_hours:
         first.append(PlannedPing(PingKind.PAGE, 0, now))
     ping_store.plan_new_ticket(session, ticket.id, first + deadline_pings(desk, calendar, window))
-    ticket_store.audit(
-        session,
-        ticket.id,
-        filer,
-        "filed",
-        now,
-        queue=ticket.queue,
-        klass=ticket.klass,
-        due_at=ticket.due_at.isoformat(),
-        redirected=new.redirected,
-    )
+    facts = {"queue": ticket.queue, "klass": ticket.klass, "due_at": ticket.due_at.isoformat()}
+    ticket_store.audit(session, ticket.id, filer, "filed", now, redirected=new.redirected, **facts)
     return ticket, True
 
 

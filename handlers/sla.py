@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 
 import holidays as holidays_lib
 import pendulum
@@ -217,14 +218,9 @@ def first_response_window(
     return SlaWindow(filed, due, business_time=True, outside_hours=outside)
 
 
-def first_response_due(
-    calendar: DeskCalendar,
-    queue: Queue | str,
-    klass: TicketClass | str | None,
-    filed_at: datetime,
-    policy: SlaPolicy = SlaPolicy(),
-) -> pendulum.DateTime:
-    return first_response_window(calendar, queue, klass, filed_at, policy).due_at
+def first_response_due(*window: Any, **named: Any) -> pendulum.DateTime:
+    """The due time alone; takes what `first_response_window` takes."""
+    return first_response_window(*window, **named).due_at
 
 
 def elapsed_share(calendar: DeskCalendar, window: SlaWindow, at: datetime) -> float:

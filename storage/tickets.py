@@ -145,34 +145,30 @@ def record_first_response(session: Session, ticket: Ticket, by: str, at: datetim
     )
 
 
+def _transition(
+    session: Session, ticket_id: int, where: Sequence[Any], values: dict[str, Any]
+) -> ChangeResult:
+    """A state change that happens only from the state `where` describes."""
+    return _result(session, ticket_id, _conditional_update(session, ticket_id, where, values))
+
+
 def claim_ticket(session: Session, ticket_id: int, agent: str, at: datetime) -> ChangeResult:
-    done = _conditional_update(
-        session,
-        ticket_id,
-        [col(Ticket.status) == TicketStatus.OPEN.value, col(Ticket.claimant_user_id).is_(None)],
-        {"status": TicketStatus.CLAIMED.value, "claimant_user_id": agent},
+    unclaimed = [col(Ticket.status) == TicketStatus.OPEN, col(Ticket.claimant_user_id).is_(None)]
+    return _transition(
+        session, ticket_id, unclaimed, {"status": TicketStatus.CLAIMED, "claimant_user_id": agent}
     )
-    return _result(session, ticket_id, done)
 
 
 def release_ticket(session: Session, ticket_id: int, agent: str) -> ChangeResult:
-    done = _conditional_update(
-        session,
-        ticket_id,
-        [col(Ticket.status) == TicketStatus.CLAIMED.value, col(Ticket.claimant_user_id) == agent],
-        {"status": TicketStatus.OPEN.value, "claimant_user_id": None},
-    )
-    return _result(session, ticket_id, done)
+    held = [col(Ticket.status) == TicketStatus.CLAIMED, col(Ticket.claimant_user_id) == agent]
+    return _transition(session, ticket_id, held, {"status": TicketStatus.OPEN, "claimant_user_id": None})
 
 
 def reassign_ticket(session: Session, ticket_id: int, to_agent: str) -> ChangeResult:
-    done = _conditional_update(
-        session,
-        ticket_id,
-        [col(Ticket.status).in_(OPEN_STATES)],
-        {"status": TicketStatus.CLAIMED.value, "claimant_user_id": to_agent},
+    still_open = [col(Ticket.status).in_(OPEN_STATES)]
+    return _transition(
+        session, ticket_id, still_open, {"status": TicketStatus.CLAIMED, "claimant_user_id": to_agent}
     )
-    return _result(session, ticket_id, done)
 
 
 def resolve_ticket(
