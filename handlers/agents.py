@@ -5,6 +5,7 @@ Parse, find the ticket the person may see, call the desk operation, word its res
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -13,10 +14,11 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from sqlmodel import Session
 
+from handlers import conversation, rules, views
 from handlers import operations as ops
-from handlers import rules, views
 from handlers.common import (
     Who,
+    display_name,
     failure_message,
     guarded,
     identify,
@@ -29,9 +31,10 @@ from handlers.common import (
 from handlers.runtime import Runtime
 from handlers.sla import Clock
 from storage import tickets as ticket_store
-from storage.db import session_scope
+from storage.db import session_scope, within
 from storage.models import Ticket
 
+FORM_LOCK_WAIT_MS = 1500  # a form is answered on the form: its store work must end in time
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 REOPEN_FIRST = "{ref} is resolved; reopen it first with `/ticket reopen {ref}`."
 
@@ -39,6 +42,7 @@ REOPEN_FIRST = "{ref} is resolved; reopen it first with `/ticket reopen {ref}`."
 def register(app: App) -> None:
     app.action(views.CLAIM_ACTION)(card_button)
     app.action(views.RESOLVE_ACTION)(card_button)
+    app.view(views.RESOLVE_CALLBACK)(submit_resolution)
 
 
 @guarded
@@ -54,16 +58,42 @@ def press_card_button(
     runtime: Runtime, client: WebClient, user_id: str, body: dict[str, Any], action: dict[str, Any]
 ) -> None:
     ticket_id = parse_ticket_id(action.get("value"))
-    verb = "claim" if action.get("action_id") == views.CLAIM_ACTION else "resolve"
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    if action.get("action_id") == views.RESOLVE_ACTION and ticket_id is not None:
+        # Resolve asks for the resolution note first: a small form (its trigger lasts 3 seconds).
+        form = views.resolve_modal(f"T-{ticket_id}", channel)
+        client.views_open(trigger_id=body.get("trigger_id", ""), view=form)
+        return
+    verb = "claim"
     try:
         reply = run_agent_command(runtime, client, user_id, verb, [action.get("value") or ""])
     except Exception as error:
         reply = failure_message(error)
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     if channel:
         client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
     if ticket_id is not None:
         runtime.deliver_now(ticket_id)
+
+
+@guarded
+def submit_resolution(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The Resolve form: resolved at once, or the reason shown on the form."""
+    runtime = runtime_of(context)
+    metadata = json.loads(view.get("private_metadata") or "{}")
+    ticket_id = parse_ticket_id(metadata.get("ticket"))
+    note = ((view.get("state") or {}).get("values") or {}).get("note", {}).get("note", {}).get("value")
+    with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
+        who = identify(session, runtime, client, context.user_id or "", lookup=False)
+        ticket = visible_ticket(session, who, ticket_id or 0)
+        if ticket is None:
+            ack(response_action="errors", errors={"note": no_such_ticket(who, ticket_id or 0)})
+            return
+        result = ops.resolve(session, ticket, _actor(who), note, runtime.clock())
+    if isinstance(result, ops.Refused):
+        ack(response_action="errors", errors={"note": refusal_text(result, "resolve")})
+        return
+    ack()
+    runtime.after_ack(runtime.deliver_now, ticket_id or 0)
 
 
 def run_agent_command(runtime: Runtime, client: WebClient, user_id: str, verb: str, args: list[str]) -> str:
@@ -143,6 +173,16 @@ def _reclass(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args:
     return f"{ticket.ref} is now {klass}; first response due {due}."
 
 
+def _note(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args: list[str]) -> str:
+    if not args:
+        return f"Please write the note, like `/ticket note {ticket.ref} Checked the trunk logs`."
+    name = display_name(runtime, who.user_id) or "An agent"
+    result = conversation.post_note(session, ticket, _actor(who), name, " ".join(args), runtime.clock())
+    if isinstance(result, ops.Refused):
+        return refusal_text(result, "add notes to")
+    return f"Internal note added to {ticket.ref}'s card thread; the partner does not see it."
+
+
 ACTIONS: dict[str, Callable[[Session, Runtime, Who, Ticket, list[str]], str]] = {
     "claim": _claim,
     "release": _release,
@@ -150,6 +190,7 @@ ACTIONS: dict[str, Callable[[Session, Runtime, Who, Ticket, list[str]], str]] = 
     "resolve": _resolve,
     "reopen": _reopen,
     "class": _reclass,
+    "note": _note,
 }
 
 

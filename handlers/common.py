@@ -204,6 +204,24 @@ def no_such_ticket(who: Who, ticket_id: int) -> str:
     return f"There is no ticket T-{ticket_id}" + ("." if who.is_agent else " among your company's tickets.")
 
 
+def display_name(runtime: Runtime, user_id: str) -> str | None:
+    """The name people know someone by in Slack (cached); None when Slack can't say right now."""
+    if user_id in runtime.names:
+        return runtime.names[user_id]
+    try:
+        user = runtime.lookup_client.users_info(user=user_id).get("user") or {}
+    except Exception as error:
+        log.warning("users.info for %s failed: %r", user_id, error)
+        return None
+    profile = user.get("profile") or {}
+    name = profile.get("display_name") or profile.get("real_name") or user.get("name")
+    runtime.names[user_id] = str(name) if name else None
+    email = profile.get("email")
+    if email and user_id not in runtime.emails:
+        runtime.emails[user_id] = str(email)
+    return runtime.names[user_id]
+
+
 def _email_of(runtime: Runtime, _client: WebClient, user_id: str) -> str | None:
     """The e-mail Slack reports for a user, cached; the client's short timeout bounds a slow Slack."""
     if user_id in runtime.emails:

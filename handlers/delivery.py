@@ -8,9 +8,10 @@ may have reached Slack is looked for in the channel before it is posted again.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum, auto
 from typing import Any
 
@@ -24,16 +25,25 @@ from handlers.desks import DeskBook
 from handlers.present import view_of
 from handlers.renderers import Message, PingFacts, Skip, render
 from handlers.sla import Clock
+from handlers.views import TicketView
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.db import session_scope
 from storage.directory import desk_leads
 from storage.models import DEADLINE_KINDS, Ping, PingKind, PingState, Ticket, TicketStatus
+from storage.vocabulary import COPY_KINDS
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "sla_desk_ping"
 UNPOSTED = (PingState.PLANNED, PingState.SENDING)
+ALREADY_DONE = frozenset({"already_reacted", "message_not_found"})
+# What a direct message that belongs to no ticket renders against.
+NO_TICKET = TicketView(
+    ref="", queue="", klass=None, topic=None, subject="", description="", product=None,
+    critical_reason=None, company="", filer="", status="", desk_label="", timezone="UTC",
+    filed_at=datetime.fromtimestamp(0, UTC), due_at=datetime.fromtimestamp(0, UTC),
+)  # fmt: skip
 
 
 class State(Enum):
@@ -57,6 +67,7 @@ class Outcome:
     late: bool = False
     kind: str = ""
     ticket_id: int = 0
+    permalink: str | None = None
 
 
 @dataclass
@@ -128,8 +139,8 @@ class Deliverer:
         with session_scope(self.engine) as session:
             due_now, _ = self._times(session)
             ping = ping_store.get_ping(session, claim.id)
-            ticket = ticket_store.get_ticket(session, ping.ticket_id) if ping else None
-            if ping is None or ticket is None:
+            ticket = ticket_store.get_ticket(session, ping.ticket_id) if ping and ping.ticket_id else None
+            if ping is None or (ticket is None and ping.kind != PingKind.DIRECT):
                 return Outcome(State.DROPPED, reason="ticket gone")
             facts = self._facts(session, ping, ticket, due_now)
         rendered = render(facts, due_now, self.config)
@@ -143,31 +154,55 @@ class Deliverer:
             return Outcome(State.LOST)
         elif (
             claim.in_flight
-            and rendered.update_ts is None
+            and not (rendered.update_ts or rendered.delete_ts or rendered.reaction)  # those are idempotent
             and (found := self._find_posted(rendered, ping, claim.id))
         ):
             outcome = Outcome(State.SENT, channel=rendered.channel, ts=found, late=rendered.late)
         else:
             outcome = self._post(rendered, ping, ticket, claim.id)
-        outcome.kind, outcome.ticket_id = ping.kind, ping.ticket_id
+        outcome.kind, outcome.ticket_id = ping.kind, ping.ticket_id or 0
+        if outcome.state is State.SENT and ping.kind in (PingKind.CARD, PingKind.CONFIRMATION):
+            outcome.permalink = self._permalink(outcome.channel, outcome.ts)
         return outcome
+
+    def _permalink(self, channel: str | None, ts: str | None) -> str | None:
+        """Asked once, when the card or the confirmation is posted, and kept on the ticket."""
+        try:
+            return str(self.client.chat_getPermalink(channel=channel or "", message_ts=ts or "")["permalink"])
+        except Exception as error:  # a missing link costs a click, not a message: go on without it
+            log.warning("no permalink for %s/%s: %r", channel, ts, error)
+            return None
 
     def _still_held(self, claim: ping_store.Claimed) -> bool:
         with session_scope(self.engine) as session:
             _, store_time = self._times(session)
             return ping_store.hold(session, claim, store_time, self.lease)
 
-    def _facts(self, session: Any, ping: Ping, ticket: Ticket, now: datetime) -> PingFacts:
+    def _facts(self, session: Any, ping: Ping, ticket: Ticket | None, now: datetime) -> PingFacts:
         """Everything the renderer needs, read in one go (rendering itself reads nothing)."""
         kind = PingKind(ping.kind)
+        payload = json.loads(ping.text) if ping.text and ping.text.startswith("{") else {}
+        if ticket is None:  # a direct message that belongs to no ticket
+            return PingFacts(
+                kind,
+                ping.seq,
+                ping.text,
+                ping.planned_at,
+                NO_TICKET,
+                "",
+                None,
+                "",
+                None,
+                None,
+                False,
+                payload,
+            )
         later_due, missed = False, 0
         if kind in DEADLINE_KINDS:
             later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
-        pending = {
-            p.kind
-            for p in ping_store.pings_for(session, ticket.id or 0)
-            if p.state in UNPOSTED and p.id != ping.id
-        }
+        others = [p for p in ping_store.pings_for(session, ticket.id or 0) if p.id != ping.id]
+        pending = {p.kind for p in others if p.state in UNPOSTED}
+        copy = next((p for p in others if p.id == payload.get("copy")), None)
         return PingFacts(
             kind=kind,
             seq=ping.seq,
@@ -180,6 +215,11 @@ class Deliverer:
             filer_channel=ticket.filer_channel,
             filer_thread_ts=ticket.filer_thread_ts,
             outside_hours=ticket.outside_hours,
+            payload=payload,
+            copy_channel=copy.channel if copy and copy.state == PingState.SENT else None,
+            copy_ts=copy.message_ts if copy and copy.state == PingState.SENT else None,
+            copy_unposted=bool(copy and copy.state in UNPOSTED),
+            earlier_copy_unposted=kind in COPY_KINDS and ping_store.earlier_copy_unposted(session, ping),
             answered=ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED,
             later_due=later_due,
             missed=missed,
@@ -194,11 +234,19 @@ class Deliverer:
     def _metadata(self, ping: Ping, ping_id: int) -> dict[str, Any]:
         return {
             "event_type": METADATA_EVENT,
-            "event_payload": {"ping_id": ping_id, "ticket": f"T-{ping.ticket_id}"},
+            "event_payload": {"ping_id": ping_id, "ticket": f"T-{ping.ticket_id}" if ping.ticket_id else ""},
         }
 
-    def _post(self, message: Message, ping: Ping, ticket: Ticket, ping_id: int) -> Outcome:
+    def _post(self, message: Message, ping: Ping, ticket: Ticket | None, ping_id: int) -> Outcome:
         try:
+            if message.reaction:
+                self.client.reactions_add(
+                    channel=message.channel, timestamp=message.thread_ts or "", name=message.reaction
+                )
+                return Outcome(State.SENT, channel=message.channel, ts=message.thread_ts)
+            if message.delete_ts:
+                self.client.chat_delete(channel=message.channel, ts=message.delete_ts)
+                return Outcome(State.SENT, channel=message.channel, ts=message.delete_ts)
             if message.update_ts:
                 self.client.chat_update(
                     channel=message.channel, ts=message.update_ts, text=message.text, blocks=message.blocks
@@ -229,11 +277,13 @@ class Deliverer:
             )
 
     def _after_error(
-        self, error: SlackApiError, message: Message, ping: Ping, ticket: Ticket, ping_id: int
+        self, error: SlackApiError, message: Message, ping: Ping, ticket: Ticket | None, ping_id: int
     ) -> Outcome:
         response = error.response
         status = int(getattr(response, "status_code", 0) or 0)
         code = str(response.get("error", "")) if response is not None else ""
+        if code in ALREADY_DONE:  # a mark already there, a copy already deleted: what was wanted
+            return Outcome(State.SENT, channel=message.channel, ts=message.thread_ts or message.delete_ts)
         retry_after = response.headers.get("Retry-After") if response is not None else None
         decision = retry.after_slack_error(status, code, retry_after, ping.attempts)
         if decision.verdict is retry.Verdict.RETRY:
@@ -241,7 +291,7 @@ class Deliverer:
                 State.RETRY, retry_in=decision.wait_seconds, unsure=decision.unsure, reason=decision.reason
             )
         if decision.verdict is retry.Verdict.CHANNEL:
-            if ping.kind == PingKind.CONFIRMATION and message.channel != ticket.filer_user_id:
+            if ticket and ping.kind == PingKind.CONFIRMATION and message.channel != ticket.filer_user_id:
                 # The bot is not in the filer's channel: a direct message still reaches them.
                 message.channel = ticket.filer_user_id
                 outcome = self._post(message, ping, ticket, ping_id)
@@ -302,14 +352,18 @@ class Deliverer:
     def _after_sent(self, session: Any, outcome: Outcome) -> None:
         if outcome.kind == PingKind.CARD and outcome.ts and outcome.channel:
             ticket_store.set_card(session, outcome.ticket_id, outcome.channel, outcome.ts)
+            ticket_store.set_permalinks(session, outcome.ticket_id, card=outcome.permalink)
         elif outcome.kind == PingKind.CONFIRMATION and outcome.ts and outcome.channel:
             ticket_store.set_filer_thread(session, outcome.ticket_id, outcome.channel, outcome.ts)
+            ticket_store.set_permalinks(session, outcome.ticket_id, filer=outcome.permalink)
+            if outcome.permalink:  # the card links to the partner's thread from now on
+                ping_store.owe(session, outcome.ticket_id, PingKind.CARD_UPDATE, self.clock())
             if outcome.reason:
                 ticket_store.set_slack_error(session, outcome.ticket_id, outcome.reason)
 
     def _report_failure(self, session: Any, ping: Ping, outcome: Outcome, now: datetime) -> None:
         """Record it on the ticket and tell the desk lead once, instead of retrying forever."""
-        ticket = ticket_store.get_ticket(session, ping.ticket_id)
+        ticket = ticket_store.get_ticket(session, ping.ticket_id) if ping.ticket_id else None
         if ticket is None:
             return
         channel, reason = outcome.channel or ticket.queue_channel, outcome.reason

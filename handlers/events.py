@@ -1,38 +1,128 @@
-"""Message events: an agent's reply in a ticket's thread is a first response."""
+"""Message events: the conversation in the ticket's two threads, edits and deletions of what was
+copied, and direct messages to the bot. Acked at once (Bolt acks events); the work runs after."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from sqlmodel import Session
 
-from handlers.agents import record_thread_reply
-from handlers.common import runtime_of
+from handlers import conversation, views
+from handlers.common import display_name, identify, is_agent, runtime_of
+from handlers.conversation import Author, SlackMessage
+from handlers.present import view_of
 from handlers.runtime import Runtime
+from storage import tickets as ticket_store
 from storage.db import session_scope
+from storage.directory import get_partner, member_by_slack_id
 
 # A reply also sent to the channel, or one with a file, is a reply all the same.
 REPLY_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 
 def register(app: App) -> None:
-    app.event("message")(thread_reply)
+    app.event("message")(message_event)
 
 
-def thread_reply(event: dict[str, Any], context: BoltContext) -> None:
-    thread_ts, user_id, channel = event.get("thread_ts"), event.get("user"), event.get("channel")
-    if event.get("subtype") not in REPLY_SUBTYPES or event.get("bot_id"):
-        return
-    if not (thread_ts and user_id and channel):
-        return
-    if thread_ts == event.get("ts"):
-        return  # the parent message itself
+def message_event(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     runtime = runtime_of(context)
-    runtime.after_ack(record_reply, runtime, channel, thread_ts, user_id)
+    subtype = event.get("subtype")
+    if subtype == "message_changed":
+        runtime.after_ack(carry_edit, runtime, client, event)
+    elif subtype == "message_deleted":
+        runtime.after_ack(carry_deletion, runtime, event)
+    elif subtype in REPLY_SUBTYPES and _from_a_person(event, runtime):
+        if event.get("channel_type") == "im":
+            runtime.after_ack(answer_direct_message, runtime, client, event)
+        elif event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
+            runtime.after_ack(carry_message, runtime, client, event)
 
 
-def record_reply(runtime: Runtime, channel: str, thread_ts: str, user_id: str) -> None:
+def _from_a_person(message: dict[str, Any], runtime: Runtime) -> bool:
+    """Never the bot's own messages (its copies among them), nor another bot's: no loops."""
+    user = message.get("user")
+    return bool(user) and not message.get("bot_id") and user != runtime.bot_user_id
+
+
+def slack_message(channel: str, message: dict[str, Any]) -> SlackMessage:
+    files = tuple(
+        (str(f.get("name") or f.get("title") or "file"), str(f.get("permalink") or ""))
+        for f in message.get("files") or []
+        if isinstance(f, dict)
+    )
+    return SlackMessage(
+        channel, str(message["ts"]), str(message.get("thread_ts") or ""), message.get("text") or "", files
+    )
+
+
+def author_of(session: Session, runtime: Runtime, client: WebClient, user_id: str) -> Author:
+    agent = is_agent(session, runtime, user_id)
+    member = None if agent else member_by_slack_id(session, user_id)
+    partner = get_partner(session, member.partner_id) if member else None
+    fallback = member.email.split("@")[0] if member else ("an agent" if agent else "someone")
+    name = display_name(runtime, user_id) or fallback
+    return Author(user_id, name, agent, partner.name if partner else None)
+
+
+def carry_message(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
+    message = slack_message(event["channel"], event)
     with session_scope(runtime.engine) as session:
-        answered = record_thread_reply(runtime, session, channel, thread_ts, user_id)
-    if answered is not None:
-        runtime.deliver_now(answered)
+        ticket = ticket_store.ticket_by_thread(session, message.channel, message.thread_ts)
+        if ticket is None or ticket.id is None:
+            return
+        author = author_of(session, runtime, client, event["user"])
+        conversation.carry_message(session, ticket, message, author, runtime.clock())
+        ticket_id = ticket.id
+    runtime.deliver_now(ticket_id)
+
+
+def carry_edit(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
+    edited = event.get("message") or {}
+    if not _from_a_person(edited, runtime) or not edited.get("thread_ts"):
+        return
+    message = slack_message(event["channel"], edited)
+    with session_scope(runtime.engine) as session:
+        ticket = ticket_store.ticket_by_thread(session, message.channel, message.thread_ts)
+        if ticket is None or ticket.id is None:
+            return
+        author = author_of(session, runtime, client, edited["user"])
+        version = str((edited.get("edited") or {}).get("ts") or event.get("event_ts") or event.get("ts"))
+        conversation.carry_edit(session, ticket, message, author, version, runtime.clock())
+        ticket_id = ticket.id
+    runtime.deliver_now(ticket_id)
+
+
+def carry_deletion(runtime: Runtime, event: dict[str, Any]) -> None:
+    previous = event.get("previous_message") or {}
+    thread_ts, deleted_ts = previous.get("thread_ts"), event.get("deleted_ts")
+    if not (thread_ts and deleted_ts):
+        return
+    with session_scope(runtime.engine) as session:
+        ticket = ticket_store.ticket_by_thread(session, event["channel"], str(thread_ts))
+        if ticket is None or ticket.id is None:
+            return
+        conversation.carry_deletion(session, ticket, event["channel"], str(deleted_ts), runtime.clock())
+        ticket_id = ticket.id
+    runtime.deliver_now(ticket_id)
+
+
+def answer_direct_message(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
+    """What the bot does, and the commands that fit who is writing. No ticket is filed from a DM."""
+    user_id = event["user"]
+    with session_scope(runtime.engine) as session:
+        who = identify(session, runtime, client, user_id)
+        if who.is_agent:
+            text = views.DM_FOR_AGENTS
+        elif who.partner is not None:
+            tickets = ticket_store.company_tickets(session, who.partner.id or 0, limit=10)
+            text = views.dm_for_partners(
+                who.partner.name, [view_of(session, t, runtime.desks) for t in tickets]
+            )
+        else:
+            text = views.DM_FOR_OTHERS
+        conversation.answer_direct_message(
+            session, event["channel"], event["ts"], user_id, text, runtime.clock()
+        )
+    runtime.deliverer.deliver_due()

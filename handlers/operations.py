@@ -7,6 +7,7 @@ only word the result.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -206,10 +207,14 @@ def reassign(
         return Refused(Refusal.NOT_AN_AGENT, ticket, holder=to)
     if ticket_store.reassign_ticket(session, ticket.id or 0, to) is not ChangeResult.DONE:
         return Refused(Refusal.RESOLVED, ticket)
-    first = record_first_response(session, ticket, actor.user_id, now)
-    notice = views.handed_over(to, ticket.ref) if first is None else views.picked_up(to, ticket.ref)
-    _changed(session, ticket, actor.user_id, "reassigned", now, notice=notice, to=to)
-    return Done(ticket, first_response=first)
+    # Handing a ticket over answers nobody: it is not a first response (the new holder's will be).
+    _changed(
+        session, ticket, actor.user_id, "reassigned", now, notice=views.handed_over(to, ticket.ref), to=to
+    )
+    if to != actor.user_id:  # the new holder hears of it, with a link to the card
+        told = {"to": to, "text": views.assigned_dm(actor.user_id, ticket), "card_link": True}
+        ping_store.owe(session, ticket.id or 0, PingKind.DIRECT, now, text=json.dumps(told))
+    return Done(ticket)
 
 
 def resolve(session: Session, ticket: Ticket, actor: Actor, note: str | None, now: datetime) -> Result:

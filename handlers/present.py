@@ -36,4 +36,7 @@ def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
         resolution_note=ticket.resolution_note,
         reopened=ticket.reopened_at is not None,
         desk=ticket.desk,
+        turn=ticket.turn,
+        card_link=ticket.card_permalink,
+        filer_link=ticket.filer_permalink,
     )

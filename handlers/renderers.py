@@ -27,6 +27,8 @@ class Message:
     thread_ts: str | None = None
     update_ts: str | None = None  # chat.update of this message instead of a new post
     late: bool = False
+    delete_ts: str | None = None  # chat.delete of this message instead
+    reaction: str | None = None  # reactions.add of this name to the message at `thread_ts`
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,11 @@ class PingFacts:
     filer_channel: str | None
     filer_thread_ts: str | None
     outside_hours: bool
+    payload: dict[str, Any] = field(default_factory=dict)  # what the conversation rows carry
+    copy_channel: str | None = None  # for an edit or deletion: where its copy went,
+    copy_ts: str | None = None  # ... its message,
+    copy_unposted: bool = False  # ... and whether it is still to go out
+    earlier_copy_unposted: bool = False  # a copy of an earlier message of the same thread waits
     answered: bool = False  # a first response, or resolved: deadline pings are moot
     later_due: bool = False  # a later deadline ping of the same plan is due too
     missed: int = 0  # earlier deadline pings of the plan that never went out
@@ -157,6 +164,53 @@ def _lead_alert(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Render
     return Message(facts.leads[0], facts.text or "")
 
 
+def _to_card(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if not facts.card_ts and facts.card_pending:
+        return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
+    if facts.earlier_copy_unposted:
+        return Skip("waiting for the copy of an earlier message", 0.0)
+    return Message(facts.queue_channel, facts.payload.get("text", ""), thread_ts=facts.card_ts)
+
+
+def _to_partner(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if not facts.filer_thread_ts and facts.confirmation_pending:
+        return Skip("waiting for the confirmation", WAIT_FOR_PARENT_SECONDS)
+    if facts.earlier_copy_unposted:
+        return Skip("waiting for the copy of an earlier message", 0.0)
+    channel = facts.filer_channel or facts.filer_user_id
+    return Message(channel, facts.payload.get("text", ""), thread_ts=facts.filer_thread_ts)
+
+
+def _edit(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if not (facts.copy_channel and facts.copy_ts):
+        return Skip("waiting for the copy", 1.0) if facts.copy_unposted else Skip("the copy was never posted")
+    return Message(facts.copy_channel, facts.payload.get("text", ""), update_ts=facts.copy_ts)
+
+
+def _delete(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if not (facts.copy_channel and facts.copy_ts):
+        return Skip("waiting for the copy", 1.0) if facts.copy_unposted else Skip("the copy was never posted")
+    return Message(facts.copy_channel, "", delete_ts=facts.copy_ts)
+
+
+def _reaction(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    payload = facts.payload
+    return Message(payload.get("channel", ""), "", thread_ts=payload.get("ts"), reaction=payload.get("name"))
+
+
+def _note(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if not facts.card_ts and facts.card_pending:
+        return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
+    return Message(facts.queue_channel, facts.payload.get("text", ""), thread_ts=facts.card_ts)
+
+
+def _direct(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    text = facts.payload.get("text", "")
+    if facts.payload.get("card_link") and facts.ticket.card_link:
+        text += f" <{facts.ticket.card_link}|Open the card of {facts.ticket.ref}>"
+    return Message(facts.payload.get("to", ""), text)
+
+
 def _who(facts: PingFacts, config: DeskConfig) -> str:
     contacts = config.contacts.get(facts.ticket.desk)
     return views.mentions(facts.leads, contacts.lead_group if contacts else None)
@@ -172,4 +226,11 @@ RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]]
     PingKind.ESCALATION: _escalation,
     PingKind.PAGE: _page,
     PingKind.LEAD_ALERT: _lead_alert,
+    PingKind.TO_CARD: _to_card,
+    PingKind.TO_PARTNER: _to_partner,
+    PingKind.EDIT: _edit,
+    PingKind.DELETE: _delete,
+    PingKind.REACTION: _reaction,
+    PingKind.NOTE: _note,
+    PingKind.DIRECT: _direct,
 }

@@ -254,6 +254,15 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_BROADCAST = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
+
+
+def agent_text(text: str | None) -> str:
+    """What an agent wrote, as written (links and mentions kept), but never a broadcast that would
+    notify a partner's whole channel: `<!channel>` becomes a plain "@channel"."""
+    return _BROADCAST.sub(lambda match: "@" + match.group(1), clean(text))
+
+
 def cut(text: str, limit: int, mark: str = "… (cut)") -> str:
     """Cut to `limit` characters with a visible mark; never splits an escape entity."""
     if len(text) <= limit:

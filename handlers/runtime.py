@@ -36,7 +36,11 @@ class Runtime:
     emails: TTLCache[str, str | None] = field(
         default_factory=lambda: TTLCache(maxsize=50_000, ttl=EMAIL_CACHE_SECONDS)
     )
+    names: TTLCache[str, str | None] = field(
+        default_factory=lambda: TTLCache(maxsize=50_000, ttl=EMAIL_CACHE_SECONDS)
+    )
     team_id: str = ""
+    bot_user_id: str = ""
     # Work after an ack (Slack calls, replies on the response URL) runs here, never on the pool
     # that acknowledges requests, so a slow Slack can't make another request miss its 3 seconds.
     work: ThreadPoolExecutor = field(
@@ -75,9 +79,11 @@ class Runtime:
         """The workspace the bot is installed in: the setting, else auth.test (once)."""
         if not self.team_id:
             self.team_id = self.config.team_id
-        if not self.team_id:
+        if not (self.team_id and self.bot_user_id):
             try:
-                self.team_id = str(self.client.auth_test().get("team_id") or "")
+                identity = self.client.auth_test()
+                self.team_id = self.team_id or str(identity.get("team_id") or "")
+                self.bot_user_id = str(identity.get("user_id") or "")
             except Exception as error:  # Slack unreachable at start: checked once it is known
                 log.warning("auth.test failed, the workspace check waits for it: %r", error)
         return self.team_id

@@ -14,7 +14,17 @@ from typing import Any
 
 import pendulum
 
-from handlers.rules import CARE_TOPICS, CRITICAL_REASONS, DESCRIPTION_MAX, NOTE_MAX, SUBJECT_MAX, escape, safe
+from handlers.rules import (
+    CARE_TOPICS,
+    CRITICAL_REASONS,
+    DESCRIPTION_MAX,
+    NOTE_MAX,
+    SUBJECT_MAX,
+    agent_text,
+    cut,
+    escape,
+    safe,
+)
 from storage.vocabulary import OPEN_STATES, Queue, TicketClass, TicketStatus
 
 Block = dict[str, Any]
@@ -24,6 +34,7 @@ CARE_CALLBACK = "ticket_form_care"
 CHOOSER_CALLBACK = "ticket_form_choose"
 CLAIM_ACTION = "ticket_claim"
 RESOLVE_ACTION = "ticket_resolve"
+RESOLVE_CALLBACK = "ticket_resolve_form"
 MAX_LIST_ROWS = 20  # a message or Home list shows this many tickets, then a summary line
 
 CARD_TEXT_MAX = 2500
@@ -223,6 +234,19 @@ def care_form(metadata: str, docs_url: str, faq_url: str) -> dict[str, Any]:
     return _modal(CARE_CALLBACK, "Customer Care", blocks, metadata)
 
 
+def resolve_modal(ref: str, channel: str | None) -> dict[str, Any]:
+    """The Resolve button's small form: the resolution note the filer will read."""
+    note = _text_input(
+        "note", multiline=True, max_length=NOTE_MAX, placeholder="What was wrong, what fixed it"
+    )
+    blocks = [
+        section(f"Resolve *{escape(ref)}*. The filer is told in their thread, with this note."),
+        _input("note", "Resolution note", note, optional=True),
+    ]
+    metadata = json.dumps({"ticket": ref, "channel": channel or ""})
+    return _modal(RESOLVE_CALLBACK, f"Resolve {ref}"[:24], blocks, metadata, submit="Resolve")
+
+
 def refusal_modal(message: str) -> dict[str, Any]:
     """What replaces a form when its filer may not file: the reason, and nothing to submit."""
     return {
@@ -262,6 +286,9 @@ class TicketView:
     resolution_note: str | None = None
     reopened: bool = False
     desk: str = ""
+    turn: str = "support"
+    card_link: str | None = None  # permalink of the card in the queue channel
+    filer_link: str | None = None  # permalink of the partner's thread
 
 
 def kind_label(ticket: TicketView) -> str:
@@ -324,14 +351,19 @@ def sla_line(ticket: TicketView) -> str:
     return f"{verdict}: first response {slack_date(ticket.first_response_at)}"
 
 
+def turn_words(ticket: TicketView) -> str:
+    return "waiting for the partner" if ticket.turn == "partner" else "waiting for support"
+
+
 def status_line(ticket: TicketView) -> str:
+    """Who holds it and whose turn it is: never 'waiting for an agent' once an agent has answered."""
     if ticket.status == TicketStatus.RESOLVED:
         return ":heavy_check_mark: Resolved" + (f" by <@{ticket.claimant}>" if ticket.claimant else "")
     if ticket.status == TicketStatus.CLAIMED:
-        return f":raising_hand: Claimed by <@{ticket.claimant}>"
+        return f":raising_hand: Claimed by <@{ticket.claimant}> · {turn_words(ticket)}"
     if ticket.reopened:
-        return ":arrows_counterclockwise: Reopened, waiting for an agent"
-    return ":inbox_tray: Open, waiting for an agent"
+        return f":arrows_counterclockwise: Reopened, unclaimed · {turn_words(ticket)}"
+    return f":inbox_tray: Open, unclaimed · {turn_words(ticket)}"
 
 
 def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
@@ -353,7 +385,11 @@ def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
         context(f"{status_line(ticket)} · {sla_line(ticket)}"),
     ]
     if ticket.resolution_note:
-        blocks.append(context(f"Resolution: {safe(ticket.resolution_note, 2000)}"))
+        blocks.append(
+            context(f"Resolution: {cut(agent_text(ticket.resolution_note), 2000)}")
+        )  # the agent's words
+    if ticket.filer_link:
+        blocks.append(context(f"<{ticket.filer_link}|The partner's thread> · replies here reach the partner"))
     buttons = []
     if ticket.status == TicketStatus.OPEN:
         buttons.append(
@@ -412,6 +448,8 @@ def ticket_row(ticket: TicketView, now: datetime) -> str:
         if ticket.first_response_at is None
         else ("answered, SLA met" if ticket.sla_met else "answered, SLA breached")
     )
+    if ticket.status != TicketStatus.RESOLVED:
+        waiting += f" · {turn_words(ticket)}"
     who = f" · <@{ticket.claimant}>" if ticket.claimant else ""
     reopened = (
         ":arrows_counterclockwise: reopened · "
@@ -419,9 +457,17 @@ def ticket_row(ticket: TicketView, now: datetime) -> str:
         else ""
     )
     return (
-        f"{reopened}*{ticket.ref}* {safe(ticket.subject, 80)} · {escape(ticket.company)} · "
+        f"{reopened}*{linked_ref(ticket)}* {safe(ticket.subject, 80)} · {escape(ticket.company)} · "
         f"{kind_label(ticket)} · {waiting}{who}"
     )
+
+
+def linked_ref(ticket: TicketView) -> str:
+    return f"<{ticket.card_link}|{ticket.ref}>" if ticket.card_link else ticket.ref
+
+
+def card_link_text(ticket: TicketView) -> str:
+    return f" <{ticket.card_link}|Open the card>" if ticket.card_link else ""
 
 
 def ticket_list_blocks(
@@ -464,14 +510,15 @@ def breach_text(ticket: TicketView, who: str, now: datetime, late_note: str) -> 
     return (
         f":rotating_light: {who} *{ticket.ref}* ({kind_label(ticket)}, {escape(ticket.company)}) "
         f"breached its first-response SLA at {desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}: "
-        f"_{safe(ticket.subject, SUBJECT_MAX)}_. Nobody has answered yet.{late_note}"
+        f"_{safe(ticket.subject, SUBJECT_MAX)}_. Nobody has answered yet.{card_link_text(ticket)}{late_note}"
     )
 
 
 def escalation_text(ticket: TicketView, number: int, who: str, now: datetime, late_note: str) -> str:
     return (
         f":fire: Escalation {number}: {who} *{ticket.ref}* is still unanswered, "
-        f"{time_left(ticket.due_at, now)}: _{safe(ticket.subject, SUBJECT_MAX)}_.{late_note}"
+        f"{time_left(ticket.due_at, now)}: _{safe(ticket.subject, SUBJECT_MAX)}_."
+        f"{card_link_text(ticket)}{late_note}"
     )
 
 
@@ -479,7 +526,7 @@ def page_text(ticket: TicketView, phone: str) -> str:
     return (
         f":pager: After-hours *critical* ticket *{ticket.ref}* from {escape(ticket.company)} "
         f"(<@{ticket.filer}>): _{safe(ticket.subject, SUBJECT_MAX)}_. First response due "
-        f"{desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}."
+        f"{desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}.{card_link_text(ticket)}"
     )
 
 
@@ -503,12 +550,16 @@ def picked_up(agent: str, ref: str) -> str:
     return f":raising_hand: <@{agent}> picked up {ref} and is looking into it."
 
 
+def assigned_dm(by: str, ticket: Any) -> str:
+    return f":inbox_tray: <@{by}> handed *{ticket.ref}* to you: _{safe(ticket.subject, SUBJECT_MAX)}_."
+
+
 def handed_over(agent: str, ref: str) -> str:
     return f":busts_in_silhouette: {ref} is now handled by <@{agent}>."
 
 
 def resolved_notice(agent: str, ref: str, note: str | None) -> str:
-    said = f": {safe(note, NOTE_MAX)}" if note else "."
+    said = f": {cut(agent_text(note), NOTE_MAX)}" if note else "."  # the agent's own words, links kept
     return f":white_check_mark: <@{agent}> resolved {ref}{said} If it is not solved, `/ticket reopen {ref}`."
 
 
@@ -518,6 +569,33 @@ def reopened_notice(user: str, ref: str) -> str:
 
 def class_changed_notice(agent: str, ref: str, klass: str, due: str) -> str:
     return f":label: <@{agent}> made {ref} *{klass}*: first answer {due}."
+
+
+# --- direct messages to the bot -------------------------------------------------------------------------
+
+DM_FOR_AGENTS = (
+    "Hi! I'm SLA Desk. `/ticket queue [tech|care] [cet|est]` shows the open tickets, soonest due first; "
+    "`/ticket help` lists every command. Reply in a card's thread to answer the partner (start with "
+    "`note:` to keep it internal), or use `/ticket note T-42 TEXT`."
+)
+DM_FOR_OTHERS = (
+    "Hi! I'm SLA Desk, the support desk for the vendor's partners. You are not registered with a "
+    "partner company: please contact your system integrator (the partner who installed your system), "
+    "or ask your company's partner administrator to add you."
+)
+
+
+def dm_for_partners(company: str, tickets: Sequence[TicketView]) -> str:
+    lines = [
+        f"Hi! I'm SLA Desk, {escape(company)}'s support desk. I don't open tickets from direct messages: "
+        "type `/ticket` (here or in any channel) to open one. `/ticket status T-42` shows where one stands.",
+    ]
+    if tickets:
+        lines.append("Your company's open tickets:")
+        lines += [f"• *{linked_ref(t)}* {safe(t.subject, 80)} · {turn_words(t)}" for t in tickets[:10]]
+    else:
+        lines.append("Your company has no open tickets.")
+    return "\n".join(lines)
 
 
 # --- help ------------------------------------------------------------------------------------------------
@@ -536,6 +614,8 @@ HELP_TEXT = """*SLA Desk: `/ticket` commands*
 • `/ticket reassign T-42 @agent`: hand a ticket to another agent
 • `/ticket resolve T-42 [note]`: close a ticket you hold; the filer is told
 • `/ticket class T-42 critical call_drops|cloud_unreachable|business_down` or `standard`: change the class
+• `/ticket note T-42 TEXT`: an internal note on the card (never sent to the partner)
+Reply in a card's thread to answer the partner; start with `note:` to keep it internal.
 • `/ticket reopen T-42`, `/ticket status T-42`
 Ticket ids may be written `T-42`, `t-42` or `42`."""
 

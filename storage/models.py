@@ -15,6 +15,7 @@ from storage.vocabulary import (  # noqa: F401 (the store's callers name them fr
     PingState,
     TicketStatus,
     Tier,
+    Turn,
 )
 
 
@@ -93,11 +94,14 @@ class Ticket(SQLModel, table=True):
     resolved_at: datetime | None = _when()
     resolution_note: str | None = None
     reopened_at: datetime | None = _when()
+    turn: str = Turn.SUPPORT.value
     queue_channel: str
     card_ts: str | None = None
     filer_channel: str | None = None
     filer_thread_ts: str | None = None
     slack_error: str | None = None
+    card_permalink: str | None = None
+    filer_permalink: str | None = None
 
     @property
     def ref(self) -> str:
@@ -109,12 +113,15 @@ class Ping(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("ticket_id", "kind", "plan", "seq", name="uq_ping_ticket_kind_plan_seq"),
+        # A Slack message (or its edit, deletion, mark) is carried over once, however often it arrives.
+        UniqueConstraint("kind", "source", name="uq_ping_kind_source"),
         Index("ix_ping_due", "state", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)  # None: not a ticket's
     kind: str  # a PingKind value
+    source: str | None = None  # "CHANNEL:TS" of the Slack message this row carries over
     # Deadline pings belong to one SLA window: a class change starts a new plan, and the old one's
     # pings (sent or not) never stand in for the new window's.
     plan: int = 0

@@ -94,7 +94,7 @@ def earlier_due_deadline_pings(session: Session, ping: Ping, due_now: datetime) 
     ones of the plan were never posted). After downtime only the most advanced ping is posted."""
     rows = [
         p
-        for p in _deadline_rows(session, ping.ticket_id)
+        for p in _deadline_rows(session, ping.ticket_id or 0)
         if p.plan == ping.plan and p.id != ping.id and p.planned_at <= due_now
     ]
     unposted = (PingState.PLANNED, PingState.SENDING)
@@ -316,3 +316,65 @@ def get_ping(session: Session, ping_id: int) -> Ping | None:
 def pings_for(session: Session, ticket_id: int) -> list[Ping]:
     query = select(Ping).where(Ping.ticket_id == ticket_id).order_by(col(Ping.planned_at), col(Ping.id))
     return list(session.exec(query))
+
+
+# --- the conversation: rows keyed by the Slack message they carry over -------------------------------------
+
+
+def owe_once(
+    session: Session,
+    kind: PingKind,
+    source: str,
+    at: datetime,
+    ticket_id: int | None = None,
+    text: str | None = None,
+) -> Ping | None:
+    """Owe what one Slack message asks for, once: a second delivery of the same event owes nothing."""
+    if session.exec(select(Ping.id).where(Ping.kind == kind.value, Ping.source == source)).first():
+        return None
+    ping = Ping(
+        ticket_id=ticket_id, kind=kind.value, source=source, planned_at=at, next_attempt_at=at, text=text
+    )
+    try:
+        with session.begin_nested():  # the same event may be handled by two threads or processes at once
+            session.add(ping)
+    except IntegrityError:
+        return None
+    return ping
+
+
+def by_source(session: Session, kinds: Iterable[PingKind], source: str) -> Ping | None:
+    query = select(Ping).where(col(Ping.kind).in_([k.value for k in kinds]), Ping.source == source)
+    return session.exec(query).first()
+
+
+def earlier_copy_unposted(session: Session, ping: Ping) -> bool:
+    """A copy waits for the copies of earlier messages of its thread: order is kept."""
+    if ping.ticket_id is None or not ping.source:
+        return False
+    mine = source_ts(ping.source)
+    query = select(Ping.source).where(
+        Ping.ticket_id == ping.ticket_id,
+        Ping.kind == ping.kind,
+        col(Ping.state).in_([PingState.PLANNED.value, PingState.SENDING.value]),
+        Ping.id != ping.id,
+    )
+    return any(source_ts(other or "") < mine for other in session.exec(query))
+
+
+def source_ts(source: str) -> float:
+    """'C123:1700000000.000100' -> 1700000000.0001 (0 when it has no ts)."""
+    try:
+        return float(source.split(":")[1])
+    except (IndexError, ValueError):
+        return 0.0
+
+
+def drop_unsent(session: Session, ping: Ping, reason: str) -> bool:
+    """Drop a row that has not gone out yet (a message deleted before its copy was posted)."""
+    result = session.execute(
+        update(Ping)
+        .where(col(Ping.id) == ping.id, col(Ping.state) == PingState.PLANNED.value)
+        .values(state=PingState.DROPPED.value, last_error=reason)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

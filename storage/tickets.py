@@ -227,3 +227,15 @@ def set_filer_thread(session: Session, ticket_id: int, channel: str, ts: str) ->
 
 def set_slack_error(session: Session, ticket_id: int, error: str) -> None:
     _conditional_update(session, ticket_id, [], {"slack_error": error})
+
+
+def set_turn(session: Session, ticket_id: int, turn: str) -> None:
+    _conditional_update(session, ticket_id, [], {"turn": turn})
+
+
+def set_permalinks(
+    session: Session, ticket_id: int, card: str | None = None, filer: str | None = None
+) -> None:
+    values = {key: value for key, value in (("card_permalink", card), ("filer_permalink", filer)) if value}
+    if values:
+        _conditional_update(session, ticket_id, [], values)

@@ -50,6 +50,18 @@ class PingKind(StrEnum):
     BREACH = "breach"
     ESCALATION = "escalation"
     LEAD_ALERT = "lead_alert"  # "the bot can't post in #channel", once, to the desk lead
+    # The conversation: each keyed by the Slack message it comes from (`Ping.source`).
+    TO_CARD = "to_card"  # a message of the partner's thread, copied into the card thread
+    TO_PARTNER = "to_partner"  # an agent's card-thread message, sent to the partner's thread
+    EDIT = "edit"  # an edit carried over to its copy
+    DELETE = "delete"  # a deletion carried over to its copy
+    REACTION = "reaction"  # marks a card-thread message: sent to the partner, or kept internal
+    NOTE = "note"  # an internal note posted with `/ticket note`
+    DIRECT = "direct"  # a direct message: an answer to a DM, a reassigned ticket's new holder
+
+
+# Copies of people's messages, in the order they were written within a thread.
+COPY_KINDS = (PingKind.TO_CARD, PingKind.TO_PARTNER)
 
 
 # Pings that exist because the first response is late: dropped once it arrives.
@@ -62,6 +74,13 @@ class PingState(StrEnum):
     SENT = "sent"
     DROPPED = "dropped"
     FAILED = "failed"  # permanent: a channel the bot can't reach; reported to the lead
+
+
+class Turn(StrEnum):
+    """Whose move it is in the conversation."""
+
+    SUPPORT = "support"  # the partner wrote last (or nobody yet)
+    PARTNER = "partner"  # support wrote last
 
 
 # What a person may type where one of these is asked for.

@@ -62,6 +62,7 @@ class FakeSlack:
         self.down_for: dict[str, float] = {}  # method -> monotonic time until which it answers 500
         self.delay = 0.0
         self.latencies: dict[str, Latency] = {}  # method -> how long it takes to answer
+        self.reactions: dict[tuple[str, str], list[str]] = defaultdict(list)  # (channel, ts) -> names
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         fake = self
@@ -147,6 +148,7 @@ class FakeSlack:
             self.scripted.clear()
             self.down_for.clear()
             self.latencies.clear()
+            self.reactions.clear()
             self.delay = 0.0
 
     # --- serving --------------------------------------------------------------------------------------
@@ -233,14 +235,34 @@ class FakeSlack:
                 return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
         return {"ok": False, "error": "message_not_found"}
 
+    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        messages = self.messages.get(str(params.get("channel")), [])
+        for message in messages:
+            if message["ts"] == params.get("ts"):
+                messages.remove(message)
+                return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+        return {"ok": False, "error": "message_not_found"}
+
+    def _chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        channel, ts = str(params.get("channel")), str(params.get("message_ts"))
+        return {"ok": True, "channel": channel, "permalink": permalink(channel, ts)}
+
+    def _reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (str(params.get("channel")), str(params.get("timestamp")))
+        if params.get("name") in self.reactions[key]:
+            return {"ok": False, "error": "already_reacted"}
+        self.reactions[key].append(str(params.get("name")))
+        return {"ok": True}
+
     def _chat_postEphemeral(self, _params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("user"))
         email = self.emails.get(user)
-        profile = {"email": email} if email else {}
-        return {"ok": True, "user": {"id": user, "profile": profile}}
+        profile: dict[str, Any] = {"email": email} if email else {}
+        profile["real_name"] = user[1:].lower()  # UALICE -> "alice"
+        return {"ok": True, "user": {"id": user, "name": user.lower(), "profile": profile}}
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         oldest = float(params.get("oldest") or 0)
@@ -276,6 +298,10 @@ class FakeSlack:
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "view": params.get("view") or {}}
+
+
+def permalink(channel: str, ts: str) -> str:
+    return f"https://fake.slack.example/archives/{channel}/p{ts.replace('.', '')}"
 
 
 def main() -> None:

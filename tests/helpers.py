@@ -182,6 +182,8 @@ def pings(engine: Engine, ticket_id: int = 1) -> dict[tuple[str, int], Ping]:
 
 
 def at(desk: Desk, when: str) -> int:
+    """Move the clock and run the worker once, after what requests started has finished."""
+    desk.settle()
     desk.at(when)
     return desk.tick()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,9 @@ from tests.helpers import (
     reply,
     ticket_now,
     tickets,
+    wait_until,
 )
+from tests.slack_requests import submitted
 
 
 @pytest.mark.parametrize("written", ["T-1", "t-1", "1"])
@@ -53,9 +56,50 @@ def test_claim_button_does_what_the_command_does(desk: Desk) -> None:
     [ephemeral] = desk.fake.wait_for("chat.postEphemeral", 1)
     assert ephemeral["user"] == "UAGENT2" and "You claimed T-1" in ephemeral["text"]
     assert ticket_now(desk, 1).claimant_user_id == "UAGENT2"
-    desk.slack.button(views.RESOLVE_ACTION, "T-1", "UAGENT2")
-    desk.fake.wait_for("chat.postEphemeral", 2)
-    assert ticket_now(desk, 1).status == "resolved"
+    assert (
+        resolve_with_the_form(desk, "UAGENT2", "Trunk <https://status.example|restarted> by <@UAGENT1>") == {}
+    )
+    resolved = ticket_now(desk, 1)
+    assert resolved.status == "resolved" and "<@UAGENT1>" in (resolved.resolution_note or "")
+    desk.settle()
+    notice = [m for m in desk.fake.delivered("CPARTNER") if "resolved T-1" in (m["text"] or "")]
+    # the agent's own words keep their link and mention; only partner text is escaped
+    assert notice and "<https://status.example|restarted>" in notice[0]["text"]
+
+
+def test_the_resolve_form_shows_why_not(desk: Desk) -> None:
+    filed(desk)
+    reply(desk, "claim T-1", "UAGENT1")
+    errors = resolve_with_the_form(desk, "UAGENT2", "done")
+    assert errors == {"note": "T-1 is held by <@UAGENT1>: only they can resolve it."}
+    assert ticket_now(desk, 1).status == "claimed"
+
+
+def test_a_reopened_card_drops_the_old_resolution(desk: Desk) -> None:
+    filed(desk)
+    reply(desk, "claim T-1", "UAGENT1")
+    reply(desk, "resolve T-1 replaced the SBC", "UAGENT1")
+    assert wait_until(lambda: "replaced the SBC" in card_now(desk))
+    reply(desk, "reopen T-1", "UALICE")
+    assert wait_until(lambda: "Reopened" in card_now(desk))
+    assert "replaced the SBC" not in card_now(desk)
+
+
+def card_now(desk: Desk) -> str:
+    """The card as Slack shows it now (after every update it took)."""
+    desk.tick()
+    [card] = [m for m in desk.fake.delivered("CTECH") if m["ts"] == ticket_now(desk, 1).card_ts]
+    return str(card["blocks"])
+
+
+def resolve_with_the_form(desk: Desk, agent: str, note: str) -> dict[str, Any]:
+    """Press Resolve, write the note in the form that opens, submit: the form's answer."""
+    opened = len(desk.fake.calls_to("views.open"))
+    desk.slack.button(views.RESOLVE_ACTION, "T-1", agent)
+    form = desk.fake.wait_for("views.open", opened + 1)[-1]["view"]
+    assert form["callback_id"] == views.RESOLVE_CALLBACK
+    response = desk.slack.view_submission(submitted(form, {"note": note}), agent, view_id="VRESOLVE")
+    return response.json().get("errors", {}) if response.content else {}
 
 
 def test_partner_cannot_work_tickets(desk: Desk) -> None:
@@ -117,7 +161,7 @@ def test_resolve_tells_the_filer_and_reopen(desk: Desk) -> None:
         desk, "resolve T-1 rebooted the <!channel> SBC", "UAGENT1"
     )
     notices = desk.fake.wait_for("chat.postMessage", 2, thread_ts=ticket.filer_thread_ts)
-    assert any("resolved T-1: rebooted the &lt;!channel&gt; SBC" in n["text"] for n in notices)
+    assert any("resolved T-1: rebooted the @channel SBC" in n["text"] for n in notices)  # no broadcast
     assert reply(desk, "resolve T-1", "UAGENT1") == "T-1 is already resolved."
     assert "Only the person who filed" in reply(desk, "reopen T-1", "UFRANK") or "no ticket" in reply(
         desk, "reopen T-1", "UFRANK"
@@ -154,8 +198,12 @@ def test_queue_soonest_due_first_with_time_left(desk: Desk) -> None:
     filed(desk, queue="tech", view_id="VTECH")  # due today 18:00
     title, blocks = blocks_of(desk, "queue", "UAGENT1")
     rows = [b["text"]["text"] for b in blocks if b["type"] == "section"][1:]
-    assert rows[0].startswith("*T-2*") and "due in 8 h" in rows[0]
-    assert rows[1].startswith("*T-1*")
+    assert (
+        rows[0].startswith("*<https://fake.slack.example/")
+        and "|T-2>*" in rows[0]
+        and "due in 8 h" in rows[0]
+    )
+    assert "|T-1>*" in rows[1]
     assert "2 open" in title
     assert "T-1" not in str(blocks_of(desk, "queue tech cet", "UAGENT1")[1])
     assert "The queue is empty" in str(blocks_of(desk, "queue est", "UAGENT1")[1])

@@ -309,6 +309,7 @@ def test_reopened_ticket_keeps_its_verdict_and_heads_the_queue(desk: Desk) -> No
     assert reply(desk, "reopen T-1", "UALICE") == "T-1 is open again."
     _, blocks = blocks_of(desk, "queue", "UAGENT2")
     rows = [b["text"]["text"] for b in blocks if b["type"] == "section"][1:]
-    assert rows[0].startswith(":arrows_counterclockwise: reopened · *T-1*") and "*T-2*" in rows[1]
+    assert rows[0].startswith(":arrows_counterclockwise: reopened · *") and "|T-1>*" in rows[0]
+    assert "|T-2>*" in rows[1]
     at(desk, "2026-11-24T18:30:00+01:00")
     assert [t for _, t in deadline_posts(desk.fake) if "T-1" in t] == []  # no new deadline for T-1
