@@ -82,6 +82,7 @@ class Deliverer:
     # time by hand run everything on their own clock.
     store_clock: bool = True
     lease: timedelta = field(init=False)
+    progress: int = field(init=False, default=0)  # attempts that ended other than "try again"
 
     def __post_init__(self) -> None:
         self.lease = timedelta(seconds=self.config.worker_lease_seconds)
@@ -104,7 +105,8 @@ class Deliverer:
     # --- the loop's one step --------------------------------------------------------------------------
 
     def deliver_due(self, ticket_id: int | None = None, limit: int | None = None) -> int:
-        """Claim and deliver what is due; one failing ping never blocks the others."""
+        """Claim and deliver what is due; one failing ping never blocks the others. Returns how many
+        were claimed; `self.progress` counts those that did not have to wait."""
         with session_scope(self.engine) as session:
             due_now, store_time = self._times(session)
             claims = ping_store.claim_due(
@@ -117,6 +119,8 @@ class Deliverer:
                 log.exception("delivering ping %s failed", claim.id)
                 outcome = Outcome(State.RETRY, retry_in=retry.backoff(claim.attempts), reason=repr(error))
             self._record(claim, outcome)
+            if outcome.state is not State.RETRY:
+                self.progress += 1
         return len(claims)
 
     def deliver_for_ticket(self, ticket_id: int) -> int:
@@ -127,10 +131,11 @@ class Deliverer:
         """Deliver everything due now, a few rows at a time."""
         total = 0
         for _ in range(limit_rounds):
+            before = self.progress
             done = self.deliver_due()
             total += done
-            if done < self.claim_size:
-                break
+            if done < self.claim_size or self.progress == before:
+                break  # all done, or everything claimed has to wait: the next tick tries again
         return total
 
     # --- one ping ---------------------------------------------------------------------------------------

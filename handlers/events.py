@@ -29,15 +29,18 @@ def register(app: App) -> None:
 def message_event(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     runtime = runtime_of(context)
     subtype = event.get("subtype")
+    # One lane a thread: its messages, edits and deletions are handled in the order they came.
+    about = event.get("message") or event.get("previous_message") or event
+    lane = f"{event.get('channel')}:{about.get('thread_ts')}"
     if subtype == "message_changed":
-        runtime.after_ack(carry_edit, runtime, client, event)
+        runtime.after_ack_in_order(lane, carry_edit, runtime, client, event)
     elif subtype == "message_deleted":
-        runtime.after_ack(carry_deletion, runtime, event)
+        runtime.after_ack_in_order(lane, carry_deletion, runtime, event)
     elif subtype in REPLY_SUBTYPES and _from_a_person(event, runtime):
         if event.get("channel_type") == "im":
             runtime.after_ack(answer_direct_message, runtime, client, event)
         elif event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
-            runtime.after_ack(carry_message, runtime, client, event)
+            runtime.after_ack_in_order(lane, carry_message, runtime, client, event)
 
 
 def _from_a_person(message: dict[str, Any], runtime: Runtime) -> bool:

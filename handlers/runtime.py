@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,6 +70,33 @@ class Runtime:
         with self._idle:
             self._in_flight += 1
         return self.work.submit(logged)
+
+    _lanes: dict[str, deque[tuple[Callable[..., Any], tuple[Any, ...]]]] = field(default_factory=dict)
+    _lanes_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def after_ack_in_order(self, lane: str, job: Callable[..., Any], *args: Any) -> None:
+        """Like `after_ack`, but jobs of one lane (a thread's messages) run one after another in the
+        order they came, so that what was written first is handled first."""
+        with self._lanes_lock:
+            queued = self._lanes.setdefault(lane, deque())
+            queued.append((job, args))
+            if len(queued) > 1:
+                return  # the lane's runner will get to it
+        self.after_ack(self._run_lane, lane)
+
+    def _run_lane(self, lane: str) -> None:
+        while True:
+            with self._lanes_lock:
+                job, args = self._lanes[lane][0]
+            try:
+                job(*args)
+            except Exception:
+                log.exception("work after the ack failed: %s", getattr(job, "__name__", job))
+            with self._lanes_lock:
+                self._lanes[lane].popleft()
+                if not self._lanes[lane]:
+                    del self._lanes[lane]
+                    return
 
     def wait_idle(self, timeout: float) -> bool:
         """Until no work after an ack is queued or running (a clean stop; tests). False on timeout."""

@@ -211,7 +211,8 @@ def claim_due(
     query = select(Ping.id, Ping.state, Ping.attempts, Ping.unsure).where(or_(planned_due, lease_over))
     if ticket_id is not None:
         query = query.where(Ping.ticket_id == ticket_id)
-    query = query.order_by(col(Ping.next_attempt_at), col(Ping.id)).limit(limit)
+    # Copies of one thread share a channel: their source ("CHANNEL:TS") orders them as written.
+    query = query.order_by(col(Ping.next_attempt_at), col(Ping.source), col(Ping.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     claimed = []
@@ -330,17 +331,31 @@ def owe_once(
     text: str | None = None,
 ) -> Ping | None:
     """Owe what one Slack message asks for, once: a second delivery of the same event owes nothing."""
-    if session.exec(select(Ping.id).where(Ping.kind == kind.value, Ping.source == source)).first():
-        return None
-    ping = Ping(
-        ticket_id=ticket_id, kind=kind.value, source=source, planned_at=at, next_attempt_at=at, text=text
-    )
-    try:
-        with session.begin_nested():  # the same event may be handled by two threads or processes at once
-            session.add(ping)
-    except IntegrityError:
-        return None
-    return ping
+
+    def owed_already() -> bool:
+        query = select(Ping.id).where(Ping.kind == kind.value, Ping.source == source)
+        return session.exec(query).first() is not None
+
+    for _ in range(5):
+        if owed_already():
+            return None
+        seq = _next_seq(session, ticket_id, kind) if ticket_id is not None else 0
+        ping = Ping(
+            ticket_id=ticket_id,
+            kind=kind.value,
+            source=source,
+            seq=seq,
+            planned_at=at,
+            next_attempt_at=at,
+            text=text,
+        )
+        try:
+            with session.begin_nested():  # the same event may be handled by two threads or processes
+                session.add(ping)
+        except IntegrityError:
+            continue  # the same message owed meanwhile (then it is owed already), or the same seq
+        return ping
+    raise RuntimeError(f"could not owe a {kind} for {source}")
 
 
 def by_source(session: Session, kinds: Iterable[PingKind], source: str) -> Ping | None:

@@ -83,20 +83,24 @@ class SlackSender:
         body = urlencode({"payload": json.dumps(payload)})
         return self.post_raw(body, "application/x-www-form-urlencoded")
 
-    def event(self, event: dict[str, Any]) -> requests.Response:
+    def event(self, event: dict[str, Any], event_id: str | None = None, retry: int = 0) -> requests.Response:
+        """An Events API callback; `retry` > 0 re-delivers it as Slack does after a slow ack."""
         body = json.dumps(
             {
                 "token": "legacy",
                 "team_id": "T0TEAM",
                 "api_app_id": "A0SLADESK",
                 "type": "event_callback",
-                "event_id": f"Ev{time.monotonic_ns()}",
+                "event_id": event_id or f"Ev{time.monotonic_ns()}",
                 "event_time": int(time.time()),
                 "event": event,
                 "authorizations": [{"team_id": "T0TEAM", "user_id": "UBOTSLADESK", "is_bot": True}],
             }
         )
-        return self.post_raw(body, "application/json")
+        headers = signed_headers(body, "application/json", self.secret)
+        if retry:
+            headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
+        return self.post_raw(body, "application/json", headers=headers)
 
     def view_submission(self, view: dict[str, Any], user: str, view_id: str = "VFORM1") -> requests.Response:
         return self.interaction({**_from(user, "view_submission"), "view": {"id": view_id, **view}})
