@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pendulum
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -48,7 +48,23 @@ def wait_until(condition: Callable[[], T], timeout: float = 10.0, every: float =
 PG_ENV = "TEST_DATABASE_URL"
 
 
-PG_URL = os.environ.get(PG_ENV)
+def _worker_database(url: str | None) -> str | None:
+    """With several test workers (pytest-xdist), each has a PostgreSQL database of its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    server, name = url.rsplit("/", 1)
+    own = f"{name}_{worker}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": own}).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{own}"'))
+    admin.dispose()
+    return f"{server}/{own}"
+
+
+PG_URL = _worker_database(os.environ.get(PG_ENV))
 
 
 DIRECTORY_CSV = """company,tier,desk,assigned_partner,email,slack_user_id,certification
@@ -115,6 +131,13 @@ class Desk:
     def tick(self) -> int:
         return self.runtime.deliverer.drain()
 
+    def close(self) -> None:
+        """Stop serving once the work requests started is done (it would post into the next test)."""
+        self.runtime.wait_idle(20)
+        self.server.close()
+        self.runtime.work.shutdown(wait=True)
+        self.engine.dispose()
+
     def settle(self, timeout: float = 20.0) -> None:
         """Until the work the last requests started after their acks is done."""
         time.sleep(0.01)  # a request just answered may not have handed its work over yet
@@ -140,8 +163,7 @@ def start_desk(
 def _served(database_url: str, fake: FakeSlack) -> Iterator[Desk]:
     running = start_desk(database_url, fake)
     yield running
-    running.server.close()
-    running.engine.dispose()
+    running.close()
 
 
 def load_ticket(number: int, filed_at: Any, due_at: Any, **changes: Any) -> dict[str, Any]:

@@ -283,7 +283,7 @@ def test_copies_survive_a_scheduler_killed_mid_burst(sqlite_url: str, fake_slack
         assert scheduler(sqlite_url, fake_slack, now.isoformat(), **short).wait(timeout=120) == 0
     finally:
         fake_slack.delay = 0.0
-        desk.server.close()
+        desk.close()
     ids = posted_ping_ids(fake_slack)
     assert set(ids.values()) == {1}
     with session_scope(desk.engine) as session:

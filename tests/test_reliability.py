@@ -143,7 +143,7 @@ def test_database_outage_is_friendly_and_loses_nothing(
         ]
         assert [("T-2" in m["text"]) for m in warnings] == [True]  # T-1 was answered; T-2's warning is owed
     finally:
-        desk.server.close()
+        desk.close()
         desk.engine.dispose()
 
 

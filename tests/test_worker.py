@@ -230,7 +230,7 @@ def test_serve_runs_the_worker_in_process(sqlite_url: str, fake_slack: FakeSlack
         kinds = {k for (k, _), p in pings(desk.engine).items() if p.state == PingState.SENT}
         assert {PingKind.CARD, PingKind.CONFIRMATION, PingKind.WARNING} <= kinds
     finally:
-        desk.server.close()
+        desk.close()
         desk.engine.dispose()
 
 
