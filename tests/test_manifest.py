@@ -1,0 +1,44 @@
+"""The Slack app's manifest asks for what the code uses, and tells users every sub-command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from handlers.agents import ACTIONS
+from handlers.commands import ANSWERS
+
+MANIFEST = yaml.safe_load((Path(__file__).resolve().parent.parent / "manifest.yml").read_text())
+
+
+def test_least_privilege_scopes() -> None:
+    assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == {
+        "commands",
+        "chat:write",
+        "reactions:write",
+        "users:read",
+        "users:read.email",
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+    }
+
+
+def test_events_the_listeners_handle() -> None:
+    assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened",
+        "message.channels",
+        "message.groups",
+        "message.im",
+        "message.mpim",
+    }
+
+
+def test_the_usage_hint_names_every_sub_command() -> None:
+    [command] = MANIFEST["features"]["slash_commands"]
+    hint = command["usage_hint"]
+    for word in [*ACTIONS, *ANSWERS, "new", "help"]:
+        assert word in hint, word
+    assert command["should_escape"] is True
