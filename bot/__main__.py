@@ -288,6 +288,67 @@ def agents_list() -> None:
         typer.echo("no agents yet: python -m bot agents add U123 --desk cet", err=True)
 
 
+@cli.command()
+def report(
+    date_from: Annotated[
+        str, typer.Option("--from", help="First date of the period (YYYY-MM-DD, desk-local).")
+    ],
+    date_to: Annotated[str, typer.Option("--to", help="Last date of the period, included.")],
+    out: Annotated[str, typer.Option(help="File to write, or - for standard output (text, csv, json).")],
+    desk: Annotated[str | None, typer.Option(help="One desk, e.g. cet (default: every desk).")] = None,
+    queue: Annotated[str | None, typer.Option(help="tech or care (default: both).")] = None,
+    format: Annotated[str, typer.Option(help="text | csv | json | png")] = "text",
+) -> None:
+    """SLA figures for a period: per desk, queue and class (SPEC "Reports"); CSV has a row per ticket."""
+    from handlers import reports
+    from storage.db import reading, session_scope
+
+    settings = get_settings()
+    if format not in ("text", "csv", "json", "png"):
+        raise fail(f"--format must be text, csv, json or png, not {format!r}")
+    if queue not in (None, "tech", "care"):
+        raise fail(f"--queue must be tech or care, not {queue!r}")
+    if out == "-" and format == "png":
+        raise fail("a PNG can't go to standard output: give --out FILE.png")
+    runtime = _runtime(settings)
+    now = runtime.clock()
+    try:
+        first, last = reports.dates(date_from, date_to)
+        reports.report_desks(runtime.desks.calendars, desk)
+        with session_scope(reading(runtime.engine)) as session:
+            content = _report_content(session, runtime.desks, first, last, desk, queue, format, now)
+    except reports.BadPeriod as error:
+        raise fail(str(error)) from None
+    if out == "-":
+        sys.stdout.write(content if isinstance(content, str) else content.decode())
+    else:
+        Path(out).write_bytes(content.encode() if isinstance(content, str) else content)
+        typer.echo(f"wrote {out}", err=True)
+
+
+def _report_content(session, desks, first, last, desk, queue, format, now):  # type: ignore[no-untyped-def]
+    import io
+
+    from handlers import reports
+    from storage.reports import report_rows
+
+    if format in ("text", "json"):
+        rows, _ = reports.build_report(session, desks, first, last, desk, queue, now)
+        return (
+            reports.as_text(rows, first, last, desks.labels)
+            if format == "text"
+            else reports.as_json(rows, first, last)
+        )
+    if format == "csv":
+        _, period = reports.build_report(session, desks, first, last, desk, queue, now)
+        buffer = io.StringIO()
+        zones = {name: calendar.timezone for name, calendar in desks.calendars.items()}
+        reports.write_csv(report_rows(session, period, queue), buffer, zones, now)
+        return buffer.getvalue()
+    _, files = reports.report_files(session, desks, first, last, desk, queue, now)
+    return files[0][1]
+
+
 def main() -> None:
     cli(prog_name="python -m bot")
 

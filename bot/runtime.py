@@ -27,7 +27,10 @@ SAME_NAMES = (
 
 
 def desk_config(settings: Settings) -> DeskConfig:
-    contacts = {name: DeskContacts(desk.lead_group, desk.oncall) for name, desk in settings.desks.items()}
+    contacts = {
+        name: DeskContacts(desk.lead_group, desk.oncall, desk.report_channel)
+        for name, desk in settings.desks.items()
+    }
     return DeskConfig(
         **{name: getattr(settings, name) for name in SAME_NAMES},
         certification_ladder=tuple(settings.certification_ladder),

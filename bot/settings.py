@@ -33,6 +33,7 @@ class DeskSettings(BaseModel):
     closed_days: list[date] = Field(default_factory=list)
     lead_group: str | None = None  # Slack user group id (S…) mentioned on breaches
     oncall: str | None = None  # Slack user or channel id paged for after-hours criticals
+    report_channel: str | None = None  # the lead channel the weekly digest goes to (C…)
 
 
 def _default_desks() -> dict[str, DeskSettings]:

@@ -112,7 +112,7 @@ def run_agent_command(runtime: Runtime, client: WebClient, user_id: str, verb: s
 
 
 def _claim(session: Session, runtime: Runtime, who: Who, ticket: Ticket, _args: list[str]) -> str:
-    result = ops.claim(session, ticket, _actor(who), runtime.clock())
+    result = ops.claim(session, ticket, _actor(who), runtime.clock(), _desk(runtime))
     if isinstance(result, ops.Refused):
         if result.reason is ops.Refusal.CLAIMED and result.holder == who.user_id:
             return f"{ticket.ref} is already claimed by you."
@@ -235,4 +235,4 @@ def record_thread_reply(
     if ticket is None or ticket.id is None or ticket.first_response_at is not None:
         return None
     clock: Clock = runtime.clock
-    return ticket.id if ops.record_thread_reply(session, ticket, user_id, clock()) else None
+    return ticket.id if ops.record_thread_reply(session, ticket, user_id, clock(), _desk(runtime)) else None

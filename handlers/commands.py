@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
+import pendulum
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers import rules, views
+from handlers import reports, rules, views
 from handlers.agents import ACTIONS, run_agent_command
 from handlers.common import (
     answer_later,
@@ -25,13 +27,17 @@ from handlers.filing import form_for, refusal_for
 from handlers.present import view_of
 from handlers.runtime import Runtime
 from handlers.sla import Queue
+from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.db import reading, session_scope
-from storage.vocabulary import QUEUE_WORDS
+from storage.vocabulary import QUEUE_WORDS, PingKind
 
 log = logging.getLogger(__name__)
 FORM_FAILED = "Slack could not open the form just now. Please run the command again."
 UNKNOWN = "I don't know `/ticket {word}`. Try `/ticket help` for what I can do."
+REPORT_USAGE = (
+    "Usage: `/ticket report [this-week|last-week|this-month|last-month|FROM..TO] [cet|est] [tech|care]`"
+)
 NEW_USAGE = (
     "Use `/ticket new tech` for Technical Support, `/ticket new care` for Customer Care, "
     "or `/ticket new` to choose."
@@ -69,6 +75,11 @@ def ticket_command(
             lambda: (run_agent_command(runtime, client, user_id, sub, args), None),
             then=(lambda: runtime.deliver_now(ticket_id)) if ticket_id else None,
         )
+    elif sub == "report":
+        ack()
+        trigger = str(command.get("trigger_id") or runtime.clock().isoformat())
+        compute = lambda: _report(runtime, client, user_id, args, trigger)  # noqa: E731
+        answer_later(runtime, respond, compute, then=runtime.deliverer.drain)
     elif sub in ANSWERS:
         ack()
         answer_later(runtime, respond, lambda: ANSWERS[sub](runtime, client, user_id, args))
@@ -165,6 +176,42 @@ def _queue(
     title = "Queue" + (f" · {queue}" if queue else "") + (f" · {desk}" if desk else "")
     title += f" ({views.queue_summary(total, breached)})"
     return title, views.ticket_list_blocks(title, shown, total, now, "The queue is empty.")
+
+
+def _report(
+    runtime: Runtime, client: WebClient, user_id: str, args: list[str], trigger: str
+) -> tuple[str, list[Any] | None]:
+    """The figures as a message now; the chart and the CSV follow as files in the agent's DM."""
+    words = [a.lower() for a in args]
+    desk = next((w for w in words if w in runtime.desks.calendars), None)
+    queue = next((w for w in words if w in QUEUE_WORDS), None)
+    period = next((w for w in words if w not in runtime.desks.calendars and w not in QUEUE_WORDS), None)
+    calendar = runtime.desks.calendar(desk or runtime.config.default_desk)
+    now = runtime.clock()
+    try:
+        first, last = reports.parse_period(
+            period, pendulum.instance(now).in_timezone(calendar.timezone).date()
+        )
+    except reports.BadPeriod as error:
+        return f"{REPORT_USAGE}: {rules.escape(str(error))}", None
+    with session_scope(reading(runtime.engine)) as session:
+        who = identify(session, runtime, client, user_id, remember=False)
+        if not who.is_agent:
+            return "Only support agents can see SLA reports.", None
+        rows, _ = reports.build_report(session, runtime.desks, first, last, desk, queue, now)
+    blocks = reports.as_blocks(rows, first, last, runtime.desks.labels)
+    if not rows:
+        return f"No tickets were filed from {first} to {last}.", blocks
+    payload = {
+        "to": user_id,
+        "first": first.isoformat(),
+        "last": last.isoformat(),
+        "desk": desk,
+        "queue": queue,
+    }
+    with session_scope(runtime.engine) as session:
+        ping_store.owe_once(session, PingKind.REPORT, f"report:{trigger}", now, None, json.dumps(payload))
+    return f"SLA report {first} to {last}: the chart and the CSV follow in a direct message.", blocks
 
 
 ANSWERS = {"status": _status, "list": _company_list, "queue": _queue}

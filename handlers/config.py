@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 class DeskContacts:
     lead_group: str | None = None  # Slack user group id (S…) mentioned on breaches
     oncall: str | None = None  # Slack user or channel id paged for after-hours criticals
+    report_channel: str | None = None  # the weekly digest's channel
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,12 @@ def copy_text(author: Author, message: SlackMessage) -> str:
 
 
 def carry_message(
-    session: Session, ticket: Ticket, message: SlackMessage, author: Author, now: datetime
+    session: Session,
+    ticket: Ticket,
+    message: SlackMessage,
+    author: Author,
+    now: datetime,
+    desk: ops.Desk | None = None,
 ) -> tuple[Carried, ops.Verdict | None]:
     """A person's message in one of the ticket's threads."""
     at = min(now, message.written_at)  # copies go out in the order they were written
@@ -93,21 +98,23 @@ def carry_message(
         if ping_store.owe_once(session, PingKind.TO_PARTNER, message.source, at, ticket.id, payload) is None:
             return Carried.ALREADY, None
         _mark(session, ticket, message, SENT_MARK, at)
-        return Carried.TO_PARTNER, _support_wrote(session, ticket, author, now)
+        return Carried.TO_PARTNER, _support_wrote(session, ticket, author, now, desk)
     payload = json.dumps({"text": copy_text(author, message)})
     if ping_store.owe_once(session, PingKind.TO_CARD, message.source, at, ticket.id, payload) is None:
         return Carried.ALREADY, None
     if author.is_agent:
-        return Carried.TO_CARD, _support_wrote(session, ticket, author, now)
+        return Carried.TO_CARD, _support_wrote(session, ticket, author, now, desk)
     ticket_store.set_turn(session, ticket.id or 0, Turn.SUPPORT)
     ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
     return Carried.TO_CARD, None
 
 
-def _support_wrote(session: Session, ticket: Ticket, author: Author, now: datetime) -> ops.Verdict | None:
+def _support_wrote(
+    session: Session, ticket: Ticket, author: Author, now: datetime, desk: ops.Desk | None
+) -> ops.Verdict | None:
     """An agent's message reached the partner: the first response, if none came before."""
     ticket_store.set_turn(session, ticket.id or 0, Turn.PARTNER)
-    verdict = ops.record_first_response(session, ticket, author.user_id, now)
+    verdict = ops.record_first_response(session, ticket, author.user_id, now, desk)
     ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
     return verdict
 

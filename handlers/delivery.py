@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum, auto
 from typing import Any
 
@@ -24,6 +24,7 @@ from handlers.config import DeskConfig
 from handlers.desks import DeskBook
 from handlers.present import view_of
 from handlers.renderers import Message, PingFacts, Skip, render
+from handlers.reports import owe_weekly_digests, report_files
 from handlers.sla import Clock
 from handlers.views import TicketView
 from storage import pings as ping_store
@@ -127,8 +128,18 @@ class Deliverer:
         """What one ticket owes now: an attempt right after a change (the worker retries)."""
         return self.deliver_due(ticket_id=ticket_id)
 
+    def plan_digests(self) -> int:
+        """The weekly digests that are due, owed once whichever process asks first."""
+        channels = {desk: c.report_channel for desk, c in self.config.contacts.items() if c.report_channel}
+        if not channels:
+            return 0
+        with session_scope(self.engine) as session:
+            due_now, _ = self._times(session)
+            return owe_weekly_digests(session, self.desks, channels, due_now)
+
     def drain(self, limit_rounds: int = 10_000) -> int:
         """Deliver everything due now, a few rows at a time."""
+        self.plan_digests()
         total = 0
         for _ in range(limit_rounds):
             before = self.progress
@@ -159,7 +170,7 @@ class Deliverer:
             return Outcome(State.LOST)
         elif (
             claim.in_flight
-            and not (rendered.update_ts or rendered.delete_ts or rendered.reaction)  # those are idempotent
+            and not (rendered.update_ts or rendered.delete_ts or rendered.reaction or rendered.files)
             and (found := self._find_posted(rendered, ping, claim.id))
         ):
             outcome = Outcome(State.SENT, channel=rendered.channel, ts=found, late=rendered.late)
@@ -187,21 +198,18 @@ class Deliverer:
         """Everything the renderer needs, read in one go (rendering itself reads nothing)."""
         kind = PingKind(ping.kind)
         payload = json.loads(ping.text) if ping.text and ping.text.startswith("{") else {}
-        if ticket is None:  # a direct message that belongs to no ticket
-            return PingFacts(
-                kind,
-                ping.seq,
-                ping.text,
-                ping.planned_at,
-                NO_TICKET,
-                "",
-                None,
-                "",
-                None,
-                None,
-                False,
-                payload,
+        if ticket is None:  # a direct message, a report, a digest: no ticket's
+            facts = PingFacts(
+                kind, ping.seq, ping.text, ping.planned_at, NO_TICKET, "", None, "", None, None, False
             )
+            facts = replace(facts, payload=payload)
+            if kind in (PingKind.REPORT, PingKind.DIGEST):
+                first, last = date.fromisoformat(payload["first"]), date.fromisoformat(payload["last"])
+                desk, queue = payload.get("desk"), payload.get("queue")
+                facts = replace(
+                    facts, report=report_files(session, self.desks, first, last, desk, queue, now)
+                )
+            return facts
         later_due, missed = False, 0
         if kind in DEADLINE_KINDS:
             later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
@@ -244,6 +252,8 @@ class Deliverer:
 
     def _post(self, message: Message, ping: Ping, ticket: Ticket | None, ping_id: int) -> Outcome:
         try:
+            if message.files:
+                return self._upload(message)
             if message.reaction:
                 self.client.reactions_add(
                     channel=message.channel, timestamp=message.thread_ts or "", name=message.reaction
@@ -280,6 +290,17 @@ class Deliverer:
             return Outcome(
                 State.RETRY, retry_in=decision.wait_seconds, unsure=decision.unsure, reason=decision.reason
             )
+
+    def _upload(self, message: Message) -> Outcome:
+        """A report's files with files_upload_v2 (upload URL, bytes, complete), into a DM or a channel."""
+        channel = message.channel
+        if channel.startswith(("U", "W")):
+            channel = str(self.client.conversations_open(users=channel)["channel"]["id"])
+        uploads = [
+            {"content": content, "filename": name, "title": title} for name, content, title in message.files
+        ]
+        self.client.files_upload_v2(channel=channel, initial_comment=message.text, file_uploads=uploads)
+        return Outcome(State.SENT, channel=channel)
 
     def _after_error(
         self, error: SlackApiError, message: Message, ping: Ping, ticket: Ticket | None, ping_id: int

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from sqlmodel import Session
 
 from handlers import conversation, views
+from handlers import operations as ops
 from handlers.common import display_name, identify, is_agent, runtime_of
 from handlers.conversation import Author, SlackMessage
 from handlers.present import view_of
@@ -76,7 +77,8 @@ def carry_message(runtime: Runtime, client: WebClient, event: dict[str, Any]) ->
         if ticket is None or ticket.id is None:
             return
         author = author_of(session, runtime, client, event["user"])
-        conversation.carry_message(session, ticket, message, author, runtime.clock())
+        desk = ops.Desk(runtime.config, runtime.desks)
+        conversation.carry_message(session, ticket, message, author, runtime.clock(), desk)
         ticket_id = ticket.id
     runtime.deliver_now(ticket_id)
 

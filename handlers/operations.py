@@ -18,7 +18,13 @@ from sqlmodel import Session
 from handlers import rules, views
 from handlers.config import DeskConfig
 from handlers.desks import DeskBook
-from handlers.sla import DeskCalendar, SlaWindow, deadline_plan, first_response_window
+from handlers.sla import (
+    DeskCalendar,
+    SlaWindow,
+    business_seconds_between,
+    deadline_plan,
+    first_response_window,
+)
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.models import Partner, Ticket
@@ -163,9 +169,15 @@ def _window_of(desk: Desk, ticket: Ticket) -> tuple[DeskCalendar, SlaWindow]:
 # --- agents at work --------------------------------------------------------------------------------------
 
 
-def record_first_response(session: Session, ticket: Ticket, by: str, now: datetime) -> Verdict | None:
+def record_first_response(
+    session: Session, ticket: Ticket, by: str, now: datetime, desk: Desk | None = None
+) -> Verdict | None:
     """Stop the SLA clock once: the verdict when this call stopped it, else None."""
-    if not ticket_store.record_first_response(session, ticket, by, now):
+    at = max(now, ticket.filed_at)
+    elapsed = (at - ticket.filed_at).total_seconds()
+    if desk is not None and ticket.business_time and ticket.desk in desk.desks.calendars:
+        elapsed = business_seconds_between(desk.desks.calendar(ticket.desk), ticket.filed_at, at)
+    if not ticket_store.record_first_response(session, ticket, by, now, elapsed):
         return None
     ping_store.drop_deadline_pings(session, ticket.id or 0)
     met = max(now, ticket.filed_at) <= ticket.due_at
@@ -174,7 +186,7 @@ def record_first_response(session: Session, ticket: Ticket, by: str, now: dateti
     return verdict
 
 
-def claim(session: Session, ticket: Ticket, actor: Actor, now: datetime) -> Result:
+def claim(session: Session, ticket: Ticket, actor: Actor, now: datetime, desk: Desk | None = None) -> Result:
     if not actor.is_agent:
         return Refused(Refusal.AGENTS_ONLY, ticket)
     if ticket_store.claim_ticket(session, ticket.id or 0, actor.user_id, now) is not ChangeResult.DONE:
@@ -315,9 +327,11 @@ def _changed(
         ping_store.owe(session, ticket.id or 0, PingKind.NOTICE, now, text=notice)
 
 
-def record_thread_reply(session: Session, ticket: Ticket, agent: str, now: datetime) -> Verdict | None:
+def record_thread_reply(
+    session: Session, ticket: Ticket, agent: str, now: datetime, desk: Desk | None = None
+) -> Verdict | None:
     """An agent's reply in a ticket's thread is a first response; the card shows it."""
-    verdict = record_first_response(session, ticket, agent, now)
+    verdict = record_first_response(session, ticket, agent, now, desk)
     if verdict is not None:
         ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
     return verdict

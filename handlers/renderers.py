@@ -29,6 +29,7 @@ class Message:
     late: bool = False
     delete_ts: str | None = None  # chat.delete of this message instead
     reaction: str | None = None  # reactions.add of this name to the message at `thread_ts`
+    files: list[tuple[str, bytes, str]] = field(default_factory=list)  # (filename, content, title)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class PingFacts:
     copy_ts: str | None = None  # ... its message,
     copy_unposted: bool = False  # ... and whether it is still to go out
     earlier_copy_unposted: bool = False  # a copy of an earlier message of the same thread waits
+    report: tuple[str, list[tuple[str, bytes, str]]] | None = None  # a report's text and files
     answered: bool = False  # a first response, or resolved: deadline pings are moot
     later_due: bool = False  # a later deadline ping of the same plan is due too
     missed: int = 0  # earlier deadline pings of the plan that never went out
@@ -211,6 +213,14 @@ def _direct(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     return Message(facts.payload.get("to", ""), text)
 
 
+def _report(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if facts.report is None:
+        return Skip("nothing to report")
+    text, files = facts.report
+    heading = "Weekly SLA digest" if facts.kind is PingKind.DIGEST else "Your SLA report"
+    return Message(facts.payload.get("to", ""), f"*{heading}*\n```{text[:3500]}```", files=files)
+
+
 def _who(facts: PingFacts, config: DeskConfig) -> str:
     contacts = config.contacts.get(facts.ticket.desk)
     return views.mentions(facts.leads, contacts.lead_group if contacts else None)
@@ -233,4 +243,6 @@ RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]]
     PingKind.REACTION: _reaction,
     PingKind.NOTE: _note,
     PingKind.DIRECT: _direct,
+    PingKind.REPORT: _report,
+    PingKind.DIGEST: _report,
 }

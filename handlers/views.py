@@ -615,6 +615,8 @@ HELP_TEXT = """*SLA Desk: `/ticket` commands*
 • `/ticket resolve T-42 [note]`: close a ticket you hold; the filer is told
 • `/ticket class T-42 critical call_drops|cloud_unreachable|business_down` or `standard`: change the class
 • `/ticket note T-42 TEXT`: an internal note on the card (never sent to the partner)
+• `/ticket report [this-week|last-week|this-month|last-month|FROM..TO] [cet|est] [tech|care]`:
+   SLA figures, a chart and a CSV
 Reply in a card's thread to answer the partner; start with `note:` to keep it internal.
 • `/ticket reopen T-42`, `/ticket status T-42`
 Ticket ids may be written `T-42`, `t-42` or `42`."""

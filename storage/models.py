@@ -67,7 +67,11 @@ class Agent(SQLModel, table=True):
 
 
 class Ticket(SQLModel, table=True):
-    __table_args__ = (Index("ix_ticket_open_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_ticket_open_due", "status", "due_at"),
+        Index("ix_ticket_desk_filed", "desk", "filed_at"),  # reports: a desk's period
+        Index("ix_ticket_desk_reopened", "desk", "reopened_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Slack may deliver one view_submission twice: the view id files one ticket.
@@ -90,9 +94,13 @@ class Ticket(SQLModel, table=True):
     first_response_at: datetime | None = _when()
     first_response_by: str | None = None
     sla_met: bool | None = None
+    # Kept when the first response is recorded, so reports never recompute history: business seconds
+    # for business-time windows, calendar seconds for Critical.
+    first_response_seconds: float | None = None
     claimant_user_id: str | None = None
     resolved_at: datetime | None = _when()
     resolution_note: str | None = None
+    resolution_seconds: float | None = None  # filing to the last resolve, calendar time
     reopened_at: datetime | None = _when()
     turn: str = Turn.SUPPORT.value
     queue_channel: str

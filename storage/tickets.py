@@ -130,18 +130,22 @@ def _conditional_update(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def record_first_response(session: Session, ticket: Ticket, by: str, at: datetime) -> bool:
+def record_first_response(
+    session: Session, ticket: Ticket, by: str, at: datetime, elapsed_seconds: float | None = None
+) -> bool:
     """The first response is recorded once; True when this call recorded it.
 
-    Never before the filing, even when a clock stepped back.
+    Never before the filing, even when a clock stepped back. `elapsed_seconds` (how long it took, in
+    the window's own time) is kept for reports.
     """
     assert ticket.id is not None
     at = max(at, ticket.filed_at)
+    values = {"first_response_at": at, "first_response_by": by, "sla_met": at <= ticket.due_at}
     return _conditional_update(
         session,
         ticket.id,
         [col(Ticket.first_response_at).is_(None)],
-        {"first_response_at": at, "first_response_by": by, "sla_met": at <= ticket.due_at},
+        {**values, "first_response_seconds": elapsed_seconds},
     )
 
 
@@ -178,9 +182,19 @@ def resolve_ticket(
         session,
         ticket_id,
         [col(Ticket.status) == TicketStatus.CLAIMED.value, col(Ticket.claimant_user_id) == agent],
-        {"status": TicketStatus.RESOLVED.value, "resolved_at": at, "resolution_note": note},
+        {
+            "status": TicketStatus.RESOLVED.value,
+            "resolved_at": at,
+            "resolution_note": note,
+            "resolution_seconds": _seconds_since_filing(session, ticket_id, at),
+        },
     )
     return _result(session, ticket_id, done)
+
+
+def _seconds_since_filing(session: Session, ticket_id: int, at: datetime) -> float | None:
+    filed = session.exec(select(Ticket.filed_at).where(Ticket.id == ticket_id)).first()
+    return max((at - filed).total_seconds(), 0.0) if filed else None
 
 
 def reopen_ticket(session: Session, ticket_id: int, at: datetime) -> ChangeResult:

@@ -58,6 +58,8 @@ class PingKind(StrEnum):
     REACTION = "reaction"  # marks a card-thread message: sent to the partner, or kept internal
     NOTE = "note"  # an internal note posted with `/ticket note`
     DIRECT = "direct"  # a direct message: an answer to a DM, a reassigned ticket's new holder
+    REPORT = "report"  # a report's chart and CSV, uploaded to the agent who asked
+    DIGEST = "digest"  # the weekly digest, to a desk's lead channel
 
 
 # Copies of people's messages, in the order they were written within a thread.

@@ -63,6 +63,8 @@ class FakeSlack:
         self.delay = 0.0
         self.latencies: dict[str, Latency] = {}  # method -> how long it takes to answer
         self.reactions: dict[tuple[str, str], list[str]] = defaultdict(list)  # (channel, ts) -> names
+        self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded
+        self.shared: list[dict[str, Any]] = []  # completed uploads: channel, comment, files with bytes
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         fake = self
@@ -149,6 +151,8 @@ class FakeSlack:
             self.down_for.clear()
             self.latencies.clear()
             self.reactions.clear()
+            self.uploads.clear()
+            self.shared.clear()
             self.delay = 0.0
 
     # --- serving --------------------------------------------------------------------------------------
@@ -157,13 +161,24 @@ class FakeSlack:
         parsed = urlparse(request.path)
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""
+        if parsed.path.startswith("/upload/"):  # files_upload_v2's second step: the bytes themselves
+            with self._lock:
+                self.uploads[parsed.path.rsplit("/", 1)[-1]] = raw
+                self.calls.append(
+                    Call("upload", {"file_id": parsed.path.rsplit("/", 1)[-1], "length": len(raw)})
+                )
+            request.send_response(200)
+            request.send_header("Content-Length", "2")
+            request.end_headers()
+            request.wfile.write(b"OK")
+            return
         params: dict[str, Any] = {k: v[0] for k, v in parse_qs(parsed.query).items()}
         if raw:
             if "json" in (request.headers.get("Content-Type") or ""):
                 params.update(json.loads(raw))
             else:
                 params.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
-        for key in ("blocks", "metadata", "view"):
+        for key in ("blocks", "metadata", "view", "files"):
             if isinstance(params.get(key), str):
                 with contextlib.suppress(ValueError):
                     params[key] = json.loads(params[key])
@@ -253,6 +268,26 @@ class FakeSlack:
             return {"ok": False, "error": "already_reacted"}
         self.reactions[key].append(str(params.get("name")))
         return {"ok": True}
+
+    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        file_id = "F" + self._next_ts().replace(".", "")
+        return {
+            "ok": True,
+            "file_id": file_id,
+            "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
+        }
+
+    def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        files = [{**f, "content": self.uploads.get(f["id"], b"")} for f in params.get("files") or []]
+        if any(not f["content"] for f in files):
+            return {"ok": False, "error": "file_not_uploaded"}
+        self.shared.append(
+            {"channel": params.get("channel_id"), "comment": params.get("initial_comment"), "files": files}
+        )
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": {"id": self._channel_of(str(params.get("users")))}}
 
     def _chat_postEphemeral(self, _params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         return {"ok": True, "message_ts": self._next_ts()}

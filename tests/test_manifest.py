@@ -16,6 +16,8 @@ def test_least_privilege_scopes() -> None:
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == {
         "commands",
         "chat:write",
+        "files:write",
+        "im:write",
         "reactions:write",
         "users:read",
         "users:read.email",
@@ -39,6 +41,6 @@ def test_events_the_listeners_handle() -> None:
 def test_the_usage_hint_names_every_sub_command() -> None:
     [command] = MANIFEST["features"]["slash_commands"]
     hint = command["usage_hint"]
-    for word in [*ACTIONS, *ANSWERS, "new", "help"]:
+    for word in [*ACTIONS, *ANSWERS, "new", "help", "report"]:
         assert word in hint, word
     assert command["should_escape"] is True

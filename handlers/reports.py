@@ -1,0 +1,342 @@
+"""Reports for leads: periods of desk-local dates, and the figures worded as text, CSV, JSON, Block
+Kit and a chart. The figures themselves are aggregated in the store (`storage/reports.py`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+import pendulum
+
+from handlers.sla import DeskCalendar
+from storage.reports import Bounds, Figures
+
+CSV_COLUMNS = [
+    "ticket",
+    "desk",
+    "queue",
+    "class",
+    "company",
+    "tier",
+    "filed_at",
+    "due_at",
+    "first_response_at",
+    "first_responder",
+    "met",
+    "resolved_at",
+    "reopened",
+    "status",
+]
+PERIOD_WORDS = ("this-week", "last-week", "this-month", "last-month")
+FORMULA_STARTS = ("=", "+", "-", "@")
+GOAL_PERCENT = 90.0  # the line drawn on the chart
+# Okabe-Ito: told apart with every common colour-vision deficiency.
+QUEUE_COLOURS = {"tech": "#0072B2", "care": "#E69F00"}
+GOAL_COLOUR = "#009E73"
+WEEKS_CHARTED = 12
+
+
+class BadPeriod(ValueError):
+    """A period that can't be read; its message says what is expected."""
+
+
+def parse_period(word: str | None, today: date) -> tuple[date, date]:
+    """this-week | last-week | this-month | last-month | FROM..TO (ISO dates, both included)."""
+    word = (word or "this-week").lower()
+    monday = today - timedelta(days=today.weekday())
+    if word == "this-week":
+        return monday, monday + timedelta(days=6)
+    if word == "last-week":
+        return monday - timedelta(days=7), monday - timedelta(days=1)
+    first = today.replace(day=1)
+    if word == "this-month":
+        return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    if word == "last-month":
+        end = first - timedelta(days=1)
+        return end.replace(day=1), end
+    if ".." in word:
+        start_text, end_text = word.split("..", 1)
+        return dates(start_text, end_text)
+    raise BadPeriod(
+        f"unknown period {word!r}: use {', '.join(PERIOD_WORDS)} or FROM..TO (2026-11-01..2026-11-30)"
+    )
+
+
+def dates(start_text: str, end_text: str) -> tuple[date, date]:
+    try:
+        start, end = date.fromisoformat(start_text.strip()), date.fromisoformat(end_text.strip())
+    except ValueError:
+        raise BadPeriod(f"dates must be YYYY-MM-DD, not {start_text!r} and {end_text!r}") from None
+    if end < start:
+        raise BadPeriod(f"the period ends ({end}) before it starts ({start})")
+    if (end - start).days > 3 * 366:
+        raise BadPeriod("a period may span at most three years")
+    return start, end
+
+
+def bounds(calendars: Mapping[str, DeskCalendar], desks: Iterable[str], first: date, last: date) -> Bounds:
+    """Each desk's local dates as UTC instants [first 00:00, last + 1 day 00:00)."""
+    result = {}
+    for desk in desks:
+        zone = calendars[desk].timezone
+        start = pendulum.datetime(first.year, first.month, first.day, tz=zone)
+        after = last + timedelta(days=1)
+        end = pendulum.datetime(after.year, after.month, after.day, tz=zone)
+        result[desk] = (start.in_timezone("UTC"), end.in_timezone("UTC"))
+    return result
+
+
+def weeks(
+    calendars: Mapping[str, DeskCalendar], desks: Sequence[str], last_day: date, count: int = WEEKS_CHARTED
+) -> list[tuple[date, Bounds]]:
+    """The `count` weeks (Monday to Sunday) up to the one holding `last_day`, oldest first."""
+    monday = last_day - timedelta(days=last_day.weekday())
+    starts = [monday - timedelta(weeks=n) for n in range(count - 1, -1, -1)]
+    return [(start, bounds(calendars, desks, start, start + timedelta(days=6))) for start in starts]
+
+
+# --- wording ---------------------------------------------------------------------------------------------
+
+
+def _minutes(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} min"
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} h"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def group_label(row: Figures, labels: Mapping[str, str]) -> str:
+    queue = "Technical Support" if row.queue == "tech" else "Customer Care"
+    klass = f" · {row.klass.title()}" if row.klass else ""
+    return f"{labels.get(row.desk, row.desk.upper())} · {queue}{klass}"
+
+
+def figure_lines(row: Figures) -> list[str]:
+    partners = ", ".join(f"{name} {n}" for name, n in row.breaches_by_partner) or "none"
+    agents = ", ".join(f"{name} {n}" for name, n in row.breaches_by_agent) or "none"
+    return [
+        f"filed {row.filed} · met {row.met} · breached {row.breached} · % met {_percent(row.met_percent)}",
+        f"first response p50 {_minutes(row.first_response_p50)} · p90 {_minutes(row.first_response_p90)}"
+        f" · resolution p50 {_hours(row.resolution_p50)} · reopened {row.reopened}",
+        f"breaches by partner: {partners}",
+        f"breaches by agent: {agents}",
+    ]
+
+
+def as_text(rows: Sequence[Figures], first: date, last: date, labels: Mapping[str, str]) -> str:
+    if not rows:
+        return f"No tickets were filed from {first} to {last}."
+    out = [f"SLA report {first} to {last}"]
+    for row in rows:
+        out += ["", group_label(row, labels)] + ["  " + line for line in figure_lines(row)]
+    return "\n".join(out) + "\n"
+
+
+def as_json(rows: Sequence[Figures], first: date, last: date) -> str:
+    groups = [{**asdict(row), "met_percent": row.met_percent} for row in rows]
+    return json.dumps({"from": first.isoformat(), "to": last.isoformat(), "groups": groups}, indent=2) + "\n"
+
+
+def as_blocks(
+    rows: Sequence[Figures], first: date, last: date, labels: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The figures as a Slack message: within Slack's 50 blocks and 3,000 characters a section."""
+    from handlers.rules import escape
+
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"SLA report {first} to {last}"[:150]}}
+    ]
+    if not rows:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "No tickets were filed in this period."}}
+        )
+        return blocks
+    for row in rows[:40]:
+        text = f"*{escape(group_label(row, labels))}*\n" + "\n".join(
+            escape(line) for line in figure_lines(row)
+        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
+    if len(rows) > 40:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {len(rows) - 40} more"}]}
+        )
+    return blocks
+
+
+def _cell(value: str) -> str:
+    """Spreadsheets never run what a cell holds: formula-looking text gets a leading quote."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def write_csv(rows: Iterable[Any], out: TextIO, zones: Mapping[str, str], now: datetime) -> int:
+    """One row per ticket, the columns in SPEC's order, instants ISO-8601 with the desk's offset."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    cache: dict[str, ZoneInfo] = {}
+    written = 0
+    for row in rows:
+        (
+            ticket_id,
+            desk,
+            queue,
+            klass,
+            company,
+            tier,
+            filed,
+            due,
+            first,
+            responder,
+            met,
+            resolved,
+            reopened,
+            status,
+        ) = row
+        zone = cache.setdefault(desk, ZoneInfo(zones.get(desk, "UTC")))
+
+        def instant(value: datetime | None, zone: ZoneInfo = zone) -> str:
+            return value.astimezone(zone).isoformat() if value else ""
+
+        if met is None and first is None and due < now:
+            met = False  # unanswered past due: breached
+        writer.writerow(
+            [
+                f"T-{ticket_id}", desk, queue, klass or "", _cell(company), _cell(tier),
+                instant(filed), instant(due), instant(first), _cell(responder or ""),
+                "" if met is None else ("yes" if met else "no"),
+                instant(resolved), "yes" if reopened else "no", status,
+            ]
+        )  # fmt: skip
+        written += 1
+    return written
+
+
+def chart_png(series: Sequence[tuple[date, Mapping[str, tuple[int, int]]]], title: str) -> bytes:
+    """% met per week by queue, with the goal line, over breaches per week: 1000 x 650 pixels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    labels = [start.strftime("%d %b") for start, _ in series]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), dpi=100, sharex=True, height_ratios=(3, 2))
+    try:
+        positions = list(range(len(series)))
+        for queue, name in (("tech", "Technical Support"), ("care", "Customer Care")):
+            values = []
+            for _, week in series:
+                met, late = week.get(queue, (0, 0))
+                values.append(100.0 * met / (met + late) if met + late else float("nan"))
+            top.plot(positions, values, marker="o", linewidth=2, color=QUEUE_COLOURS[queue], label=name)
+        top.axhline(
+            GOAL_PERCENT, color=GOAL_COLOUR, linestyle="--", linewidth=1.5, label=f"goal {GOAL_PERCENT:.0f}%"
+        )
+        top.set_ylim(0, 105)
+        top.set_ylabel("% of SLAs met")
+        top.set_title(title)
+        top.legend(loc="lower left", fontsize=9)
+        top.grid(axis="y", alpha=0.3)
+        below = [0] * len(series)
+        for queue, name in (("tech", "Technical Support"), ("care", "Customer Care")):
+            counts = [week.get(queue, (0, 0))[1] for _, week in series]
+            bottom.bar(positions, counts, bottom=below, color=QUEUE_COLOURS[queue], label=name)
+            below = [b + c for b, c in zip(below, counts, strict=True)]
+        bottom.set_ylabel("breaches")
+        bottom.set_xlabel("week starting")
+        bottom.set_xticks(positions, labels, rotation=45, ha="right")
+        bottom.grid(axis="y", alpha=0.3)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)
+
+
+# --- one report, put together --------------------------------------------------------------------------
+
+
+def report_desks(calendars: Mapping[str, DeskCalendar], desk: str | None) -> list[str]:
+    if desk is not None and desk not in calendars:
+        raise BadPeriod(f"unknown desk {desk!r} (expected one of {', '.join(sorted(calendars))})")
+    return [desk] if desk else sorted(calendars)
+
+
+def build_report(
+    session: Any,
+    desks: Any,  # handlers.desks.DeskBook
+    first: date,
+    last: date,
+    desk: str | None,
+    queue: str | None,
+    now: datetime,
+) -> tuple[list[Figures], Bounds]:
+    from storage.reports import figures
+
+    names = report_desks(desks.calendars, desk)
+    period = bounds(desks.calendars, names, first, last)
+    return figures(session, period, now, queue), period
+
+
+def report_files(
+    session: Any, desks: Any, first: date, last: date, desk: str | None, queue: str | None, now: datetime
+) -> tuple[str, list[tuple[str, bytes, str]]]:
+    """The figures as text, the chart and the period's tickets as CSV: what a report or digest uploads."""
+    from storage.reports import report_rows, weekly_met
+
+    rows, period = build_report(session, desks, first, last, desk, queue, now)
+    names = report_desks(desks.calendars, desk)
+    series = weekly_met(session, [b for _, b in weeks(desks.calendars, names, last)], now, queue)
+    starts = [start for start, _ in weeks(desks.calendars, names, last)]
+    scope = " · ".join(filter(None, [desks.labels.get(desk, desk.upper()) if desk else "all desks", queue]))
+    png = chart_png(list(zip(starts, series, strict=True)), f"SLAs met per week ({scope})")
+    buffer = io.StringIO()
+    zones = {name: desks.calendars[name].timezone for name in desks.calendars}
+    write_csv(report_rows(session, period, queue), buffer, zones, now)
+    name = f"sla-report-{first}-{last}"
+    files = [
+        (f"{name}.png", png, f"SLAs met per week to {last}"),
+        (f"{name}.csv", buffer.getvalue().encode(), name),
+    ]
+    return as_text(rows, first, last, desks.labels), files
+
+
+def owe_weekly_digests(session: Any, desks: Any, report_channels: Mapping[str, str], now: datetime) -> int:
+    """Each Monday at each desk's opening, last week's digest is owed once (any process may ask)."""
+    from handlers.sla import next_opening
+    from storage import pings as ping_store
+    from storage.vocabulary import PingKind
+
+    owed = 0
+    for desk, channel in report_channels.items():
+        calendar = desks.calendars.get(desk)
+        if calendar is None or not channel:
+            continue
+        today = pendulum.instance(now).in_timezone(calendar.timezone).date()
+        monday = today - timedelta(days=today.weekday())
+        opening = next_opening(
+            calendar, pendulum.datetime(monday.year, monday.month, monday.day, tz=calendar.timezone)
+        )
+        if now < opening:
+            continue  # not yet this week: last week's digest was owed last Monday
+        last_week = (monday - timedelta(days=7), monday - timedelta(days=1))
+        payload = {
+            "to": channel,
+            "desk": desk,
+            "first": last_week[0].isoformat(),
+            "last": last_week[1].isoformat(),
+        }
+        source = f"digest:{desk}:{monday.isoformat()}"
+        if ping_store.owe_once(session, PingKind.DIGEST, source, opening, None, json.dumps(payload)):
+            owed += 1
+    return owed

@@ -1,0 +1,173 @@
+"""Report figures, aggregated in the database over a period of each desk's local dates.
+
+`bounds` maps a desk to the UTC instants [start, end) of its period; every query filters on the
+`(desk, filed_at)` index. Percentiles are read with ORDER BY ... OFFSET, which both stores run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlmodel import Session, col
+
+from storage.models import Partner, Ticket
+
+Bounds = Mapping[str, tuple[datetime, datetime]]
+GroupKey = tuple[str, str, str]  # desk, queue, class ("" for Customer Care)
+
+
+@dataclass
+class Figures:
+    desk: str
+    queue: str
+    klass: str
+    filed: int = 0
+    met: int = 0
+    breached: int = 0
+    reopened: int = 0
+    first_response_p50: float | None = None  # minutes: business for business-time windows
+    first_response_p90: float | None = None
+    resolution_p50: float | None = None  # hours, calendar
+    breaches_by_partner: list[tuple[str, int]] = field(default_factory=list)
+    breaches_by_agent: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def met_percent(self) -> float | None:
+        counted = self.met + self.breached  # open tickets not yet due are not counted
+        return 100.0 * self.met / counted if counted else None
+
+
+def _within(column: Any, bounds: Bounds) -> ColumnElement[bool]:
+    return or_(
+        false(),
+        *(
+            and_(col(Ticket.desk) == desk, column >= start, column < end)
+            for desk, (start, end) in bounds.items()
+        ),
+    )
+
+
+def _klass() -> Any:
+    return func.coalesce(col(Ticket.klass), "")
+
+
+def _breached(now: datetime) -> ColumnElement[bool]:
+    """First response after due, or none and due has passed."""
+    late = col(Ticket.sla_met).is_(False)
+    unanswered = col(Ticket.first_response_at).is_(None) & (col(Ticket.due_at) < now)
+    return or_(late, unanswered)
+
+
+def figures(session: Session, bounds: Bounds, now: datetime, queue: str | None = None) -> list[Figures]:
+    """SPEC's report figures, one row per desk, queue and class with tickets filed in the period."""
+    where = [_within(col(Ticket.filed_at), bounds)] + ([col(Ticket.queue) == queue] if queue else [])
+    keys = (col(Ticket.desk), col(Ticket.queue), _klass())
+    counts = select(
+        *keys,
+        func.count(),
+        func.sum(case((col(Ticket.sla_met).is_(True), 1), else_=0)),
+        func.sum(case((_breached(now), 1), else_=0)),
+    ).where(*where)
+    rows = {
+        (desk, q, k): Figures(desk, q, k, int(n), int(met or 0), int(late or 0))
+        for desk, q, k, n, met, late in session.execute(counts.group_by(*keys))
+    }
+    reopened_where = [_within(col(Ticket.reopened_at), bounds)] + (
+        [col(Ticket.queue) == queue] if queue else []
+    )
+    for desk, q, k, n in session.execute(select(*keys, func.count()).where(*reopened_where).group_by(*keys)):
+        rows.setdefault((desk, q, k), Figures(desk, q, k)).reopened = int(n)
+    for key, row in rows.items():
+        _details(session, row, [*where, *_group(key)], now)
+    return [rows[key] for key in sorted(rows)]
+
+
+def _group(key: GroupKey) -> list[ColumnElement[bool]]:
+    desk, queue, klass = key
+    return [col(Ticket.desk) == desk, col(Ticket.queue) == queue, _klass() == klass]
+
+
+def _details(session: Session, row: Figures, where: list[Any], now: datetime) -> None:
+    seconds = col(Ticket.first_response_seconds)
+    p50, p90 = (_percentile(session, seconds, where, share) for share in (0.5, 0.9))
+    row.first_response_p50 = p50 / 60 if p50 is not None else None
+    row.first_response_p90 = p90 / 60 if p90 is not None else None
+    resolved = [*where, col(Ticket.status) == "resolved"]
+    resolution = _percentile(session, col(Ticket.resolution_seconds), resolved, 0.5)
+    row.resolution_p50 = resolution / 3600 if resolution is not None else None
+    late = [*where, _breached(now)]
+    by_partner = (
+        select(col(Partner.name), func.count())
+        .join(Partner, col(Partner.id) == col(Ticket.partner_id))
+        .where(*late)
+        .group_by(col(Partner.name))
+    )
+    row.breaches_by_partner = _ranked(session.execute(by_partner))
+    agent = func.coalesce(col(Ticket.first_response_by), "nobody")
+    row.breaches_by_agent = _ranked(session.execute(select(agent, func.count()).where(*late).group_by(agent)))
+
+
+def _ranked(rows: Any, limit: int = 10) -> list[tuple[str, int]]:
+    return sorted(((str(name), int(n)) for name, n in rows), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+def _percentile(session: Session, column: Any, where: list[Any], share: float) -> float | None:
+    """The nearest-rank percentile of a column over the rows that have a value."""
+    present = [*where, column.is_not(None)]
+    count = int(session.execute(select(func.count()).select_from(Ticket).where(*present)).scalar_one())
+    if not count:
+        return None
+    rank = max(0, -(-int(share * 100) * count // 100) - 1)  # ceil(share * count) - 1
+    value = session.execute(
+        select(column).where(*present).order_by(column).offset(rank).limit(1)
+    ).scalar_one()
+    return float(value)
+
+
+def weekly_met(
+    session: Session, weeks: list[Bounds], now: datetime, queue: str | None = None
+) -> list[dict[str, tuple[int, int]]]:
+    """For each week: queue -> (met, breached) among the tickets filed that week."""
+    series = []
+    for bounds in weeks:
+        where = [_within(col(Ticket.filed_at), bounds)] + ([col(Ticket.queue) == queue] if queue else [])
+        query = select(
+            col(Ticket.queue),
+            func.sum(case((col(Ticket.sla_met).is_(True), 1), else_=0)),
+            func.sum(case((_breached(now), 1), else_=0)),
+        ).where(*where)
+        rows = session.execute(query.group_by(col(Ticket.queue)))
+        series.append({str(q): (int(met or 0), int(late or 0)) for q, met, late in rows})
+    return series
+
+
+def report_rows(session: Session, bounds: Bounds, queue: str | None = None) -> Iterator[Any]:
+    """The period's tickets with their company, oldest first, streamed a few thousand at a time."""
+    where = [_within(col(Ticket.filed_at), bounds)] + ([col(Ticket.queue) == queue] if queue else [])
+    query = (
+        select(
+            col(Ticket.id),
+            col(Ticket.desk),
+            col(Ticket.queue),
+            col(Ticket.klass),
+            col(Partner.name),
+            col(Partner.tier),
+            col(Ticket.filed_at),
+            col(Ticket.due_at),
+            col(Ticket.first_response_at),
+            col(Ticket.first_response_by),
+            col(Ticket.sla_met),
+            col(Ticket.resolved_at),
+            col(Ticket.reopened_at),
+            col(Ticket.status),
+        )
+        .join(Partner, col(Partner.id) == col(Ticket.partner_id))
+        .where(*where)
+        .order_by(col(Ticket.filed_at), col(Ticket.id))
+        .execution_options(yield_per=2000)
+    )
+    yield from session.execute(query)
