@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "sla_desk_ping"
 UNPOSTED = (PingState.PLANNED, PingState.SENDING)
+TICKETLESS = (PingKind.DIRECT, PingKind.REPORT, PingKind.DIGEST)  # rows that may belong to no ticket
 ALREADY_DONE = frozenset({"already_reacted", "message_not_found"})
 # What a direct message that belongs to no ticket renders against.
 NO_TICKET = TicketView(
@@ -156,7 +157,7 @@ class Deliverer:
             due_now, _ = self._times(session)
             ping = ping_store.get_ping(session, claim.id)
             ticket = ticket_store.get_ticket(session, ping.ticket_id) if ping and ping.ticket_id else None
-            if ping is None or (ticket is None and ping.kind != PingKind.DIRECT):
+            if ping is None or (ticket is None and ping.kind not in TICKETLESS):
                 return Outcome(State.DROPPED, reason="ticket gone")
             facts = self._facts(session, ping, ticket, due_now)
         rendered = render(facts, due_now, self.config)

@@ -194,7 +194,7 @@ def claim(session: Session, ticket: Ticket, actor: Actor, now: datetime, desk: D
         if fresh.status == TicketStatus.CLAIMED:
             return Refused(Refusal.CLAIMED, fresh, holder=fresh.claimant_user_id)
         return Refused(Refusal.RESOLVED, fresh)
-    first = record_first_response(session, ticket, actor.user_id, now)
+    first = record_first_response(session, ticket, actor.user_id, now, desk)
     _changed(
         session, ticket, actor.user_id, "claimed", now, notice=views.picked_up(actor.user_id, ticket.ref)
     )

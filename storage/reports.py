@@ -102,6 +102,7 @@ def _details(session: Session, row: Figures, where: list[Any], now: datetime) ->
     late = [*where, _breached(now)]
     by_partner = (
         select(col(Partner.name), func.count())
+        .select_from(Ticket)
         .join(Partner, col(Partner.id) == col(Ticket.partner_id))
         .where(*late)
         .group_by(col(Partner.name))

@@ -1,0 +1,260 @@
+"""Reports: figures against hand-computed values on both stores, periods across a DST change, a desk
+with a lunch break, the CSV, the CLI, the Slack command with its uploads, and the weekly digest."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import struct
+from datetime import date
+from pathlib import Path
+
+import pendulum
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.desks import build_desks
+from handlers import operations as ops
+from handlers import reports
+from handlers.config import DeskConfig
+from storage.db import session_scope
+from storage.directory import member_by_slack_id
+from storage.models import Partner, Ticket
+from storage.reports import figures, report_rows
+from storage.vocabulary import Queue, TicketClass
+from tests.fake_slack import FakeSlack
+from tests.helpers import Desk, blocks_of, make_settings, reply, seed, start_desk
+
+CET = "Europe/Rome"
+AGENT1, AGENT2 = ops.Actor("UAGENT1", True), ops.Actor("UAGENT2", True)
+
+
+def local(text: str) -> pendulum.DateTime:
+    return pendulum.parse(text, tz=CET)  # type: ignore[return-value]
+
+
+def desk_setup(**settings: object) -> ops.Desk:
+    return ops.Desk(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/", **settings)))
+
+
+def file(
+    session: object, desk: ops.Desk, queue: Queue, klass: TicketClass | None, at: str, key: str
+) -> Ticket:
+    alice = member_by_slack_id(session, "UALICE")  # type: ignore[arg-type]
+    assert alice is not None
+    partner = session.get(Partner, alice.partner_id)  # type: ignore[attr-defined]
+    new = ops.NewTicket(queue, klass, "s", "d", "p", "call_drops" if klass == "critical" else None, None)
+    ticket, _ = ops.file_ticket(session, desk, "UALICE", partner, new, local(at), submission_key=key)  # type: ignore[arg-type]
+    return ticket
+
+
+def week_of_tickets(engine: Engine, desk: ops.Desk) -> None:
+    """Monday 23 to Sunday 29 November 2026, desk cet; the report is read on Thursday 10:00."""
+    seed(engine)
+    with session_scope(engine) as session:
+        t1 = file(session, desk, Queue.TECH, TicketClass.STANDARD, "2026-11-23T10:00", "T1")
+        t2 = file(session, desk, Queue.TECH, TicketClass.STANDARD, "2026-11-23T11:00", "T2")
+        file(session, desk, Queue.TECH, TicketClass.STANDARD, "2026-11-24T10:00", "T3")  # never answered
+        t4 = file(session, desk, Queue.TECH, TicketClass.CRITICAL, "2026-11-25T10:00", "T4")
+        file(session, desk, Queue.CARE, None, "2026-11-25T11:00", "T5")  # due Thursday 11:00: not yet
+        ops.claim(session, t1, AGENT1, local("2026-11-23T10:30"), desk)  # met, 30 business minutes
+        ops.resolve(session, t1, AGENT1, "ok", local("2026-11-23T12:00"))
+        ops.reopen(session, desk, t1, AGENT1, local("2026-11-24T09:00"))  # reopened: not resolved now
+        ops.claim(session, t2, AGENT2, local("2026-11-24T09:30"), desk)  # breached: 420 + 30 minutes
+        ops.resolve(session, t2, AGENT2, "ok", local("2026-11-24T12:00"))  # 25 hours after filing
+        ops.claim(session, t4, AGENT1, local("2026-11-25T10:20"), desk)  # met, 20 calendar minutes
+
+
+def test_every_figure_matches_the_hand_computed_week(engine: Engine) -> None:
+    desk = desk_setup()
+    week_of_tickets(engine, desk)
+    period = reports.bounds(desk.desks.calendars, ["cet"], date(2026, 11, 23), date(2026, 11, 29))
+    with session_scope(engine) as session:
+        rows = {(r.desk, r.queue, r.klass): r for r in figures(session, period, local("2026-11-26T10:00"))}
+    standard = rows[("cet", "tech", "standard")]
+    assert (standard.filed, standard.met, standard.breached, standard.reopened) == (3, 1, 2, 1)
+    assert standard.met_percent == pytest.approx(100 / 3)
+    assert (standard.first_response_p50, standard.first_response_p90) == (30.0, 450.0)
+    assert standard.resolution_p50 == 25.0
+    assert standard.breaches_by_partner == [("Acme Telecom", 2)]
+    assert standard.breaches_by_agent == [("UAGENT2", 1), ("nobody", 1)]
+    critical = rows[("cet", "tech", "critical")]
+    assert (critical.filed, critical.met, critical.breached, critical.met_percent) == (1, 1, 0, 100.0)
+    assert critical.first_response_p50 == 20.0  # calendar minutes for Critical
+    care = rows[("cet", "care", "")]
+    assert (care.filed, care.met, care.breached, care.met_percent) == (1, 0, 0, None)  # not yet due
+
+
+def test_every_csv_row_matches(engine: Engine) -> None:
+    desk = desk_setup()
+    week_of_tickets(engine, desk)
+    period = reports.bounds(desk.desks.calendars, ["cet"], date(2026, 11, 23), date(2026, 11, 29))
+    out = io.StringIO()
+    with session_scope(engine) as session:
+        written = reports.write_csv(
+            report_rows(session, period), out, {"cet": CET}, local("2026-11-26T10:00")
+        )
+    lines = list(csv.reader(io.StringIO(out.getvalue())))
+    assert written == 5 and lines[0] == reports.CSV_COLUMNS
+    assert lines[1] == [
+        "T-1", "cet", "tech", "standard", "Acme Telecom", "gold", "2026-11-23T10:00:00+01:00",
+        "2026-11-23T18:00:00+01:00", "2026-11-23T10:30:00+01:00", "UAGENT1", "yes",
+        "2026-11-23T12:00:00+01:00", "yes", "open",
+    ]  # fmt: skip
+    assert lines[2][10:] == ["no", "2026-11-24T12:00:00+01:00", "no", "resolved"]
+    assert lines[3][8:11] == ["", "", "no"]  # never answered, past due: not met
+    assert lines[5][3] == "" and lines[5][10] == ""  # Customer Care has no class; not yet due
+
+
+def test_formula_looking_cells_are_quoted() -> None:
+    out = io.StringIO()
+    now = local("2026-11-26T10:00")
+    row = (9, "cet", "care", None, "=HYPERLINK(1)", "@gold", now, now, None, "-x", None, None, None, "open")
+    reports.write_csv([row], out, {"cet": CET}, now.subtract(days=1))
+    cells = list(csv.reader(io.StringIO(out.getvalue())))[1]
+    assert cells[4] == "'=HYPERLINK(1)" and cells[5] == "'@gold" and cells[9] == "'-x"
+
+
+def test_a_week_across_the_dst_change_has_its_local_days() -> None:
+    desk = desk_setup()
+    (start, end) = reports.bounds(desk.desks.calendars, ["cet"], date(2026, 10, 19), date(2026, 10, 25))[
+        "cet"
+    ]
+    assert start == pendulum.parse("2026-10-18T22:00:00Z") and end == pendulum.parse("2026-10-25T23:00:00Z")
+    assert (end - start).total_seconds() == 7 * 24 * 3600 + 3600  # the Sunday had 25 hours
+
+
+def test_a_lunch_break_is_not_counted_in_first_response_minutes(sqlite_url: str) -> None:
+    from storage.db import make_engine, migrate
+
+    lunch = {d: ["09:00-13:00", "14:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+    desks = {
+        "cet": {"timezone": CET, "country": "IT", "hours": lunch},
+        "est": {"timezone": "America/New_York"},
+    }
+    desk = desk_setup(desks=desks)
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    seed(engine)
+    with session_scope(engine) as session:
+        ticket = file(session, desk, Queue.TECH, TicketClass.STANDARD, "2026-11-23T12:00", "L1")
+        ops.claim(session, ticket, AGENT1, local("2026-11-23T14:30"), desk)
+    period = reports.bounds(desk.desks.calendars, ["cet"], date(2026, 11, 23), date(2026, 11, 23))
+    with session_scope(engine) as session:
+        [row] = figures(session, period, local("2026-11-23T15:00"))
+    assert row.first_response_p50 == 90.0  # 12:00-13:00 and 14:00-14:30
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("this-week", (date(2026, 11, 23), date(2026, 11, 29))),
+        ("last-week", (date(2026, 11, 16), date(2026, 11, 22))),
+        ("this-month", (date(2026, 11, 1), date(2026, 11, 30))),
+        ("last-month", (date(2026, 10, 1), date(2026, 10, 31))),
+        ("2026-01-01..2026-03-31", (date(2026, 1, 1), date(2026, 3, 31))),
+    ],
+)
+def test_periods(word: str, expected: tuple[date, date]) -> None:
+    assert reports.parse_period(word, date(2026, 11, 26)) == expected
+
+
+@pytest.mark.parametrize("word", ["yesterday", "2026-13-01..2026-12-31", "2026-12-31..2026-01-01"])
+def test_bad_periods_say_what_is_expected(word: str) -> None:
+    with pytest.raises(reports.BadPeriod):
+        reports.parse_period(word, date(2026, 11, 26))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])  # type: ignore[return-value]
+
+
+def test_the_cli_writes_each_format(tmp_path: Path, engine: Engine) -> None:
+    from tests.test_server_and_cli import run_cli_here
+
+    week_of_tickets(engine, desk_setup())
+    env = {
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "FROZEN_TIME": "2026-11-26T10:00:00+01:00",
+    }
+    args = ["report", "--from", "2026-11-23", "--to", "2026-11-29", "--desk", "cet"]
+    text = run_cli_here(*args, "--out", "-", env=env, cwd=tmp_path)
+    assert text.returncode == 0 and "filed 3 · met 1 · breached 2 · % met 33.3%" in text.stdout
+    assert run_cli_here(*args, "--format", "csv", "--out", "r.csv", env=env, cwd=tmp_path).returncode == 0
+    assert (tmp_path / "r.csv").read_text().splitlines()[0] == ",".join(reports.CSV_COLUMNS)
+    data = json.loads(run_cli_here(*args, "--format", "json", "--out", "-", env=env, cwd=tmp_path).stdout)
+    assert [(g["queue"], g["klass"], g["filed"]) for g in data["groups"]] == [
+        ("care", "", 1),
+        ("tech", "critical", 1),
+        ("tech", "standard", 3),
+    ]
+    assert run_cli_here(*args, "--format", "png", "--out", "r.png", env=env, cwd=tmp_path).returncode == 0
+    assert png_size((tmp_path / "r.png").read_bytes()) == (1000, 650)
+    bad = run_cli_here(
+        "report", "--from", "2026-11-31", "--to", "2026-12-01", "--out", "-", env=env, cwd=tmp_path
+    )
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "YYYY-MM-DD" in bad.stderr
+
+
+def test_slash_report_answers_and_uploads_the_chart_and_csv_to_the_agent(desk: Desk) -> None:
+    desk.at("2026-11-26T10:00:00+01:00")
+    week_of_tickets(desk.engine, desk_setup())
+    assert reply(desk, "report this-week cet tech", "UALICE") == "Only support agents can see SLA reports."
+    text, blocks = blocks_of(desk, "report this-week cet tech", "UAGENT1")
+    assert "chart and the CSV follow" in text and "filed 3" in str(blocks)
+    desk.settle()
+    desk.tick()
+    methods = [c.method for c in desk.fake.calls]
+    assert methods.count("files.getUploadURLExternal") == 2 and methods.count("upload") == 2
+    [shared] = desk.fake.shared
+    assert shared["channel"] == "DAGENT1" and "Your SLA report" in shared["comment"]
+    png, table = (f["content"] for f in shared["files"])
+    assert png_size(png) == (1000, 650) and table.decode().startswith(",".join(reports.CSV_COLUMNS))
+    assert "No tickets were filed" in reply(desk, "report 2020-01-01..2020-01-31", "UAGENT1")
+
+
+def test_the_weekly_digest_goes_out_once_per_desk_and_week(sqlite_url: str, fake_slack: FakeSlack) -> None:
+    desks = {
+        "cet": {"timezone": CET, "country": "IT", "report_channel": "CLEADSCET"},
+        "est": {"timezone": "America/New_York", "country": "US", "report_channel": "CLEADSEST"},
+    }
+    desk = start_desk(sqlite_url, fake_slack, when="2026-11-30T08:00:00+01:00", desks=desks)
+    try:
+        assert desk.tick() == 0 and fake_slack.shared == []  # Monday before the cet opening
+        desk.at("2026-11-30T11:00:00+01:00")  # the bot was down over the opening: once now
+        desk.tick()
+        desk.tick()
+        assert [s["channel"] for s in fake_slack.shared] == ["CLEADSCET"]
+        desk.at("2026-11-30T16:00:00+01:00")  # 10:00 in New York
+        desk.tick()
+        desk.at("2026-12-01T10:00:00+01:00")
+        desk.tick()
+        assert sorted(s["channel"] for s in fake_slack.shared) == ["CLEADSCET", "CLEADSEST"]
+        assert (
+            "Weekly SLA digest" in fake_slack.shared[0]["comment"]
+            and "2026-11-23" in fake_slack.shared[0]["comment"]
+        )
+    finally:
+        desk.close()
+
+
+def test_four_schedulers_after_downtime_post_one_digest_per_desk(
+    pg_engine: Engine, fake_slack: FakeSlack
+) -> None:
+    from tests.helpers import PG_URL, scheduler
+
+    fake_slack.reset()
+    seed(pg_engine)
+    desks = json.dumps(
+        {
+            "cet": {"timezone": CET, "country": "IT", "report_channel": "CLEADSCET"},
+            "est": {"timezone": "America/New_York", "country": "US", "report_channel": "CLEADSEST"},
+        }
+    )
+    for now in ("2026-11-30T11:00:00+01:00", "2026-11-30T17:00:00+01:00", "2026-12-01T10:00:00+01:00"):
+        workers = [scheduler(PG_URL or "", fake_slack, now, DESKS=desks) for _ in range(4)]
+        assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
+    assert sorted(s["channel"] for s in fake_slack.shared) == ["CLEADSCET", "CLEADSEST"]
