@@ -70,7 +70,7 @@ def prepare_tickets(database: str, count: int) -> None:
     """Open tickets to press Claim on (straight into the store: filing is not what is measured)."""
     from storage.db import make_engine, session_scope
     from storage.models import Ticket
-    from tests.conftest import load_ticket
+    from tests.helpers import load_ticket
 
     engine = make_engine(database)
     now = pendulum.now("UTC")

@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import DIRECTORY_CSV  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
+from tests.helpers import DIRECTORY_CSV  # noqa: E402
 from tests.slack_requests import SIGNING_SECRET, SlackSender  # noqa: E402
 
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")

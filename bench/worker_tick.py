@@ -27,8 +27,8 @@ from bot.clock import SettableClock  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Ping, Ticket  # noqa: E402
-from tests.conftest import load_ticket, make_settings, seed  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
+from tests.helpers import load_ticket, make_settings, seed  # noqa: E402
 
 NOW = pendulum.parse("2026-11-30T12:00:00+01:00")
 KINDS = [("warning", 0), ("warning", 1), ("breach", 0), ("escalation", 1)]

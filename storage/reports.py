@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, case, false, func, or_, select
 from sqlmodel import Session, col
 
 from storage.models import Partner, Ticket
@@ -81,52 +81,58 @@ def figures(session: Session, bounds: Bounds, now: datetime, queue: str | None =
     )
     for desk, q, k, n in session.execute(select(*keys, func.count()).where(*reopened_where).group_by(*keys)):
         rows.setdefault((desk, q, k), Figures(desk, q, k)).reopened = int(n)
-    for key, row in rows.items():
-        _details(session, row, [*where, *_group(key)], now)
+    for key, p50, p90 in _percentiles(session, col(Ticket.first_response_seconds), where, (0.5, 0.9)):
+        rows[key].first_response_p50, rows[key].first_response_p90 = p50 / 60, p90 / 60
+    resolved = [*where, col(Ticket.status) == "resolved"]
+    for key, p50 in _percentiles(session, col(Ticket.resolution_seconds), resolved, (0.5,)):
+        rows[key].resolution_p50 = p50 / 3600
+    late = [*where, _breached(now)]
+    agent = func.coalesce(col(Ticket.first_response_by), "nobody")
+    for field_name, name, joined in (
+        ("breaches_by_partner", col(Partner.name), True),
+        ("breaches_by_agent", agent, False),
+    ):
+        query = select(*keys, name, func.count()).select_from(Ticket)
+        if joined:
+            query = query.join(Partner, col(Partner.id) == col(Ticket.partner_id))
+        found: dict[GroupKey, list[tuple[str, int]]] = {}
+        for desk, q, k, who, n in session.execute(query.where(*late).group_by(*keys, name)):
+            found.setdefault((desk, q, k), []).append((str(who), int(n)))
+        for key, ranked in found.items():
+            setattr(rows[key], field_name, sorted(ranked, key=lambda item: (-item[1], item[0]))[:10])
     return [rows[key] for key in sorted(rows)]
+
+
+def _percentiles(
+    session: Session, column: Any, where: list[Any], shares: tuple[float, ...]
+) -> Iterator[tuple[Any, ...]]:
+    """Nearest-rank percentiles of a column, for every group at once (window functions, both stores)."""
+    keys = (col(Ticket.desk), col(Ticket.queue), _klass())
+    ranked = (
+        select(
+            *[k.label(f"k{n}") for n, k in enumerate(keys)],
+            column.label("value"),
+            func.row_number().over(partition_by=keys, order_by=column).label("rank"),
+            func.count().over(partition_by=keys).label("size"),
+        )
+        .where(*where, column.is_not(None))
+        .subquery()
+    )
+    wanted = {}
+    for share in shares:
+        # ceil(share * size), in integers: the nearest-rank definition
+        target = (ranked.c.size * int(share * 100) + 99) / 100
+        wanted[share] = func.max(case((ranked.c.rank == func.cast(target, Integer), ranked.c.value)))
+    query = select(ranked.c.k0, ranked.c.k1, ranked.c.k2, *wanted.values()).group_by(
+        ranked.c.k0, ranked.c.k1, ranked.c.k2
+    )
+    for k0, k1, k2, *values in session.execute(query):
+        yield ((k0, k1, k2), *(float(v) if v is not None else 0.0 for v in values))
 
 
 def _group(key: GroupKey) -> list[ColumnElement[bool]]:
     desk, queue, klass = key
     return [col(Ticket.desk) == desk, col(Ticket.queue) == queue, _klass() == klass]
-
-
-def _details(session: Session, row: Figures, where: list[Any], now: datetime) -> None:
-    seconds = col(Ticket.first_response_seconds)
-    p50, p90 = (_percentile(session, seconds, where, share) for share in (0.5, 0.9))
-    row.first_response_p50 = p50 / 60 if p50 is not None else None
-    row.first_response_p90 = p90 / 60 if p90 is not None else None
-    resolved = [*where, col(Ticket.status) == "resolved"]
-    resolution = _percentile(session, col(Ticket.resolution_seconds), resolved, 0.5)
-    row.resolution_p50 = resolution / 3600 if resolution is not None else None
-    late = [*where, _breached(now)]
-    by_partner = (
-        select(col(Partner.name), func.count())
-        .select_from(Ticket)
-        .join(Partner, col(Partner.id) == col(Ticket.partner_id))
-        .where(*late)
-        .group_by(col(Partner.name))
-    )
-    row.breaches_by_partner = _ranked(session.execute(by_partner))
-    agent = func.coalesce(col(Ticket.first_response_by), "nobody")
-    row.breaches_by_agent = _ranked(session.execute(select(agent, func.count()).where(*late).group_by(agent)))
-
-
-def _ranked(rows: Any, limit: int = 10) -> list[tuple[str, int]]:
-    return sorted(((str(name), int(n)) for name, n in rows), key=lambda item: (-item[1], item[0]))[:limit]
-
-
-def _percentile(session: Session, column: Any, where: list[Any], share: float) -> float | None:
-    """The nearest-rank percentile of a column over the rows that have a value."""
-    present = [*where, column.is_not(None)]
-    count = int(session.execute(select(func.count()).select_from(Ticket).where(*present)).scalar_one())
-    if not count:
-        return None
-    rank = max(0, -(-int(share * 100) * count // 100) - 1)  # ceil(share * count) - 1
-    value = session.execute(
-        select(column).where(*present).order_by(column).offset(rank).limit(1)
-    ).scalar_one()
-    return float(value)
 
 
 def weekly_met(
