@@ -110,7 +110,8 @@ def measure(label: str, url: str) -> None:
     verdict = "met" if figures_s < 1 and csv_s < 5 and chart_s < 1 and peak_mb < 100 else "NOT met"
     print(
         f"{label:10} figures {figures_s * 1000:5.0f} ms ({groups} groups)  "
-        f"csv {csv_s:4.2f} s ({written} rows)  chart {chart_s * 1000:4.0f} ms ({png // 1024} KB)  peak {peak_mb:4.1f} MB  goals: {verdict}",
+        f"csv {csv_s:4.2f} s ({written} rows)  chart {chart_s * 1000:4.0f} ms ({png // 1024} KB)  "
+        f"peak {peak_mb:4.1f} MB  goals: {verdict}",
         flush=True,
     )
 

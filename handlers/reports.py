@@ -227,6 +227,7 @@ def chart_png(series: Sequence[tuple[date, Mapping[str, tuple[int, int]]]], titl
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     labels = [start.strftime("%d %b") for start, _ in series]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), dpi=100, sharex=True, height_ratios=(3, 2))
@@ -252,6 +253,7 @@ def chart_png(series: Sequence[tuple[date, Mapping[str, tuple[int, int]]]], titl
             bottom.bar(positions, counts, bottom=below, color=QUEUE_COLOURS[queue], label=name)
             below = [b + c for b, c in zip(below, counts, strict=True)]
         bottom.set_ylabel("breaches")
+        bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
         bottom.set_xlabel("week starting")
         bottom.set_xticks(positions, labels, rotation=45, ha="right")
         bottom.grid(axis="y", alpha=0.3)
