@@ -66,16 +66,7 @@ def figures(session: Session, bounds: Bounds, now: datetime, queue: str | None =
     """SPEC's report figures, one row per desk, queue and class with tickets filed in the period."""
     where = [_within(col(Ticket.filed_at), bounds)] + ([col(Ticket.queue) == queue] if queue else [])
     keys = (col(Ticket.desk), col(Ticket.queue), _klass())
-    counts = select(
-        *keys,
-        func.count(),
-        func.sum(case((col(Ticket.sla_met).is_(True), 1), else_=0)),
-        func.sum(case((_breached(now), 1), else_=0)),
-    ).where(*where)
-    rows = {
-        (desk, q, k): Figures(desk, q, k, int(n), int(met or 0), int(late or 0))
-        for desk, q, k, n, met, late in session.execute(counts.group_by(*keys))
-    }
+    rows = _counts_and_breaches(session, keys, where, now)
     reopened_where = [_within(col(Ticket.reopened_at), bounds)] + (
         [col(Ticket.queue) == queue] if queue else []
     )
@@ -86,48 +77,74 @@ def figures(session: Session, bounds: Bounds, now: datetime, queue: str | None =
     resolved = [*where, col(Ticket.status) == "resolved"]
     for key, p50 in _percentiles(session, col(Ticket.resolution_seconds), resolved, (0.5,)):
         rows[key].resolution_p50 = p50 / 3600
-    late = [*where, _breached(now)]
-    agent = func.coalesce(col(Ticket.first_response_by), "nobody")
-    for field_name, name, joined in (
-        ("breaches_by_partner", col(Partner.name), True),
-        ("breaches_by_agent", agent, False),
-    ):
-        query = select(*keys, name, func.count()).select_from(Ticket)
-        if joined:
-            query = query.join(Partner, col(Partner.id) == col(Ticket.partner_id))
-        found: dict[GroupKey, list[tuple[str, int]]] = {}
-        for desk, q, k, who, n in session.execute(query.where(*late).group_by(*keys, name)):
-            found.setdefault((desk, q, k), []).append((str(who), int(n)))
-        for key, ranked in found.items():
-            setattr(rows[key], field_name, sorted(ranked, key=lambda item: (-item[1], item[0]))[:10])
     return [rows[key] for key in sorted(rows)]
+
+
+def _counts_and_breaches(
+    session: Session, keys: Any, where: list[Any], now: datetime
+) -> dict[GroupKey, Figures]:
+    """Filed, met and breached, and the breaches by partner and by agent, from one grouped query: its
+    rows are (group, company, responder, met, breached) counts, a few hundred at most."""
+    met = case((col(Ticket.sla_met).is_(True), 1), else_=0)
+    late = case((_breached(now), 1), else_=0)
+    agent = func.coalesce(col(Ticket.first_response_by), "nobody")
+    query = (
+        select(*keys, col(Partner.name), agent, met, late, func.count())
+        .select_from(Ticket)
+        .join(Partner, col(Partner.id) == col(Ticket.partner_id))
+        .where(*where)
+        .group_by(*keys, col(Partner.name), agent, met, late)
+    )
+    rows: dict[GroupKey, Figures] = {}
+    by_partner: dict[GroupKey, dict[str, int]] = {}
+    by_agent: dict[GroupKey, dict[str, int]] = {}
+    for desk, q, k, company, who, was_met, was_late, n in session.execute(query):
+        key = (desk, q, k)
+        row = rows.setdefault(key, Figures(desk, q, k))
+        row.filed += n
+        row.met += n if was_met else 0
+        if was_late:
+            row.breached += n
+            partners, agents = by_partner.setdefault(key, {}), by_agent.setdefault(key, {})
+            partners[company] = partners.get(company, 0) + n
+            agents[who] = agents.get(who, 0) + n
+    for key, row in rows.items():
+        row.breaches_by_partner = _top(by_partner.get(key, {}))
+        row.breaches_by_agent = _top(by_agent.get(key, {}))
+    return rows
+
+
+def _top(counts: dict[str, int], limit: int = 10) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
 
 def _percentiles(
     session: Session, column: Any, where: list[Any], shares: tuple[float, ...]
 ) -> Iterator[tuple[Any, ...]]:
-    """Nearest-rank percentiles of a column, for every group at once (window functions, both stores)."""
+    """Nearest-rank percentiles for every group at once, to the minute: the store counts the values
+    per (group, minute) and each percentile is read off the cumulative counts (a few thousand rows)."""
     keys = (col(Ticket.desk), col(Ticket.queue), _klass())
-    ranked = (
-        select(
-            *[k.label(f"k{n}") for n, k in enumerate(keys)],
-            column.label("value"),
-            func.row_number().over(partition_by=keys, order_by=column).label("rank"),
-            func.count().over(partition_by=keys).label("size"),
-        )
+    minute = func.cast(column / 60, Integer)
+    query = (
+        select(*keys, minute, func.min(column), func.count())
         .where(*where, column.is_not(None))
-        .subquery()
+        .group_by(*keys, minute)
     )
-    wanted = {}
-    for share in shares:
-        # ceil(share * size), in integers: the nearest-rank definition
-        target = (ranked.c.size * int(share * 100) + 99) / 100
-        wanted[share] = func.max(case((ranked.c.rank == func.cast(target, Integer), ranked.c.value)))
-    query = select(ranked.c.k0, ranked.c.k1, ranked.c.k2, *wanted.values()).group_by(
-        ranked.c.k0, ranked.c.k1, ranked.c.k2
-    )
-    for k0, k1, k2, *values in session.execute(query):
-        yield ((k0, k1, k2), *(float(v) if v is not None else 0.0 for v in values))
+    histograms: dict[GroupKey, list[tuple[int, float, int]]] = {}
+    for desk, q, k, bucket, lowest, n in session.execute(query):
+        histograms.setdefault((desk, q, k), []).append((int(bucket), float(lowest), int(n)))
+    for key, buckets in histograms.items():
+        buckets.sort()
+        size = sum(n for _, _, n in buckets)
+        values = []
+        for share in shares:
+            rank, seen = -(-int(share * 100) * size // 100), 0  # ceil(share * size)
+            for _, lowest, n in buckets:
+                seen += n
+                if seen >= rank:
+                    values.append(lowest)
+                    break
+        yield (key, *values)
 
 
 def _group(key: GroupKey) -> list[ColumnElement[bool]]:
