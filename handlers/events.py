@@ -3,6 +3,7 @@ copied, and direct messages to the bot. Acked at once (Bolt acks events); the wo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -18,6 +19,7 @@ from handlers.runtime import Runtime
 from storage import tickets as ticket_store
 from storage.db import session_scope
 from storage.directory import get_partner, member_by_slack_id
+from storage.models import Ticket
 
 # A reply also sent to the channel, or one with a file, is a reply all the same.
 REPLY_SUBTYPES = (None, "thread_broadcast", "file_share")
@@ -70,17 +72,28 @@ def author_of(session: Session, runtime: Runtime, client: WebClient, user_id: st
     return Author(user_id, name, agent, partner.name if partner else None)
 
 
-def carry_message(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
-    message = slack_message(event["channel"], event)
+def in_ticket_thread(
+    runtime: Runtime, channel: str, thread_ts: str, work: Callable[[Session, Ticket], object]
+) -> None:
+    """Do `work` on the ticket whose thread this is (if any), then deliver what it owes."""
     with session_scope(runtime.engine) as session:
-        ticket = ticket_store.ticket_by_thread(session, message.channel, message.thread_ts)
+        ticket = ticket_store.ticket_by_thread(session, channel, thread_ts)
         if ticket is None or ticket.id is None:
             return
-        author = author_of(session, runtime, client, event["user"])
-        desk = ops.Desk(runtime.config, runtime.desks)
-        conversation.carry_message(session, ticket, message, author, runtime.clock(), desk)
+        work(session, ticket)
         ticket_id = ticket.id
     runtime.deliver_now(ticket_id)
+
+
+def carry_message(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
+    message = slack_message(event["channel"], event)
+    desk = ops.Desk(runtime.config, runtime.desks)
+
+    def carry(session: Session, ticket: Ticket) -> object:
+        author = author_of(session, runtime, client, event["user"])
+        return conversation.carry_message(session, ticket, message, author, runtime.clock(), desk)
+
+    in_ticket_thread(runtime, message.channel, message.thread_ts, carry)
 
 
 def carry_edit(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
@@ -88,15 +101,13 @@ def carry_edit(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> No
     if not _from_a_person(edited, runtime) or not edited.get("thread_ts"):
         return
     message = slack_message(event["channel"], edited)
-    with session_scope(runtime.engine) as session:
-        ticket = ticket_store.ticket_by_thread(session, message.channel, message.thread_ts)
-        if ticket is None or ticket.id is None:
-            return
+    version = str((edited.get("edited") or {}).get("ts") or event.get("event_ts") or event.get("ts"))
+
+    def carry(session: Session, ticket: Ticket) -> object:
         author = author_of(session, runtime, client, edited["user"])
-        version = str((edited.get("edited") or {}).get("ts") or event.get("event_ts") or event.get("ts"))
-        conversation.carry_edit(session, ticket, message, author, version, runtime.clock())
-        ticket_id = ticket.id
-    runtime.deliver_now(ticket_id)
+        return conversation.carry_edit(session, ticket, message, author, version, runtime.clock())
+
+    in_ticket_thread(runtime, message.channel, message.thread_ts, carry)
 
 
 def carry_deletion(runtime: Runtime, event: dict[str, Any]) -> None:
@@ -104,13 +115,13 @@ def carry_deletion(runtime: Runtime, event: dict[str, Any]) -> None:
     thread_ts, deleted_ts = previous.get("thread_ts"), event.get("deleted_ts")
     if not (thread_ts and deleted_ts):
         return
-    with session_scope(runtime.engine) as session:
-        ticket = ticket_store.ticket_by_thread(session, event["channel"], str(thread_ts))
-        if ticket is None or ticket.id is None:
-            return
-        conversation.carry_deletion(session, ticket, event["channel"], str(deleted_ts), runtime.clock())
-        ticket_id = ticket.id
-    runtime.deliver_now(ticket_id)
+
+    def carry(session: Session, ticket: Ticket) -> object:
+        return conversation.carry_deletion(
+            session, ticket, event["channel"], str(deleted_ts), runtime.clock()
+        )
+
+    in_ticket_thread(runtime, event["channel"], str(thread_ts), carry)
 
 
 def answer_direct_message(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
