@@ -25,6 +25,9 @@ def build_app(runtime: Runtime, settings: Settings) -> App:
         token_verification_enabled=False,  # start even while Slack is unreachable
         process_before_response=False,
         raise_error_for_unhandled_request=False,
+        # The HTTP layer (bot/server.py) checks every request's signature on the raw body before Bolt
+        # sees it (and may re-spell it for Bolt); Socket Mode requests are not signed.
+        request_verification_enabled=False,
         # Listeners only ack and hand the rest to the runtime's after-ack pool, so these threads are
         # free within milliseconds; as many as the server has, so no ack ever queues for one.
         listener_executor=ThreadPoolExecutor(max_workers=settings.server_threads, thread_name_prefix="ack"),

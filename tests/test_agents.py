@@ -271,3 +271,10 @@ def test_app_home_for_agents_and_partners(desk: Desk) -> None:
     by_user = {p["user_id"]: str(p["view"]) for p in published}
     assert "Your tickets" in by_user["UAGENT1"] and "T-1" in by_user["UAGENT1"]
     assert "Acme Telecom" in by_user["UBOB"] and "T-1" in by_user["UBOB"]
+
+
+def test_a_command_with_the_word_payload_is_answered(desk: Desk) -> None:
+    """Bolt would take any form body containing "payload" for an interaction and leave it unanswered."""
+    filed(desk)
+    assert reply(desk, "note T-1 the payload was corrupt", "UAGENT1").startswith("Internal note added")
+    assert reply(desk, "payload", "UALICE").startswith("I don't know `/ticket payload`")
