@@ -105,32 +105,40 @@ class SlackSender:
     def view_submission(self, view: dict[str, Any], user: str, view_id: str = "VFORM1") -> requests.Response:
         return self.interaction({**_from(user, "view_submission"), "view": {"id": view_id, **view}})
 
-    def button(self, action_id: str, value: str, user: str, channel: str = "CTECH") -> requests.Response:
+    def button(
+        self, action_id: str, value: str, user: str, channel: str = "CTECH", team: str = "T0TEAM"
+    ) -> requests.Response:
         return self.interaction(
-            {
-                **_from(user, "block_actions"),
-                "channel": {"id": channel},
-                "container": {"type": "message", "channel_id": channel, "message_ts": "1800000001.000100"},
-                "response_url": self.response_url,
-                "actions": [
-                    {
-                        "type": "button",
-                        "action_id": action_id,
-                        "block_id": "card",
-                        "value": value,
-                        "action_ts": str(time.time()),
-                    }
-                ],
-            }
+            {**button_payload(action_id, value, user, channel, team), "response_url": self.response_url}
         )
 
 
-def _from(user: str, kind: str) -> dict[str, Any]:
+def button_payload(
+    action_id: str, value: str, user: str, channel: str = "CTECH", team: str = "T0TEAM"
+) -> dict[str, Any]:
+    """A press of a card's button, as Slack sends it."""
+    return {
+        **_from(user, "block_actions", team),
+        "channel": {"id": channel},
+        "container": {"type": "message", "channel_id": channel, "message_ts": "1800000001.000100"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "card",
+                "value": value,
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
+
+
+def _from(user: str, kind: str, team: str = "T0TEAM") -> dict[str, Any]:
     """What every interaction payload carries: its type, the team, the user, the app, a trigger."""
     return {
         "type": kind,
-        "team": {"id": "T0TEAM"},
-        "user": {"id": user, "team_id": "T0TEAM"},
+        "team": {"id": team},
+        "user": {"id": user, "team_id": team},
         "api_app_id": "A0SLADESK",
         "trigger_id": f"trigger.{kind}",
     }

@@ -53,17 +53,7 @@ def test_unsigned_junk_is_refused_before_it_is_parsed(desk: Desk, caplog: pytest
 
 def test_a_request_from_another_workspace_is_refused(desk: Desk) -> None:
     filed(desk)
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "team": {"id": "T0OTHER"},
-        "user": {"id": "UAGENT1", "team_id": "T0OTHER"},
-        "api_app_id": "A0SLADESK",
-        "trigger_id": "trigger.x",
-        "channel": {"id": "CTECH"},
-        "actions": [{"type": "button", "action_id": views.CLAIM_ACTION, "value": "T-1", "action_ts": "1"}],
-    }
-    assert desk.runtime.team_id == "T0TEAM"  # learned from auth.test
-    response = desk.slack.interaction(payload)
+    response = desk.slack.button(views.CLAIM_ACTION, "T-1", "UAGENT1", team="T0OTHER")
     assert response.status_code == 403
     desk.settle()
     assert ticket_now(desk, 1).claimant_user_id is None

@@ -21,7 +21,7 @@ from storage.db import session_scope
 from storage.models import Ticket
 from tests.fake_slack import FakeSlack
 from tests.helpers import load_ticket, make_settings, seed
-from tests.slack_requests import SlackSender, signed_headers
+from tests.slack_requests import SlackSender, button_payload, signed_headers
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -75,15 +75,7 @@ def test_status_acks_empty_then_answers_on_the_response_url(
 
 def test_claim_button_applies_after_its_ack(bolt: tuple[App, Runtime], fake_slack: FakeSlack) -> None:
     app, runtime = bolt
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEAM"},
-        "user": {"id": "UAGENT2", "team_id": "T0TEAM"},
-        "api_app_id": "A0SLADESK",
-        "trigger_id": "t",
-        "channel": {"id": "CTECH"},
-        "actions": [{"type": "button", "action_id": views.CLAIM_ACTION, "value": "T-1", "action_ts": "1"}],
-    }
+    payload = button_payload(views.CLAIM_ACTION, "T-1", "UAGENT2")
     status, _ = dispatch(app, urlencode({"payload": json.dumps(payload)}))
     assert status == 200 and runtime.wait_idle(10)
     with session_scope(runtime.engine) as session:
