@@ -109,7 +109,12 @@ def _tell_afterwards(client: WebClient | None, body: dict[str, Any], message: st
 
 
 def _first_block(body: dict[str, Any]) -> str:
-    for block in (body.get("view") or {}).get("blocks") or []:
+    return first_input(body.get("view") or {})
+
+
+def first_input(view: dict[str, Any]) -> str:
+    """The block id of a form's first field: where a message about the whole form is shown."""
+    for block in view.get("blocks") or []:
         if block.get("type") == "input":
             return str(block.get("block_id"))
     return "subject"

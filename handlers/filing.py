@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from handlers import operations as ops
 from handlers import rules, views
-from handlers.common import BUSY, Who, filer_facts, guarded, identify, runtime_of
+from handlers.common import BUSY, Who, filer_facts, first_input, guarded, identify, runtime_of
 from handlers.runtime import Runtime
 from handlers.sla import Queue
 from storage import tickets as ticket_store
@@ -173,7 +173,7 @@ def submit_form(
         if isinstance(error, OperationalError) and not is_lock_timeout(error):
             raise  # the store is down, not busy: `guarded` says so
         log.warning("form not stored within %.1f s: answered busy", FORM_BUDGET_SECONDS)
-        ack(response_action="errors", errors={_first_input(view): BUSY})
+        ack(response_action="errors", errors={first_input(view): BUSY})
         return
     if not decision.allowed:
         ack(response_action="errors", errors=refusal_on_form(decision, routing, answers.queue))
@@ -207,13 +207,6 @@ def new_ticket(answers: FormAnswers, routing: rules.Routing) -> ops.NewTicket:
 
 class StoreTooSlow(Exception):
     """The store took longer than a form submission may wait."""
-
-
-def _first_input(view: dict[str, Any]) -> str:
-    for block in view.get("blocks") or []:
-        if block.get("type") == "input":
-            return str(block.get("block_id"))
-    return "subject"
 
 
 def _state(view: dict[str, Any], block: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 from handlers import views
 from handlers.config import DeskConfig
 from handlers.views import TicketView
+from storage.pings import SUPERSEDED  # the store counts missed pings by this reason
 from storage.vocabulary import DEADLINE_KINDS, PingKind
 
 WAIT_FOR_PARENT_SECONDS = 20.0
@@ -78,9 +79,6 @@ def render(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
         if facts.later_due:
             return Skip(SUPERSEDED)
     return RENDERERS[facts.kind](facts, now, config)
-
-
-SUPERSEDED = "superseded by a later ping of the same ticket"
 
 
 def late_note(facts: PingFacts, now: datetime, config: DeskConfig) -> str:

@@ -50,10 +50,6 @@ def _deadline_rows(session: Session, ticket_id: int) -> list[Ping]:
     return list(session.exec(query))
 
 
-def current_plan(session: Session, ticket_id: int) -> int:
-    return max((p.plan for p in _deadline_rows(session, ticket_id)), default=0)
-
-
 def replan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> int:
     """A new SLA window (class change): the old window's unsent pings are dropped, and the new
     window's pings are planned afresh under a new plan number; returns that number."""
