@@ -241,6 +241,9 @@ class Deliverer:
             and bool(ping.last_error)
             and "waiting" not in (ping.last_error or ""),
             card_pending=PingKind.CARD in pending,
+            card_update_in_flight=any(
+                p.kind == PingKind.CARD_UPDATE and p.state == PingState.SENDING for p in others
+            ),
             confirmation_pending=PingKind.CONFIRMATION in pending,
             leads=tuple(desk_leads(session, ticket.desk)),
         )

@@ -65,6 +65,7 @@ class PingFacts:
     missed: int = 0  # earlier deadline pings of the plan that never went out
     slack_refused: bool = False  # earlier attempts failed at Slack
     card_pending: bool = False  # the card is still owed
+    card_update_in_flight: bool = False  # another update of the card is being posted right now
     confirmation_pending: bool = False
     leads: tuple[str, ...] = field(default_factory=tuple)
 
@@ -105,6 +106,9 @@ def _card_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rende
         if facts.card_pending:
             return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
         return Skip("the card could not be posted")
+    if facts.card_update_in_flight:
+        # Rendered before this one, it must not land after it: one update of a card at a time.
+        return Skip("waiting for the card update in flight", 0.0)
     text, blocks = views.ticket_card(facts.ticket)
     return Message(facts.queue_channel, text, blocks, update_ts=facts.card_ts)
 

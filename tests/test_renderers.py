@@ -92,3 +92,9 @@ def test_pages_go_to_the_on_call_and_notices_wait_for_the_confirmation() -> None
 def test_a_lead_alert_needs_a_lead() -> None:
     assert message(PingKind.LEAD_ALERT, text="cannot post").channel == "ULEAD"
     assert isinstance(render(facts(PingKind.LEAD_ALERT, leads=()), FILED, CONFIG), Skip)
+
+
+def test_one_update_of_a_card_at_a_time() -> None:
+    """An update rendered earlier must not land after a later one: it waits, then renders afresh."""
+    waiting = render(facts(PingKind.CARD_UPDATE, card_update_in_flight=True), FILED, CONFIG)
+    assert isinstance(waiting, Skip) and waiting.retry_in == 0.0
