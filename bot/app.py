@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.settings import Settings
-from handlers import agents, commands, events, filing, home
+from handlers import agents, commands, events, filing, home, incident_actions
 from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,6 @@ def build_app(runtime: Runtime, settings: Settings) -> App:
         # Database outages are answered by the listeners (handlers.common.guarded); this is the rest.
         logger.exception("listener failed: %r", error)
 
-    for group in (commands, filing, agents, home, events):
+    for group in (commands, filing, agents, incident_actions, home, events):
         group.register(app)
     return app

@@ -22,7 +22,8 @@ LOOKUP_TIMEOUT_SECONDS = 2.0  # users.info: a slow Slack can't hold a reply long
 SAME_NAMES = (
     "tech_channel", "care_channel", "default_desk", "support_phone", "docs_url", "care_faq_url",
     "certification_minimum", "escalation_max", "worker_interval_seconds", "worker_lease_seconds",
-    "worker_batch", "slack_timeout_seconds",
+    "worker_batch", "slack_timeout_seconds", "incident_min_tickets", "incident_window_minutes",
+    "channel_pace_seconds",
 )  # fmt: skip
 
 

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     # The longest a Slack Web API call may take; shorter than half a lease, so a post that takes
     # this long still ends while its row is held.
     slack_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Mass incidents (SPEC "Mass incidents"): at least N Critical tickets of one desk with the same
+    # reason from different companies within M minutes open an incident.
+    incident_min_tickets: int = Field(default=3, ge=2)
+    incident_window_minutes: float = Field(default=15, gt=0)
+    # Slack takes about one message a second per channel: the gap kept between two posts to one
+    # channel by all processes together (a little over a second, for network jitter); 0 turns it off.
+    channel_pace_seconds: float = Field(default=1.1, ge=0, le=60)
     # This workspace's team id (T…); learned from auth.test at start when empty. Requests from any
     # other workspace are refused.
     slack_team_id: str = ""

@@ -11,7 +11,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers import reports, rules, views
+from handlers import incident_views, reports, rules, views
 from handlers.agents import ACTIONS, run_agent_command
 from handlers.common import (
     answer_later,
@@ -24,9 +24,11 @@ from handlers.common import (
     visible_ticket,
 )
 from handlers.filing import form_for, refusal_for
-from handlers.present import view_of
+from handlers.incident_actions import list_incidents, run_incident_command
+from handlers.present import incident_view, view_of
 from handlers.runtime import Runtime
 from handlers.sla import Queue
+from storage import incidents as incident_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.db import reading, session_scope
@@ -79,6 +81,11 @@ def ticket_command(
         ack()
         trigger = str(command.get("trigger_id") or runtime.clock().isoformat())
         compute = lambda: _report(runtime, client, user_id, args, trigger)  # noqa: E731
+        answer_later(runtime, respond, compute, then=runtime.deliverer.drain)
+    elif sub == "incident":
+        ack()
+        key = str(command.get("trigger_id") or "")
+        compute = lambda: (run_incident_command(runtime, client, user_id, args, key), None)  # noqa: E731
         answer_later(runtime, respond, compute, then=runtime.deliverer.drain)
     elif sub in ANSWERS:
         ack()
@@ -173,9 +180,17 @@ def _queue(
         now = runtime.clock()
         breached = ticket_store.unanswered_breached(session, now, queue, desk)
         shown = [view_of(session, t, runtime.desks) for t in tickets]
+        incidents = [
+            incident_view(session, i, runtime.desks)
+            for i in incident_store.open_incidents(session, desk)
+            if queue in (None, i.queue)
+        ]
     title = "Queue" + (f" · {queue}" if queue else "") + (f" · {desk}" if desk else "")
     title += f" ({views.queue_summary(total, breached)})"
-    return title, views.ticket_list_blocks(title, shown, total, now, "The queue is empty.")
+    blocks = views.ticket_list_blocks(title, shown, total, now, "The queue is empty.")
+    # Each open incident is one line at the head of the queue; its tickets are marked with it.
+    rows = [views.section(incident_views.incident_row(i, now)) for i in incidents[:5]]
+    return title, blocks[:1] + rows + blocks[1:]
 
 
 def _report(
@@ -214,4 +229,4 @@ def _report(
     return f"SLA report {first} to {last}: the chart and the CSV follow in a direct message.", blocks
 
 
-ANSWERS = {"status": _status, "list": _company_list, "queue": _queue}
+ANSWERS = {"status": _status, "list": _company_list, "queue": _queue, "incidents": list_incidents}

@@ -39,6 +39,11 @@ class DeskConfig:
     slack_timeout_seconds: float = 10
     frozen_clock: bool = False  # the clock is set by hand (FROZEN_TIME, `scheduler --now`)
     after_ack_threads: int = 16
+    # Mass incidents: this many matching Criticals from different companies within this many minutes.
+    incident_min_tickets: int = 3
+    incident_window_minutes: float = 15
+    # The gap between two messages to one channel (Slack takes about one a second); 0: not paced.
+    channel_pace_seconds: float = 1.1
 
     def queue_channel(self, queue: str) -> str:
         return self.tech_channel if queue == "tech" else self.care_channel

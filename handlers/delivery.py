@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum, auto
@@ -22,16 +23,18 @@ from sqlalchemy.engine import Engine
 from handlers import retry
 from handlers.config import DeskConfig
 from handlers.desks import DeskBook
-from handlers.present import view_of
+from handlers.present import incident_view, view_of
 from handlers.renderers import Message, PingFacts, Skip, render
 from handlers.reports import owe_weekly_digests, report_files
 from handlers.sla import Clock
 from handlers.views import TicketView
+from storage import incidents as incident_store
+from storage import pace
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.db import session_scope
 from storage.directory import desk_leads
-from storage.models import DEADLINE_KINDS, Ping, PingKind, PingState, Ticket, TicketStatus
+from storage.models import DEADLINE_KINDS, IncidentStatus, Ping, PingKind, PingState, Ticket, TicketStatus
 from storage.vocabulary import COPY_KINDS
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ METADATA_EVENT = "sla_desk_ping"
 UNPOSTED = (PingState.PLANNED, PingState.SENDING)
 TICKETLESS = (PingKind.DIRECT, PingKind.REPORT, PingKind.DIGEST)  # rows that may belong to no ticket
 ALREADY_DONE = frozenset({"already_reacted", "message_not_found"})
+# A turn of a channel's pace within this many seconds is waited for; a later one is tried again then.
+LONGEST_PACE_WAIT_SECONDS = 1.5
 # What a direct message that belongs to no ticket renders against.
 NO_TICKET = TicketView(
     ref="", queue="", klass=None, topic=None, subject="", description="", product=None,
@@ -69,6 +74,7 @@ class Outcome:
     late: bool = False
     kind: str = ""
     ticket_id: int = 0
+    incident_id: int = 0
     permalink: str | None = None
 
 
@@ -106,13 +112,21 @@ class Deliverer:
 
     # --- the loop's one step --------------------------------------------------------------------------
 
-    def deliver_due(self, ticket_id: int | None = None, limit: int | None = None) -> int:
+    def deliver_due(
+        self, ticket_id: int | None = None, limit: int | None = None, incident_id: int | None = None
+    ) -> int:
         """Claim and deliver what is due; one failing ping never blocks the others. Returns how many
         were claimed; `self.progress` counts those that did not have to wait."""
         with session_scope(self.engine) as session:
             due_now, store_time = self._times(session)
             claims = ping_store.claim_due(
-                session, due_now, store_time, self.lease, limit or self.claim_size, ticket_id=ticket_id
+                session,
+                due_now,
+                store_time,
+                self.lease,
+                limit or self.claim_size,
+                ticket_id=ticket_id,
+                incident_id=incident_id,
             )
         for claim in claims:
             try:
@@ -126,8 +140,19 @@ class Deliverer:
         return len(claims)
 
     def deliver_for_ticket(self, ticket_id: int) -> int:
-        """What one ticket owes now: an attempt right after a change (the worker retries)."""
-        return self.deliver_due(ticket_id=ticket_id)
+        """What one ticket owes now, and its incident's: an attempt right after a change (the worker
+        retries)."""
+        delivered = self.deliver_due(ticket_id=ticket_id)
+        with session_scope(self.engine) as session:
+            ticket = ticket_store.get_ticket(session, ticket_id)
+            incident_id = ticket.incident_id if ticket else None
+        if incident_id:
+            delivered += self.deliver_due(incident_id=incident_id)
+        return delivered
+
+    def deliver_for_incident(self, incident_id: int) -> int:
+        """What one incident owes now: its message, page and updates, right after a change."""
+        return self.deliver_due(incident_id=incident_id)
 
     def plan_digests(self) -> int:
         """The weekly digests that are due, owed once whichever process asks first."""
@@ -157,15 +182,20 @@ class Deliverer:
             due_now, _ = self._times(session)
             ping = ping_store.get_ping(session, claim.id)
             ticket = ticket_store.get_ticket(session, ping.ticket_id) if ping and ping.ticket_id else None
-            if ping is None or (ticket is None and ping.kind not in TICKETLESS):
+            if ping is None or (ticket is None and ping.kind not in TICKETLESS and not ping.incident_id):
                 return Outcome(State.DROPPED, reason="ticket gone")
-            facts = self._facts(session, ping, ticket, due_now)
+            if ping.incident_id:
+                facts = self._incident_facts(session, ping, due_now)
+            else:
+                facts = self._facts(session, ping, ticket, due_now)
         rendered = render(facts, due_now, self.config)
         if isinstance(rendered, Skip):
             if rendered.retry_in is None:
                 outcome = Outcome(State.DROPPED, reason=rendered.reason)
             else:
                 outcome = Outcome(State.RETRY, retry_in=rendered.retry_in, reason=rendered.reason)
+        elif (wait := self._wait_for_turn(rendered)) is not None:
+            outcome = Outcome(State.RETRY, retry_in=wait, reason="waiting for the channel's turn")
         elif not self._still_held(claim):
             log.warning("ping %s was taken over by another process before posting: not posting", claim.id)
             return Outcome(State.LOST)
@@ -177,10 +207,33 @@ class Deliverer:
             outcome = Outcome(State.SENT, channel=rendered.channel, ts=found, late=rendered.late)
         else:
             outcome = self._post(rendered, ping, ticket, claim.id)
-        outcome.kind, outcome.ticket_id = ping.kind, ping.ticket_id or 0
-        if outcome.state is State.SENT and ping.kind in (PingKind.CARD, PingKind.CONFIRMATION):
+        outcome.kind, outcome.ticket_id, outcome.incident_id = (
+            ping.kind,
+            ping.ticket_id or 0,
+            ping.incident_id or 0,
+        )
+        if outcome.state is State.SENT and ping.kind in (
+            PingKind.CARD,
+            PingKind.CONFIRMATION,
+            PingKind.INCIDENT,
+        ):
             outcome.permalink = self._permalink(outcome.channel, outcome.ts)
         return outcome
+
+    def _wait_for_turn(self, message: Message) -> float | None:
+        """Keep the channel's pace: None once this process's turn has come (waiting for it when it is
+        near), or how long until the channel is free when it is not near."""
+        gap = self.config.channel_pace_seconds
+        if gap <= 0 or message.reaction or message.delete_ts or message.files or not message.channel:
+            return None
+        with session_scope(self.engine) as session:
+            store_time = ping_store.store_now(session)
+            turn = pace.take_turn(session, message.channel, store_time, gap, LONGEST_PACE_WAIT_SECONDS)
+        if not turn.taken:
+            return turn.wait
+        if turn.wait > 0:
+            time.sleep(turn.wait)
+        return None
 
     def _permalink(self, channel: str | None, ts: str | None) -> str | None:
         """Asked once, when the card or the confirmation is posted, and kept on the ticket."""
@@ -217,6 +270,12 @@ class Deliverer:
         others = [p for p in ping_store.pings_for(session, ticket.id or 0) if p.id != ping.id]
         pending = {p.kind for p in others if p.state in UNPOSTED}
         copy = next((p for p in others if p.id == payload.get("copy")), None)
+        card_ts, card_pending, via_incident = ticket.card_ts, PingKind.CARD in pending, False
+        if ticket.incident_id and not card_ts and not any(p.kind == PingKind.CARD for p in others):
+            # A linked ticket has no card of its own: the incident message's thread stands in for it.
+            incident = incident_store.get_incident(session, ticket.incident_id)
+            card_ts, via_incident = (incident.message_ts if incident else None), True
+            card_pending = incident is not None and incident.message_ts is None
         return PingFacts(
             kind=kind,
             seq=ping.seq,
@@ -224,7 +283,7 @@ class Deliverer:
             planned_at=ping.planned_at,
             ticket=view_of(session, ticket, self.desks),
             queue_channel=ticket.queue_channel,
-            card_ts=ticket.card_ts,
+            card_ts=card_ts,
             filer_user_id=ticket.filer_user_id,
             filer_channel=ticket.filer_channel,
             filer_thread_ts=ticket.filer_thread_ts,
@@ -240,19 +299,55 @@ class Deliverer:
             slack_refused=ping.attempts > 1
             and bool(ping.last_error)
             and "waiting" not in (ping.last_error or ""),
-            card_pending=PingKind.CARD in pending,
+            card_pending=card_pending,
             card_update_in_flight=any(
                 p.kind == PingKind.CARD_UPDATE and p.state == PingState.SENDING for p in others
             ),
             confirmation_pending=PingKind.CONFIRMATION in pending,
             leads=tuple(desk_leads(session, ticket.desk)),
+            via_incident=via_incident,
+        )
+
+    def _incident_facts(self, session: Any, ping: Ping, now: datetime) -> PingFacts:
+        """An incident's own row: the incident as it is now, its message, and its other rows."""
+        incident = incident_store.get_incident(session, ping.incident_id or 0)
+        assert incident is not None
+        kind = PingKind(ping.kind)
+        later_due, missed = False, 0
+        if kind in DEADLINE_KINDS:
+            later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
+        others = [p for p in ping_store.incident_pings(session, incident.id or 0) if p.id != ping.id]
+        return PingFacts(
+            kind=kind,
+            seq=ping.seq,
+            text=ping.text,
+            planned_at=ping.planned_at,
+            ticket=NO_TICKET,
+            queue_channel=incident.queue_channel,
+            card_ts=incident.message_ts,
+            filer_user_id="",
+            filer_channel=None,
+            filer_thread_ts=None,
+            outside_hours=False,
+            answered=incident.claimant_user_id is not None or incident.status == IncidentStatus.RESOLVED,
+            later_due=later_due,
+            missed=missed,
+            slack_refused=ping.attempts > 1
+            and bool(ping.last_error)
+            and "waiting" not in (ping.last_error or ""),
+            card_pending=any(p.kind == PingKind.INCIDENT and p.state in UNPOSTED for p in others),
+            card_update_in_flight=any(
+                p.kind == PingKind.INCIDENT_UPDATE and p.state == PingState.SENDING for p in others
+            ),
+            leads=tuple(desk_leads(session, incident.desk)),
+            incident=incident_view(session, incident, self.desks),
         )
 
     def _metadata(self, ping: Ping, ping_id: int) -> dict[str, Any]:
-        return {
-            "event_type": METADATA_EVENT,
-            "event_payload": {"ping_id": ping_id, "ticket": f"T-{ping.ticket_id}" if ping.ticket_id else ""},
-        }
+        owner = (
+            f"T-{ping.ticket_id}" if ping.ticket_id else f"I-{ping.incident_id}" if ping.incident_id else ""
+        )
+        return {"event_type": METADATA_EVENT, "event_payload": {"ping_id": ping_id, "ticket": owner}}
 
     def _post(self, message: Message, ping: Ping, ticket: Ticket | None, ping_id: int) -> Outcome:
         try:
@@ -316,6 +411,8 @@ class Deliverer:
             return Outcome(State.SENT, channel=message.channel, ts=message.thread_ts or message.delete_ts)
         retry_after = response.headers.get("Retry-After") if response is not None else None
         decision = retry.after_slack_error(status, code, retry_after, ping.attempts)
+        if status == 429 and message.channel:  # the whole channel waits, in every process
+            self._hold_off(message.channel, decision.wait_seconds)
         if decision.verdict is retry.Verdict.RETRY:
             return Outcome(
                 State.RETRY, retry_in=decision.wait_seconds, unsure=decision.unsure, reason=decision.reason
@@ -330,6 +427,13 @@ class Deliverer:
             return Outcome(State.FAILED, channel=message.channel, reason=code)
         log.error("Slack refused ping %s (%s): %s", ping_id, ping.kind, decision.reason)
         return Outcome(State.FAILED, channel=message.channel, reason=decision.reason)
+
+    def _hold_off(self, channel: str, seconds: float) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                pace.hold_off(session, channel, ping_store.store_now(session), seconds)
+        except Exception as error:  # the row's own retry still waits: the pace is a courtesy to others
+            log.warning("could not hold off %s after a 429: %r", channel, error)
 
     def _find_posted(self, message: Message, ping: Ping, ping_id: int) -> str | None:
         """Look-before-resend: the ts of this ping's message if an earlier attempt posted it already."""
@@ -380,13 +484,18 @@ class Deliverer:
                     self._report_failure(session, ping, outcome, now)
 
     def _after_sent(self, session: Any, outcome: Outcome) -> None:
-        if outcome.kind == PingKind.CARD and outcome.ts and outcome.channel:
+        if outcome.kind == PingKind.INCIDENT and outcome.ts and outcome.channel:
+            incident_store.set_message(
+                session, outcome.incident_id, outcome.channel, outcome.ts, outcome.permalink
+            )
+        elif outcome.kind == PingKind.CARD and outcome.ts and outcome.channel:
             ticket_store.set_card(session, outcome.ticket_id, outcome.channel, outcome.ts)
             ticket_store.set_permalinks(session, outcome.ticket_id, card=outcome.permalink)
         elif outcome.kind == PingKind.CONFIRMATION and outcome.ts and outcome.channel:
             ticket_store.set_filer_thread(session, outcome.ticket_id, outcome.channel, outcome.ts)
             ticket_store.set_permalinks(session, outcome.ticket_id, filer=outcome.permalink)
-            if outcome.permalink:  # the card links to the partner's thread from now on
+            has_card = ping_store.has_kind(session, outcome.ticket_id, PingKind.CARD)
+            if outcome.permalink and has_card:  # the card links to the partner's thread from now on
                 ping_store.owe(session, outcome.ticket_id, PingKind.CARD_UPDATE, self.clock())
             if outcome.reason:
                 ticket_store.set_slack_error(session, outcome.ticket_id, outcome.reason)

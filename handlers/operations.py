@@ -139,14 +139,24 @@ def file_ticket(
     if not created:
         return ticket, False
     assert ticket.id is not None
-    first = [
-        PlannedPing(PingKind.CARD, 0, now),
-        PlannedPing(PingKind.CONFIRMATION, 0, now, text="redirected" if new.redirected else None),
-    ]
-    if critical and window.outside_hours:
-        first.append(PlannedPing(PingKind.PAGE, 0, now))
-    ping_store.plan_new_ticket(session, ticket.id, first + deadline_pings(desk, calendar, window))
+    # The incidents module builds on these operations; it is asked here, when a filing may be part of
+    # a wider problem.
+    from handlers import incidents
+
+    joined = incidents.join_or_open(session, desk, ticket, now) if incidents.may_join(ticket) else None
+    receipt = {"redirected": new.redirected, "incident": joined.incident.ref if joined else None}
+    first = []
+    if joined is None or joined.opened:  # a ticket that joins an incident is a line of its message
+        first.append(PlannedPing(PingKind.CARD, 0, now))
+    first.append(PlannedPing(PingKind.CONFIRMATION, 0, now, text=json.dumps(receipt)))
+    if joined is None:  # a linked ticket's page and deadline series are the incident's
+        if critical and window.outside_hours:
+            first.append(PlannedPing(PingKind.PAGE, 0, now))
+        first += deadline_pings(desk, calendar, window)
+    ping_store.plan_new_ticket(session, ticket.id, first)
     facts = {"queue": ticket.queue, "klass": ticket.klass, "due_at": ticket.due_at.isoformat()}
+    if joined:
+        facts["incident"] = joined.incident.ref
     ticket_store.audit(session, ticket.id, filer, "filed", now, redirected=new.redirected, **facts)
     return ticket, True
 
@@ -157,6 +167,19 @@ def deadline_pings(desk: Desk, calendar: DeskCalendar, window: SlaWindow) -> lis
         calendar, window, config.warning_shares, config.escalation_interval_seconds, config.escalation_max
     )
     return [PlannedPing(PingKind(kind), seq, at) for kind, seq, at in plan]
+
+
+def remaining_deadline_pings(desk: Desk, ticket: Ticket, now: datetime) -> list[PlannedPing]:
+    """The pings of the ticket's window still ahead of `now`; what is already past of it is not
+    posted as a burst, except the breach alert, which goes out at once."""
+    calendar, window = _window_of(desk, ticket)
+    plan = []
+    for item in deadline_pings(desk, calendar, window):
+        if item.at > now:
+            plan.append(item)
+        elif item.kind is PingKind.BREACH:
+            plan.append(PlannedPing(item.kind, item.seq, now))
+    return plan
 
 
 def _window_of(desk: Desk, ticket: Ticket) -> tuple[DeskCalendar, SlaWindow]:
@@ -288,14 +311,8 @@ def reclassify(
     )
     if changed is not ChangeResult.DONE:
         return Refused(Refusal.RESOLVED, ticket)
-    plan = []
-    for item in deadline_pings(desk, calendar, window):
-        if item.at > now:
-            plan.append(item)
-        elif item.kind is PingKind.BREACH:  # already past: at once, and on time
-            plan.append(PlannedPing(item.kind, item.seq, now))
-    ping_store.replan_deadline_pings(session, ticket.id or 0, plan)
     fresh = ticket_store.get_ticket(session, ticket.id or 0) or ticket
+    ping_store.replan_deadline_pings(session, ticket.id or 0, remaining_deadline_pings(desk, fresh, now))
     label = desk.desks.labels.get(ticket.desk, ticket.desk)
     due = views.due_in_words(window.due_at, now, calendar.timezone, label)
     notice = views.class_changed_notice(actor.user_id, ticket.ref, klass, due)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from handlers.desks import DeskBook
+from handlers.incident_views import IncidentLine, IncidentView
 from handlers.views import TicketView
 from storage.directory import get_partner
-from storage.models import Ticket
+from storage.incidents import linked_with_companies
+from storage.models import Incident, Ticket
 
 
 def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
@@ -39,4 +41,31 @@ def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
         turn=ticket.turn,
         card_link=ticket.card_permalink,
         filer_link=ticket.filer_permalink,
+        incident=f"I-{ticket.incident_id}" if ticket.incident_id else None,
+    )
+
+
+def incident_view(session: Session, incident: Incident, desks: DeskBook) -> IncidentView:
+    calendar = desks.calendars.get(incident.desk)
+    lines = tuple(
+        IncidentLine(t.ref, company, t.subject, t.filed_at, t.status, t.card_permalink)
+        for t, company in linked_with_companies(session, incident.id or 0)
+    )
+    return IncidentView(
+        ref=incident.ref,
+        desk=incident.desk,
+        desk_label=desks.labels.get(incident.desk, incident.desk.upper()),
+        timezone=calendar.timezone if calendar else "UTC",
+        reason=incident.reason,
+        status=incident.status,
+        opened_at=incident.opened_at,
+        due_at=incident.due_at,
+        claimant=incident.claimant_user_id,
+        claimed_at=incident.claimed_at,
+        latest_update=incident.latest_update,
+        updated_at=incident.updated_at,
+        resolved_by=incident.resolved_by,
+        resolution_note=incident.resolution_note,
+        link=incident.message_permalink,
+        tickets=lines,
     )

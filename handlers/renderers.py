@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handlers import views
+from handlers import incident_views, views
 from handlers.config import DeskConfig
+from handlers.incident_views import IncidentView
 from handlers.views import TicketView
 from storage.pings import SUPERSEDED  # the store counts missed pings by this reason
 from storage.vocabulary import DEADLINE_KINDS, PingKind
@@ -68,6 +69,11 @@ class PingFacts:
     card_update_in_flight: bool = False  # another update of the card is being posted right now
     confirmation_pending: bool = False
     leads: tuple[str, ...] = field(default_factory=tuple)
+    # An incident's own rows: the incident as it is now. For them `card_ts` is the incident message,
+    # `card_pending` that message still owed, and `card_update_in_flight` an update of it in flight.
+    incident: IncidentView | None = None
+    # A linked ticket without a card of its own: its thread copies go to the incident message's thread.
+    via_incident: bool = False
 
 
 Rendered = Message | Skip
@@ -79,6 +85,8 @@ def render(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
             return Skip("answered before the ping was due")
         if facts.later_due:
             return Skip(SUPERSEDED)
+    if facts.incident is not None:
+        return INCIDENT_RENDERERS[facts.kind](facts, now, config)
     return RENDERERS[facts.kind](facts, now, config)
 
 
@@ -89,9 +97,9 @@ def late_note(facts: PingFacts, now: datetime, config: DeskConfig) -> str:
     grace = config.worker_interval_seconds * 3 + 60
     if now.timestamp() - facts.planned_at.timestamp() <= grace:
         return ""
-    view = facts.ticket
+    where = facts.incident or facts.ticket
     return views.late_note(
-        facts.planned_at, view.timezone, view.desk_label, facts.missed, facts.slack_refused
+        facts.planned_at, where.timezone, where.desk_label, facts.missed, facts.slack_refused
     )
 
 
@@ -114,12 +122,14 @@ def _card_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rende
 
 
 def _confirmation(facts: PingFacts, _now: datetime, config: DeskConfig) -> Rendered:
+    incident = facts.payload.get("incident")
     text = views.confirmation_text(
         facts.ticket,
         facts.ticket.filed_at,
         facts.outside_hours,
         config.support_phone,
-        redirected=facts.text == "redirected",
+        redirected=facts.text == "redirected" or bool(facts.payload.get("redirected")),
+        incident_line=incident_views.known_line(incident) if incident else None,
     )
     return Message(facts.filer_channel or facts.filer_user_id, text)
 
@@ -173,7 +183,12 @@ def _to_card(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
         return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
     if facts.earlier_copy_unposted:
         return Skip("waiting for the copy of an earlier message", 0.0)
-    return Message(facts.queue_channel, facts.payload.get("text", ""), thread_ts=facts.card_ts)
+    if not facts.card_ts:
+        return Skip("no card or incident message to copy it to")
+    text = facts.payload.get("text", "")
+    if facts.via_incident:
+        text = f"*{facts.ticket.ref}* · {text}"
+    return Message(facts.queue_channel, text, thread_ts=facts.card_ts)
 
 
 def _to_partner(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
@@ -205,7 +220,12 @@ def _reaction(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered
 def _note(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     if not facts.card_ts and facts.card_pending:
         return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
-    return Message(facts.queue_channel, facts.payload.get("text", ""), thread_ts=facts.card_ts)
+    if not facts.card_ts:
+        return Skip("no card or incident message to add the note to")
+    text = facts.payload.get("text", "")
+    if facts.via_incident:
+        text = f"*{facts.ticket.ref}* · {text}"
+    return Message(facts.queue_channel, text, thread_ts=facts.card_ts)
 
 
 def _direct(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
@@ -247,4 +267,77 @@ RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]]
     PingKind.DIRECT: _direct,
     PingKind.REPORT: _report,
     PingKind.DIGEST: _report,
+}
+
+
+# --- a mass incident's rows ---------------------------------------------------------------------------------
+
+
+def _incident_of(facts: PingFacts) -> IncidentView:
+    assert facts.incident is not None
+    return facts.incident
+
+
+def _incident_message(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    text, blocks = incident_views.incident_message(_incident_of(facts))
+    return Message(facts.queue_channel, text, blocks)
+
+
+def _incident_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if not facts.card_ts:
+        if facts.card_pending:  # it may be in flight with an older state: update it once it is posted
+            return Skip("waiting for the incident message", 1.0)
+        return Skip("the incident message could not be posted")
+    if facts.card_update_in_flight:
+        return Skip("waiting for the incident update in flight", 0.0)
+    text, blocks = incident_views.incident_message(_incident_of(facts))
+    return Message(facts.queue_channel, text, blocks, update_ts=facts.card_ts)
+
+
+def _incident_page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
+    view = _incident_of(facts)
+    contacts = config.contacts.get(view.desk)
+    target = (contacts.oncall if contacts else None) or (
+        facts.leads[0] if facts.leads else facts.queue_channel
+    )
+    note = late_note(facts, now, config)
+    return Message(target, incident_views.page_text(view, config.support_phone) + note, late=bool(note))
+
+
+def _incident_warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
+    if not facts.card_ts and facts.card_pending:
+        return Skip("waiting for the incident message", WAIT_FOR_PARENT_SECONDS)
+    shares = config.warning_shares
+    share = shares[facts.seq] if facts.seq < len(shares) else 0.5
+    note = late_note(facts, now, config)
+    text = incident_views.warning_text(_incident_of(facts), share, now, note)
+    return Message(facts.queue_channel, text, thread_ts=facts.card_ts, late=bool(note))
+
+
+def _incident_breach(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
+    note = late_note(facts, now, config)
+    view = _incident_of(facts)
+    text = incident_views.breach_text(view, _incident_who(facts, config), now, note)
+    return Message(facts.queue_channel, text, late=bool(note))
+
+
+def _incident_escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
+    note = late_note(facts, now, config)
+    view = _incident_of(facts)
+    text = incident_views.escalation_text(view, facts.seq, _incident_who(facts, config), now, note)
+    return Message(facts.queue_channel, text, late=bool(note))
+
+
+def _incident_who(facts: PingFacts, config: DeskConfig) -> str:
+    contacts = config.contacts.get(_incident_of(facts).desk)
+    return views.mentions(facts.leads, contacts.lead_group if contacts else None)
+
+
+INCIDENT_RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]] = {
+    PingKind.INCIDENT: _incident_message,
+    PingKind.INCIDENT_UPDATE: _incident_update,
+    PingKind.PAGE: _incident_page,
+    PingKind.WARNING: _incident_warning,
+    PingKind.BREACH: _incident_breach,
+    PingKind.ESCALATION: _incident_escalation,
 }

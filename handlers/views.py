@@ -289,6 +289,7 @@ class TicketView:
     turn: str = "support"
     card_link: str | None = None  # permalink of the card in the queue channel
     filer_link: str | None = None  # permalink of the partner's thread
+    incident: str | None = None  # the mass incident it is part of ("I-3")
 
 
 def kind_label(ticket: TicketView) -> str:
@@ -388,6 +389,13 @@ def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
         blocks.append(
             context(f"Resolution: {cut(agent_text(ticket.resolution_note), 2000)}")
         )  # the agent's words
+    if ticket.incident and ticket.status != TicketStatus.RESOLVED:
+        blocks.append(
+            context(
+                f":link: Part of mass incident *{ticket.incident}*: claim, update and resolve it there "
+                f"(`/ticket incident {ticket.incident} claim`)."
+            )
+        )
     if ticket.filer_link:
         blocks.append(context(f"<{ticket.filer_link}|The partner's thread> · replies here reach the partner"))
     buttons = []
@@ -413,11 +421,20 @@ def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
 
 
 def confirmation_text(
-    ticket: TicketView, now: datetime, outside_hours: bool, support_phone: str, redirected: bool = False
+    ticket: TicketView,
+    now: datetime,
+    outside_hours: bool,
+    support_phone: str,
+    redirected: bool = False,
+    incident_line: str | None = None,
 ) -> str:
     lines = [f":ticket: Ticket *{ticket.ref}* is filed: _{safe(ticket.subject, SUBJECT_MAX)}_."]
     if redirected:
         lines.append("Because calls are failing, it was opened as a *Critical Technical Support* ticket.")
+    if incident_line:  # part of a wider problem: said once, here, instead of in a second message
+        lines.append(incident_line)
+        if ticket.claimant:
+            lines.append(f"<@{ticket.claimant}> is already working on it.")
     lines.append(
         f"Expect a first answer {due_in_words(ticket.due_at, now, ticket.timezone, ticket.desk_label)}."
     )
@@ -456,9 +473,10 @@ def ticket_row(ticket: TicketView, now: datetime) -> str:
         if ticket.reopened and ticket.status != TicketStatus.RESOLVED
         else ""
     )
+    incident = f" · :link: {ticket.incident}" if ticket.incident else ""
     return (
         f"{reopened}*{linked_ref(ticket)}* {safe(ticket.subject, 80)} · {escape(ticket.company)} · "
-        f"{kind_label(ticket)} · {waiting}{who}"
+        f"{kind_label(ticket)} · {waiting}{who}{incident}"
     )
 
 
@@ -615,6 +633,8 @@ HELP_TEXT = """*SLA Desk: `/ticket` commands*
 • `/ticket resolve T-42 [note]`: close a ticket you hold; the filer is told
 • `/ticket class T-42 critical call_drops|cloud_unreachable|business_down` or `standard`: change the class
 • `/ticket note T-42 TEXT`: an internal note on the card (never sent to the partner)
+• `/ticket incidents`: open mass incidents (many partners, one failure)
+• `/ticket incident I-3 claim|update TEXT|resolve NOTE|unlink T-42`: work on one for all its tickets
 • `/ticket report [this-week|last-week|this-month|last-month|FROM..TO] [cet|est] [tech|care]`:
    SLA figures, a chart and a CSV
 Reply in a card's thread to answer the partner; start with `note:` to keep it internal.

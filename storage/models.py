@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.vocabulary import (  # noqa: F401 (the store's callers name them from here too)
     DEADLINE_KINDS,
+    IncidentStatus,
     PingKind,
     PingState,
     TicketStatus,
@@ -110,10 +111,58 @@ class Ticket(SQLModel, table=True):
     slack_error: str | None = None
     card_permalink: str | None = None
     filer_permalink: str | None = None
+    # The mass incident this ticket is part of: its pings fold into the incident's while linked.
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
 
     @property
     def ref(self) -> str:
         return f"T-{self.id}"
+
+
+class Incident(SQLModel, table=True):
+    """Many partners' Critical tickets about one failure (the cloud, a carrier), handled as one."""
+
+    __table_args__ = (Index("ix_incident_desk_opened", "desk", "opened_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    desk: str
+    queue: str
+    reason: str  # the critical reason its tickets share
+    status: str = IncidentStatus.OPEN.value
+    # "desk:reason" while open, NULL once resolved: the store itself refuses a second open incident.
+    open_key: str | None = Field(default=None, unique=True)
+    opened_at: datetime = _when(nullable=False)
+    due_at: datetime = _when(nullable=False)  # the earliest first-response due of its open tickets
+    queue_channel: str
+    message_ts: str | None = None
+    message_permalink: str | None = None
+    claimant_user_id: str | None = None
+    claimed_at: datetime | None = _when()
+    latest_update: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime | None = _when()
+    resolved_at: datetime | None = _when()
+    resolved_by: str | None = None
+    resolution_note: str | None = Field(default=None, sa_column=Column(Text))
+
+    @property
+    def ref(self) -> str:
+        return f"I-{self.id}"
+
+
+class IncidentWatch(SQLModel, table=True):
+    """One row per desk and critical reason, locked by each filing that may open an incident, so
+    that two processes filing the N-th matching ticket at the same moment decide one after the other."""
+
+    key: str = Field(primary_key=True)
+    checked_at: datetime = _when(nullable=False)
+
+
+class ChannelPace(SQLModel, table=True):
+    """When the next message may go to a channel: Slack takes about one a second per channel, and
+    every bot process sharing the store takes its turn from this row (under its row lock)."""
+
+    channel: str = Field(primary_key=True)
+    next_at: datetime = _when(nullable=False)
 
 
 class Ping(SQLModel, table=True):
@@ -128,6 +177,7 @@ class Ping(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)  # None: not a ticket's
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)  # an incident's
     kind: str  # a PingKind value
     source: str | None = None  # "CHANNEL:TS" of the Slack message this row carries over
     # Deadline pings belong to one SLA window: a class change starts a new plan, and the old one's

@@ -7,7 +7,7 @@ planned --(due; claimed under a row lock, with a lease)--> sending --> sent
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -43,10 +43,10 @@ def plan_new_ticket(session: Session, ticket_id: int, plan: Iterable[PlannedPing
     session.flush()
 
 
-def _deadline_rows(session: Session, ticket_id: int) -> list[Ping]:
-    query = select(Ping).where(
-        Ping.ticket_id == ticket_id, col(Ping.kind).in_([k.value for k in DEADLINE_KINDS])
-    )
+def _deadline_rows(session: Session, ticket_id: int | None, incident_id: int | None = None) -> list[Ping]:
+    """A ticket's deadline pings, or (`incident_id`) an incident's."""
+    owner = Ping.incident_id == incident_id if incident_id is not None else Ping.ticket_id == ticket_id
+    query = select(Ping).where(owner, col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]))
     return list(session.exec(query))
 
 
@@ -90,7 +90,7 @@ def earlier_due_deadline_pings(session: Session, ping: Ping, due_now: datetime) 
     ones of the plan were never posted). After downtime only the most advanced ping is posted."""
     rows = [
         p
-        for p in _deadline_rows(session, ping.ticket_id or 0)
+        for p in _deadline_rows(session, ping.ticket_id, ping.incident_id)
         if p.plan == ping.plan and p.id != ping.id and p.planned_at <= due_now
     ]
     unposted = (PingState.PLANNED, PingState.SENDING)
@@ -191,6 +191,7 @@ def claim_due(
     lease: timedelta,
     limit: int,
     ticket_id: int | None = None,
+    incident_id: int | None = None,
 ) -> list[Claimed]:
     """Take due pings for this process: planned ones whose time has come, and expired leases.
 
@@ -207,6 +208,8 @@ def claim_due(
     query = select(Ping.id, Ping.state, Ping.attempts, Ping.unsure).where(or_(planned_due, lease_over))
     if ticket_id is not None:
         query = query.where(Ping.ticket_id == ticket_id)
+    if incident_id is not None:
+        query = query.where(Ping.incident_id == incident_id)
     # Copies of one thread share a channel: their source ("CHANNEL:TS") orders them as written.
     query = query.order_by(col(Ping.next_attempt_at), col(Ping.source), col(Ping.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
@@ -389,3 +392,117 @@ def drop_unsent(session: Session, ping: Ping, reason: str) -> bool:
         .values(state=PingState.DROPPED.value, last_error=reason)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- a mass incident's rows, and its tickets' own pings while linked ---------------------------------------
+
+
+def owe_for_incident(
+    session: Session,
+    incident_id: int,
+    kind: PingKind,
+    at: datetime,
+    key: str,
+    text: str | None = None,
+    plan: int = 0,
+    seq: int = 0,
+) -> Ping | None:
+    """Owe an incident's row once: `key` names it within the incident (a second call owes nothing)."""
+    source = f"I-{incident_id}:{key}"
+    if session.exec(select(Ping.id).where(Ping.kind == kind.value, Ping.source == source)).first():
+        return None
+    ping = Ping(
+        incident_id=incident_id,
+        kind=kind.value,
+        source=source,
+        plan=plan,
+        seq=seq,
+        planned_at=at,
+        next_attempt_at=at,
+        text=text,
+    )
+    try:
+        with session.begin_nested():
+            session.add(ping)
+    except IntegrityError:
+        return None  # owed meanwhile by another transaction
+    return ping
+
+
+def owe_incident_update(session: Session, incident_id: int, at: datetime) -> Ping | None:
+    """Re-render the incident message: one waiting update carries every change made before it is
+    sent (it is rendered from the incident as it is then), so a storm of links costs a few updates."""
+    waiting = session.exec(
+        select(Ping.id).where(
+            Ping.incident_id == incident_id,
+            Ping.kind == PingKind.INCIDENT_UPDATE.value,
+            Ping.state == PingState.PLANNED.value,
+        )
+    ).first()
+    if waiting is not None:
+        return None
+    for _ in range(5):
+        count = session.exec(
+            select(func.count()).where(
+                Ping.incident_id == incident_id, Ping.kind == PingKind.INCIDENT_UPDATE.value
+            )
+        ).one()
+        ping = owe_for_incident(session, incident_id, PingKind.INCIDENT_UPDATE, at, f"update:{count + 1}")
+        if ping is not None:
+            return ping
+    return None
+
+
+def plan_incident_deadlines(session: Session, incident_id: int, plan: Iterable[PlannedPing]) -> int:
+    """The incident's warning, breach and escalation series; a new plan replaces the unsent old one
+    (the earliest due ticket left). Returns the plan's number."""
+    rows = _deadline_rows(session, None, incident_id)
+    for ping in rows:
+        if ping.state == PingState.PLANNED:
+            ping.state, ping.last_error = PingState.DROPPED.value, "replanned"
+            session.add(ping)
+    number = max((p.plan for p in rows), default=-1) + 1
+    for item in plan:
+        key = f"{item.kind.value}:{number}:{item.seq}"
+        owe_for_incident(session, incident_id, item.kind, item.at, key, plan=number, seq=item.seq)
+    session.flush()
+    return number
+
+
+def drop_incident_deadlines(session: Session, incident_id: int) -> int:
+    result = session.execute(
+        update(Ping)
+        .where(
+            col(Ping.incident_id) == incident_id,
+            col(Ping.state) == PingState.PLANNED.value,
+            col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]),
+        )
+        .values(state=PingState.DROPPED.value, last_error="answered")
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def fold_ticket_pings(session: Session, ticket_ids: Sequence[int], reason: str) -> int:
+    """A ticket joins an incident: its own unsent deadline pings and page give way to the incident's."""
+    if not ticket_ids:
+        return 0
+    result = session.execute(
+        update(Ping)
+        .where(
+            col(Ping.ticket_id).in_(ticket_ids),
+            col(Ping.state) == PingState.PLANNED.value,
+            col(Ping.kind).in_([k.value for k in (*DEADLINE_KINDS, PingKind.PAGE)]),
+        )
+        .values(state=PingState.DROPPED.value, last_error=reason[:500])
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def has_kind(session: Session, ticket_id: int, kind: PingKind) -> bool:
+    query = select(Ping.id).where(Ping.ticket_id == ticket_id, Ping.kind == kind.value)
+    return session.exec(query.limit(1)).first() is not None
+
+
+def incident_pings(session: Session, incident_id: int) -> list[Ping]:
+    query = select(Ping).where(Ping.incident_id == incident_id).order_by(col(Ping.planned_at), col(Ping.id))
+    return list(session.exec(query))

@@ -60,6 +60,10 @@ class PingKind(StrEnum):
     DIRECT = "direct"  # a direct message: an answer to a DM, a reassigned ticket's new holder
     REPORT = "report"  # a report's chart and CSV, uploaded to the agent who asked
     DIGEST = "digest"  # the weekly digest, to a desk's lead channel
+    # A mass incident's own rows (`Ping.incident_id`): its message in the queue channel, and that
+    # message re-rendered in place; its page and deadline series reuse PAGE, WARNING, BREACH, ESCALATION.
+    INCIDENT = "incident"
+    INCIDENT_UPDATE = "incident_update"
 
 
 # Copies of people's messages, in the order they were written within a thread.
@@ -76,6 +80,15 @@ class PingState(StrEnum):
     SENT = "sent"
     DROPPED = "dropped"
     FAILED = "failed"  # permanent: a channel the bot can't reach; reported to the lead
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+# The critical reasons that many partners report at once when the vendor's cloud or a carrier fails.
+INCIDENT_REASONS = ("cloud_unreachable", "call_drops")
 
 
 class Turn(StrEnum):

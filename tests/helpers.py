@@ -105,6 +105,8 @@ def make_settings(database_url: str, api_url: str, **overrides: Any) -> Settings
         care_channel="CCARE",
         worker_enabled=False,
         worker_batch=50,
+        # Most tests post a few messages to one channel at once: pacing is tested on its own.
+        channel_pace_seconds=0,
         _env_file=None,
     )
     values.update(overrides)
@@ -268,6 +270,7 @@ def scheduler(
         WORKER_INTERVAL_SECONDS="0.2",
         WORKER_LEASE_SECONDS="60",
         LOG_LEVEL="WARNING",
+        CHANNEL_PACE_SECONDS="0",
     )
     env.update(settings)
     args = [sys.executable, "-m", "bot", "scheduler"] + (["--now", now] if now else [])

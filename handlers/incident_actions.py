@@ -1,0 +1,229 @@
+"""Mass incidents, the listener side: the incident message's buttons and forms, and the words of
+`/ticket incident I-3 claim|update TEXT|resolve NOTE|unlink T-9` and `/ticket incidents`.
+
+Parse, find the incident, call the desk operation (`handlers.incidents`), word its result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from sqlmodel import Session
+
+from handlers import incident_views, rules
+from handlers import incidents as ops
+from handlers import operations as ticket_ops
+from handlers.common import Who, failure_message, guarded, identify, parse_ticket_id, runtime_of
+from handlers.present import incident_view
+from handlers.runtime import Runtime
+from storage import incidents as incident_store
+from storage import tickets as ticket_store
+from storage.db import reading, session_scope, within
+from storage.models import Incident
+
+FORM_LOCK_WAIT_MS = 1500  # a form is answered on the form: its store work must end in time
+USAGE = (
+    "Usage: `/ticket incident I-3 claim`, `/ticket incident I-3 update TEXT`, "
+    "`/ticket incident I-3 resolve NOTE` or `/ticket incident I-3 unlink T-9`; "
+    "`/ticket incidents` lists the open ones."
+)
+
+
+def register(app: App) -> None:
+    app.action(incident_views.CLAIM_ACTION)(incident_button)
+    app.action(incident_views.UPDATE_ACTION)(incident_button)
+    app.action(incident_views.RESOLVE_ACTION)(incident_button)
+    app.view(incident_views.UPDATE_CALLBACK)(submit_incident_form)
+    app.view(incident_views.RESOLVE_CALLBACK)(submit_incident_form)
+
+
+@guarded
+def incident_button(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    ack()
+    runtime = runtime_of(context)
+    runtime.after_ack(press_incident_button, runtime, client, body["user"]["id"], body, action)
+
+
+def press_incident_button(
+    runtime: Runtime, client: WebClient, user_id: str, body: dict[str, Any], action: dict[str, Any]
+) -> None:
+    ref = str(action.get("value") or "")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    forms = {
+        incident_views.UPDATE_ACTION: incident_views.update_modal,
+        incident_views.RESOLVE_ACTION: incident_views.resolve_modal,
+    }
+    if action.get("action_id") in forms:  # the text first, in a small form (its trigger lasts 3 s)
+        form = forms[action["action_id"]](ref, channel)
+        client.views_open(trigger_id=body.get("trigger_id", ""), view=form)
+        return
+    try:
+        reply = run_incident_command(runtime, client, user_id, [ref, "claim"], key=body.get("trigger_id", ""))
+    except Exception as error:
+        reply = failure_message(error)
+    if channel:
+        client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
+    runtime.deliverer.drain()
+
+
+@guarded
+def submit_incident_form(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The Update and Resolve forms: done at once, or the reason shown on the form."""
+    runtime = runtime_of(context)
+    metadata = json.loads(view.get("private_metadata") or "{}")
+    resolving = view.get("callback_id") == incident_views.RESOLVE_CALLBACK
+    field = "note" if resolving else "text"
+    values = (view.get("state") or {}).get("values") or {}
+    text = str(((values.get(field) or {}).get(field) or {}).get("value") or "")
+    verb = "resolve" if resolving else "update"
+    args = [str(metadata.get("incident") or ""), verb] + ([text] if text.strip() else [])
+    with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
+        who = identify(session, runtime, client, context.user_id or "", lookup=False)
+        reply, done = _run(session, runtime, who, args, key=str(view.get("id") or ""))
+    if not done:
+        ack(response_action="errors", errors={field: reply})
+        return
+    ack()
+    runtime.after_ack(runtime.deliverer.drain)
+
+
+def run_incident_command(runtime: Runtime, client: WebClient, user_id: str, args: list[str], key: str) -> str:
+    """`/ticket incident I-3 …`: the reply for the person who asked. `key` tells a request Slack sent
+    twice from two requests."""
+    with session_scope(runtime.engine) as session:
+        who = identify(session, runtime, client, user_id)
+        reply, _ = _run(session, runtime, who, args, key)
+        return reply
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One request about one incident: who asked, the words after the verb, and the request's key."""
+
+    session: Session
+    runtime: Runtime
+    who: Who
+    incident: Incident
+    args: list[str]
+    key: str
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.args)
+
+
+def _run(session: Session, runtime: Runtime, who: Who, args: list[str], key: str) -> tuple[str, bool]:
+    if not who.is_agent:
+        return "Only support agents can work on incidents.", False
+    incident_id = ops.parse_incident_id(args[0]) if args else None
+    verb = args[1].lower() if len(args) > 1 else ""
+    if incident_id is None or verb not in VERBS:
+        return USAGE, False
+    incident = incident_store.get_incident(session, incident_id)
+    if incident is None:
+        return f"There is no incident I-{incident_id}. `/ticket incidents` lists the open ones.", False
+    result = VERBS[verb](Asked(session, runtime, who, incident, args[2:], key))
+    if isinstance(result, str):
+        return result, False
+    if isinstance(result, ops.IncidentRefused):
+        return refusal_text(result, verb), False
+    return done_text(result, verb, args[2:]), True
+
+
+Outcome = ops.IncidentResult | str
+
+
+def _claim(asked: Asked) -> Outcome:
+    return ops.claim(asked.session, _desk(asked.runtime), asked.incident, _actor(asked.who), _now(asked))
+
+
+def _update(asked: Asked) -> Outcome:
+    return ops.update(asked.session, asked.incident, _actor(asked.who), asked.text, asked.key, _now(asked))
+
+
+def _resolve(asked: Asked) -> Outcome:
+    desk = _desk(asked.runtime)
+    return ops.resolve(asked.session, desk, asked.incident, _actor(asked.who), asked.text, _now(asked))
+
+
+def _unlink(asked: Asked) -> Outcome:
+    ticket_id = parse_ticket_id(asked.args[0]) if asked.args else None
+    if ticket_id is None:
+        return f"Please name the ticket, like `/ticket incident {asked.incident.ref} unlink T-9`."
+    ticket = ticket_store.get_ticket(asked.session, ticket_id)
+    if ticket is None:
+        return f"There is no ticket T-{ticket_id}."
+    desk = _desk(asked.runtime)
+    return ops.unlink(asked.session, desk, asked.incident, ticket, _actor(asked.who), _now(asked))
+
+
+def _now(asked: Asked) -> datetime:
+    return asked.runtime.clock()
+
+
+VERBS: dict[str, Callable[[Asked], Outcome]] = {
+    "claim": _claim,
+    "update": _update,
+    "resolve": _resolve,
+    "unlink": _unlink,
+}
+
+
+def done_text(done: ops.IncidentDone, verb: str, args: list[str]) -> str:
+    ref, count = done.incident.ref, done.tickets
+    tickets = f"{count} linked ticket{'s' if count != 1 else ''}"
+    if verb == "claim":
+        late = f" ({done.breached} of them after their SLA deadline)" if done.breached else ""
+        return f"You claimed {ref}: the first response for {tickets}{late}. Each partner has been told."
+    if verb == "update":
+        return f"Update sent to the partners of {tickets} of {ref}, each in their own thread."
+    if verb == "resolve":
+        return f"{ref} is resolved, and with it {tickets}; each partner has been told once."
+    return f"{rules.escape(args[0][:20]).upper()} is no longer part of {ref}; it has its own card again."
+
+
+def refusal_text(refused: ops.IncidentRefused, verb: str) -> str:
+    ref = refused.incident.ref
+    texts = {
+        ops.IncidentRefusal.AGENTS_ONLY: "Only support agents can work on incidents.",
+        ops.IncidentRefusal.CLAIMED: f"{ref} is already claimed by <@{refused.holder}>.",
+        ops.IncidentRefusal.RESOLVED: f"{ref} is already resolved.",
+        ops.IncidentRefusal.NOT_LINKED: f"That ticket is not part of {ref}.",
+        ops.IncidentRefusal.EMPTY: f"Please write the update, like `/ticket incident {ref} update "
+        "The cloud is back for most partners`.",
+    }
+    return texts[refused.reason]
+
+
+def list_incidents(
+    runtime: Runtime, client: WebClient, user_id: str, args: list[str]
+) -> tuple[str, list[Any] | None]:
+    """`/ticket incidents [desk]`: the open incidents, with their first tickets."""
+    desk = next((a.lower() for a in args if a.lower() in runtime.desks.calendars), None)
+    with session_scope(reading(runtime.engine)) as session:
+        who = identify(session, runtime, client, user_id, remember=False)
+        if not who.is_agent:
+            return "Only support agents can see incidents.", None
+        shown = [
+            incident_view(session, i, runtime.desks) for i in incident_store.open_incidents(session, desk)
+        ]
+    count = len(shown)
+    return f"{count} open incident{'s' if count != 1 else ''}", incident_views.incidents_blocks(
+        shown, runtime.clock()
+    )
+
+
+def _actor(who: Who) -> ticket_ops.Actor:
+    return ticket_ops.Actor(who.user_id, who.is_agent)
+
+
+def _desk(runtime: Runtime) -> ticket_ops.Desk:
+    return ticket_ops.Desk(runtime.config, runtime.desks)

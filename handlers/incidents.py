@@ -1,0 +1,264 @@
+"""Mass incidents, the desk's side: detection at filing, and claim, update, resolve and unlink.
+
+When the vendor's cloud fails, many partners file Critical tickets about it within minutes. The
+N-th such ticket (different companies, one desk, one reason, within M minutes) opens an incident:
+one message in the queue channel instead of a card per ticket, one page, one deadline series, and
+every linked partner kept up to date in their own thread. Like the ticket operations, each takes
+plain values and a session, records what is owed to Slack, and returns what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from handlers import incident_views, rules, views
+from handlers import operations as ops
+from storage import incidents as incident_store
+from storage import pings as ping_store
+from storage import tickets as ticket_store
+from storage.models import Incident, Ticket
+from storage.vocabulary import INCIDENT_REASONS, IncidentStatus, PingKind, TicketClass, TicketStatus
+
+
+@dataclass(frozen=True)
+class Joined:
+    incident: Incident
+    opened: bool  # this filing opened the incident (its ticket is one of the openers)
+
+
+class IncidentRefusal(StrEnum):
+    AGENTS_ONLY = "agents_only"
+    CLAIMED = "claimed"  # by `holder`
+    RESOLVED = "resolved"
+    NOT_LINKED = "not_linked"
+    EMPTY = "empty"  # an update without text
+
+
+@dataclass(frozen=True)
+class IncidentDone:
+    incident: Incident
+    tickets: int = 0  # linked tickets the operation changed
+    met: int = 0  # first responses within the SLA that this operation gave
+    breached: int = 0
+
+
+@dataclass(frozen=True)
+class IncidentRefused:
+    reason: IncidentRefusal
+    incident: Incident
+    holder: str | None = None
+
+
+IncidentResult = IncidentDone | IncidentRefused
+
+
+@dataclass
+class _Verdicts:
+    met: int = 0
+    breached: int = 0
+    changed: list[int] = field(default_factory=list)
+
+    def count(self, verdict: ops.Verdict | None) -> None:
+        if verdict is ops.Verdict.MET:
+            self.met += 1
+        elif verdict is ops.Verdict.BREACHED:
+            self.breached += 1
+
+
+def may_join(ticket: Ticket) -> bool:
+    return ticket.klass == TicketClass.CRITICAL and ticket.critical_reason in INCIDENT_REASONS
+
+
+def join_or_open(session: Session, desk: ops.Desk, ticket: Ticket, now: datetime) -> Joined | None:
+    """A new matching Critical: linked to its desk's open incident for the reason, or the N-th from
+    different companies within M minutes opens one. Decided under the watch row's lock."""
+    assert ticket.id is not None and ticket.critical_reason is not None
+    reason = ticket.critical_reason
+    incident_store.lock_watch(session, ticket.desk, reason, now)
+    incident = incident_store.open_incident_for(session, ticket.desk, reason)
+    if incident is not None:
+        _join(session, desk, incident, ticket, now)
+        return Joined(incident, opened=False)
+    config = desk.config
+    since = now - timedelta(minutes=config.incident_window_minutes)
+    matches = incident_store.unlinked_matches(session, ticket.desk, reason, since)
+    if len({t.partner_id for t in matches}) < config.incident_min_tickets:
+        return None
+    due_at = min(t.due_at for t in matches)
+    incident = incident_store.create_incident(
+        session, ticket.desk, ticket.queue, reason, ticket.queue_channel, now, due_at
+    )
+    assert incident.id is not None
+    incident_store.link(session, incident.id, [t.id or 0 for t in matches])
+    earlier = [t for t in matches if t.id != ticket.id]
+    ping_store.fold_ticket_pings(session, [t.id or 0 for t in earlier], f"folded into {incident.ref}")
+    for other in earlier:  # they were filed before anyone knew: told now, in their thread
+        ping_store.owe(session, other.id or 0, PingKind.CARD_UPDATE, now)
+        ping_store.owe(
+            session, other.id or 0, PingKind.NOTICE, now, text=incident_views.known_line(incident.ref)
+        )
+    ping_store.owe_for_incident(session, incident.id, PingKind.INCIDENT, now, "message")
+    ping_store.owe_for_incident(session, incident.id, PingKind.PAGE, now, "page")
+    earliest = min(matches, key=lambda t: t.due_at)
+    ping_store.plan_incident_deadlines(
+        session, incident.id, ops.remaining_deadline_pings(desk, earliest, now)
+    )
+    companies = len({t.partner_id for t in matches})
+    for linked in matches:
+        ticket_store.audit(session, linked.id, "sla-desk", "incident_linked", now, incident=incident.ref)
+    ticket_store.audit(
+        session, None, "sla-desk", "incident_opened", now, incident=incident.ref, companies=companies
+    )
+    return Joined(incident, opened=True)
+
+
+def _join(session: Session, desk: ops.Desk, incident: Incident, ticket: Ticket, now: datetime) -> None:
+    """A later matching ticket: a line of the incident message, no card, no pings of its own."""
+    assert incident.id is not None and ticket.id is not None
+    incident_store.link(session, incident.id, [ticket.id])
+    if incident.claimant_user_id:  # someone is on it already: the partner is told so at once
+        ticket_store.claim_ticket(session, ticket.id, incident.claimant_user_id, now)
+        ops.record_first_response(session, ticket, incident.claimant_user_id, now, desk)
+    ticket_store.audit(session, ticket.id, "sla-desk", "incident_linked", now, incident=incident.ref)
+    _refresh_due(session, desk, incident, now)
+    ping_store.owe_incident_update(session, incident.id, now)
+
+
+def _refresh_due(session: Session, desk: ops.Desk, incident: Incident, now: datetime) -> None:
+    """The incident's series is timed by its earliest due open ticket: replanned when that changes."""
+    assert incident.id is not None
+    tickets = incident_store.linked_tickets(session, incident.id, open_only=True)
+    if not tickets:
+        return
+    earliest = min(tickets, key=lambda t: t.due_at)
+    if earliest.due_at == incident.due_at:
+        return
+    incident_store.set_due(session, incident.id, earliest.due_at)
+    if incident.claimant_user_id is None:
+        plan = ops.remaining_deadline_pings(desk, earliest, now)
+        ping_store.plan_incident_deadlines(session, incident.id, plan)
+
+
+# --- agents at work on an incident ----------------------------------------------------------------------
+
+
+def claim(
+    session: Session, desk: ops.Desk, incident: Incident, actor: ops.Actor, now: datetime
+) -> IncidentResult:
+    """The first response for every linked ticket: each claimed by the agent unless someone holds it."""
+    assert incident.id is not None
+    if not actor.is_agent:
+        return IncidentRefused(IncidentRefusal.AGENTS_ONLY, incident)
+    if not incident_store.claim_incident(session, incident.id, actor.user_id, now):
+        fresh = incident_store.get_incident(session, incident.id) or incident
+        if fresh.status == IncidentStatus.RESOLVED:
+            return IncidentRefused(IncidentRefusal.RESOLVED, fresh)
+        return IncidentRefused(IncidentRefusal.CLAIMED, fresh, holder=fresh.claimant_user_id)
+    ping_store.drop_incident_deadlines(session, incident.id)
+    verdicts = _Verdicts()
+    notice = incident_views.claimed_notice(actor.user_id, incident.ref)
+    for ticket in incident_store.linked_tickets(session, incident.id, open_only=True):
+        if ticket.status == TicketStatus.OPEN:
+            ticket_store.claim_ticket(session, ticket.id or 0, actor.user_id, now)
+        verdicts.count(ops.record_first_response(session, ticket, actor.user_id, now, desk))
+        _tell(session, ticket, now, notice.format(ref=ticket.ref))
+        ticket_store.audit(session, ticket.id, actor.user_id, "claimed", now, incident=incident.ref)
+        verdicts.changed.append(ticket.id or 0)
+    ping_store.owe_incident_update(session, incident.id, now)
+    return _done(session, incident, verdicts)
+
+
+def update(
+    session: Session, incident: Incident, actor: ops.Actor, text: str, key: str, now: datetime
+) -> IncidentResult:
+    """TEXT into every linked partner's thread, once per partner even when the request comes twice
+    (`key`: the request's own id)."""
+    assert incident.id is not None
+    if not actor.is_agent:
+        return IncidentRefused(IncidentRefusal.AGENTS_ONLY, incident)
+    text = rules.clean(text)[: rules.NOTE_MAX]
+    if not text:
+        return IncidentRefused(IncidentRefusal.EMPTY, incident)
+    if not incident_store.record_update(session, incident.id, text, now):
+        return IncidentRefused(IncidentRefusal.RESOLVED, incident)
+    verdicts = _Verdicts()
+    notice = incident_views.update_notice(incident.ref, text)
+    for ticket in incident_store.linked_tickets(session, incident.id, open_only=True):
+        source = f"{incident.ref}:update:{key}:{ticket.ref}"
+        if ping_store.owe_once(session, PingKind.NOTICE, source, now, ticket.id, notice) is not None:
+            verdicts.changed.append(ticket.id or 0)
+    ticket_store.audit(session, None, actor.user_id, "incident_update", now, incident=incident.ref, text=text)
+    ping_store.owe_incident_update(session, incident.id, now)
+    return _done(session, incident, verdicts)
+
+
+def resolve(
+    session: Session, desk: ops.Desk, incident: Incident, actor: ops.Actor, note: str | None, now: datetime
+) -> IncidentResult:
+    """Every linked open ticket resolved with NOTE; each filer told once (one notice, the resolve)."""
+    assert incident.id is not None
+    if not actor.is_agent:
+        return IncidentRefused(IncidentRefusal.AGENTS_ONLY, incident)
+    note = rules.clean(note)[: rules.NOTE_MAX] or None
+    if not incident_store.resolve_incident(session, incident.id, actor.user_id, note, now):
+        return IncidentRefused(IncidentRefusal.RESOLVED, incident)
+    ping_store.drop_incident_deadlines(session, incident.id)
+    verdicts = _Verdicts()
+    for ticket in incident_store.linked_tickets(session, incident.id, open_only=True):
+        # Resolving is an answer too: a ticket nobody had answered gets its first response now.
+        verdicts.count(ops.record_first_response(session, ticket, actor.user_id, now, desk))
+        if not incident_store.resolve_any_holder(session, ticket.id or 0, actor.user_id, note, now):
+            continue
+        ping_store.drop_deadline_pings(session, ticket.id or 0)
+        _tell(session, ticket, now, views.resolved_notice(actor.user_id, ticket.ref, note))
+        ticket_store.audit(
+            session, ticket.id, actor.user_id, "resolved", now, incident=incident.ref, note=note
+        )
+        verdicts.changed.append(ticket.id or 0)
+    ping_store.owe_incident_update(session, incident.id, now)
+    return _done(session, incident, verdicts)
+
+
+def unlink(
+    session: Session, desk: ops.Desk, incident: Incident, ticket: Ticket, actor: ops.Actor, now: datetime
+) -> IncidentResult:
+    """A ticket that is not part of it: handled on its own again, with its own card and pings."""
+    assert incident.id is not None and ticket.id is not None
+    if not actor.is_agent:
+        return IncidentRefused(IncidentRefusal.AGENTS_ONLY, incident)
+    if incident.status == IncidentStatus.RESOLVED:
+        return IncidentRefused(IncidentRefusal.RESOLVED, incident)
+    if not incident_store.unlink(session, incident.id, ticket.id):
+        return IncidentRefused(IncidentRefusal.NOT_LINKED, incident)
+    fresh = ticket_store.get_ticket(session, ticket.id) or ticket
+    if fresh.status != TicketStatus.RESOLVED and fresh.first_response_at is None:
+        ping_store.replan_deadline_pings(session, ticket.id, ops.remaining_deadline_pings(desk, fresh, now))
+    if ping_store.owe(session, ticket.id, PingKind.CARD, now, once=True) is None:
+        ping_store.owe(session, ticket.id, PingKind.CARD_UPDATE, now)  # it had a card: it changes
+    _tell(session, fresh, now, incident_views.unlinked_notice(ticket.ref, incident.ref))
+    ticket_store.audit(session, ticket.id, actor.user_id, "incident_unlinked", now, incident=incident.ref)
+    _refresh_due(session, desk, incident, now)
+    ping_store.owe_incident_update(session, incident.id, now)
+    return _done(session, incident, _Verdicts(changed=[ticket.id]))
+
+
+def _tell(session: Session, ticket: Ticket, now: datetime, text: str) -> None:
+    """The filer in their thread, and the ticket's card, if it has one, re-rendered."""
+    ping_store.owe(session, ticket.id or 0, PingKind.NOTICE, now, text=text)
+    if ticket.card_ts or ping_store.has_kind(session, ticket.id or 0, PingKind.CARD):
+        ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
+
+
+def _done(session: Session, incident: Incident, verdicts: _Verdicts) -> IncidentDone:
+    fresh = incident_store.get_incident(session, incident.id or 0) or incident
+    return IncidentDone(fresh, len(verdicts.changed), verdicts.met, verdicts.breached)
+
+
+def parse_incident_id(text: str | None) -> int | None:
+    """'I-3', 'i-3', 'I3' or '3' -> 3; anything else -> None."""
+    word = (text or "").strip().lower().removeprefix("i").removeprefix("-")
+    return int(word) if word.isdigit() and len(word) <= 9 else None

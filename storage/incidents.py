@@ -1,0 +1,202 @@
+"""Mass incidents in the store: detection under a row lock, linking, and the incident's own changes.
+
+Whether a filing opens an incident is decided in the database: every filing that may open one first
+locks its desk's watch row for the reason (PostgreSQL: the row lock of an upsert; SQLite: writers
+are serialised anyway), so the N-th matching ticket is counted by exactly one transaction; and the
+unique `open_key` refuses a second open incident for the same desk and reason whatever happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from storage.models import Incident, IncidentWatch, Partner, Ticket
+from storage.vocabulary import OPEN_STATES, IncidentStatus, TicketClass, TicketStatus
+
+
+def open_key(desk: str, reason: str) -> str:
+    return f"{desk}:{reason}"
+
+
+def lock_watch(session: Session, desk: str, reason: str, now: datetime) -> None:
+    """Take the desk's watch row for this reason until the transaction ends."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(IncidentWatch).values(key=open_key(desk, reason), checked_at=now)
+    statement = statement.on_conflict_do_update(index_elements=["key"], set_={"checked_at": now})
+    session.execute(statement)
+
+
+def open_incident_for(session: Session, desk: str, reason: str) -> Incident | None:
+    return session.exec(select(Incident).where(Incident.open_key == open_key(desk, reason))).first()
+
+
+def unlinked_matches(session: Session, desk: str, reason: str, since: datetime) -> list[Ticket]:
+    """Open Critical tickets of the desk with this reason, filed since `since`, in no incident."""
+    query = select(Ticket).where(
+        Ticket.desk == desk,
+        Ticket.klass == TicketClass.CRITICAL.value,
+        Ticket.critical_reason == reason,
+        col(Ticket.status).in_(OPEN_STATES),
+        col(Ticket.incident_id).is_(None),
+        col(Ticket.filed_at) >= since,
+    )
+    return list(session.exec(query.order_by(col(Ticket.id))))
+
+
+def create_incident(
+    session: Session, desk: str, queue: str, reason: str, channel: str, now: datetime, due_at: datetime
+) -> Incident:
+    incident = Incident(
+        desk=desk,
+        queue=queue,
+        reason=reason,
+        open_key=open_key(desk, reason),
+        opened_at=now,
+        due_at=due_at,
+        queue_channel=channel,
+    )
+    session.add(incident)
+    session.flush()
+    return incident
+
+
+def link(session: Session, incident_id: int, ticket_ids: Sequence[int]) -> None:
+    session.execute(update(Ticket).where(col(Ticket.id).in_(ticket_ids)).values(incident_id=incident_id))
+    session.expire_all()
+
+
+def unlink(session: Session, incident_id: int, ticket_id: int) -> bool:
+    result = session.execute(
+        update(Ticket)
+        .where(col(Ticket.id) == ticket_id, col(Ticket.incident_id) == incident_id)
+        .values(incident_id=None)
+    )
+    session.expire_all()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def get_incident(session: Session, incident_id: int) -> Incident | None:
+    return session.get(Incident, incident_id)
+
+
+def linked_tickets(session: Session, incident_id: int, open_only: bool = False) -> list[Ticket]:
+    query = select(Ticket).where(Ticket.incident_id == incident_id)
+    if open_only:
+        query = query.where(col(Ticket.status).in_(OPEN_STATES))
+    return list(session.exec(query.order_by(col(Ticket.id))))
+
+
+def linked_with_companies(session: Session, incident_id: int) -> list[tuple[Ticket, str]]:
+    query = (
+        select(Ticket, Partner.name)
+        .join(Partner, col(Partner.id) == col(Ticket.partner_id))
+        .where(Ticket.incident_id == incident_id)
+        .order_by(col(Ticket.id))
+    )
+    return [(ticket, name) for ticket, name in session.exec(query)]
+
+
+def earliest_open_due(session: Session, incident_id: int) -> datetime | None:
+    query = select(func.min(Ticket.due_at)).where(
+        Ticket.incident_id == incident_id, col(Ticket.status).in_(OPEN_STATES)
+    )
+    value = session.exec(query).one()
+    return value if isinstance(value, datetime) or value is None else None
+
+
+def open_incidents(session: Session, desk: str | None = None) -> list[Incident]:
+    query = select(Incident).where(Incident.status == IncidentStatus.OPEN.value)
+    if desk:
+        query = query.where(Incident.desk == desk)
+    return list(session.exec(query.order_by(col(Incident.id))))
+
+
+def _change(session: Session, incident_id: int, where: Sequence[Any], values: dict[str, Any]) -> bool:
+    result = session.execute(update(Incident).where(col(Incident.id) == incident_id, *where).values(**values))
+    session.expire_all()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_incident(session: Session, incident_id: int, agent: str, at: datetime) -> bool:
+    """Claimed once: True when this call claimed it."""
+    unclaimed = [col(Incident.status) == IncidentStatus.OPEN.value, col(Incident.claimant_user_id).is_(None)]
+    return _change(session, incident_id, unclaimed, {"claimant_user_id": agent, "claimed_at": at})
+
+
+def record_update(session: Session, incident_id: int, text: str, at: datetime) -> bool:
+    still_open = [col(Incident.status) == IncidentStatus.OPEN.value]
+    return _change(session, incident_id, still_open, {"latest_update": text, "updated_at": at})
+
+
+def resolve_incident(session: Session, incident_id: int, agent: str, note: str | None, at: datetime) -> bool:
+    """Resolved once; its open key is freed, so the next outage of the kind opens a new incident."""
+    still_open = [col(Incident.status) == IncidentStatus.OPEN.value]
+    values = {
+        "status": IncidentStatus.RESOLVED.value,
+        "open_key": None,
+        "resolved_at": at,
+        "resolved_by": agent,
+        "resolution_note": note,
+    }
+    return _change(session, incident_id, still_open, values)
+
+
+def set_due(session: Session, incident_id: int, due_at: datetime) -> None:
+    _change(session, incident_id, [], {"due_at": due_at})
+
+
+def set_message(session: Session, incident_id: int, channel: str, ts: str, permalink: str | None) -> None:
+    _change(
+        session,
+        incident_id,
+        [],
+        {"queue_channel": channel, "message_ts": ts, "message_permalink": permalink},
+    )
+
+
+def resolve_any_holder(session: Session, ticket_id: int, agent: str, note: str | None, at: datetime) -> bool:
+    """An incident's resolve: the ticket resolved from any open state; who held it keeps the credit."""
+    filed = session.exec(select(Ticket.filed_at).where(Ticket.id == ticket_id)).first()
+    result = session.execute(
+        update(Ticket)
+        .where(col(Ticket.id) == ticket_id, col(Ticket.status).in_(OPEN_STATES))
+        .values(
+            status=TicketStatus.RESOLVED.value,
+            claimant_user_id=func.coalesce(Ticket.claimant_user_id, agent),
+            resolved_at=at,
+            resolution_note=note,
+            resolution_seconds=max((at - filed).total_seconds(), 0.0) if filed else None,
+        )
+    )
+    session.expire_all()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def opened_between(session: Session, start: datetime, end: datetime, desk: str | None) -> list[Incident]:
+    """Incidents opened in [start, end): for reports."""
+    query = select(Incident).where(col(Incident.opened_at) >= start, col(Incident.opened_at) < end)
+    if desk:
+        query = query.where(Incident.desk == desk)
+    return list(session.exec(query.order_by(col(Incident.id))))
+
+
+def linked_counts(session: Session, incident_ids: Sequence[int]) -> dict[int, int]:
+    if not incident_ids:
+        return {}
+    query = (
+        select(Ticket.incident_id, func.count())
+        .where(col(Ticket.incident_id).in_(incident_ids))
+        .group_by(col(Ticket.incident_id))
+    )
+    return {int(incident_id): int(count) for incident_id, count in session.exec(query) if incident_id}
+
+
+def window_start(now: datetime, minutes: float) -> datetime:
+    return now - timedelta(minutes=minutes)
