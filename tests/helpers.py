@@ -95,6 +95,18 @@ def seed(engine: Engine) -> None:
             add_agent(session, user, desk, lead)
 
 
+def add_companies(engine: Engine, count: int, desk: str = "cet", start: int = 1) -> list[str]:
+    """Gold partners "Partner 001"… of the desk, one certified member each (UP001…); their user ids."""
+    lines = ["company,tier,desk,assigned_partner,email,slack_user_id,certification"]
+    users = []
+    for number in range(start, start + count):
+        user = f"UP{number:03d}"
+        lines.append(f"Partner {number:03d},gold,{desk},,p{number}@partner{number}.example,{user},W-FE")
+        users.append(user)
+    import_directory(engine, parse_directory_csv(io.StringIO("\n".join(lines) + "\n"), ["cet", "est"]))
+    return users
+
+
 def make_settings(database_url: str, api_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         slack_bot_token="xoxb-test",
