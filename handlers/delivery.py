@@ -194,8 +194,6 @@ class Deliverer:
                 outcome = Outcome(State.DROPPED, reason=rendered.reason)
             else:
                 outcome = Outcome(State.RETRY, retry_in=rendered.retry_in, reason=rendered.reason)
-        elif (wait := self._wait_for_turn(rendered)) is not None:
-            outcome = Outcome(State.RETRY, retry_in=wait, reason="waiting for the channel's turn")
         elif not self._still_held(claim):
             log.warning("ping %s was taken over by another process before posting: not posting", claim.id)
             return Outcome(State.LOST)
@@ -205,6 +203,8 @@ class Deliverer:
             and (found := self._find_posted(rendered, ping, claim.id))
         ):
             outcome = Outcome(State.SENT, channel=rendered.channel, ts=found, late=rendered.late)
+        elif (wait := self._wait_for_turn(rendered)) is not None:  # right before the post: on time
+            outcome = Outcome(State.RETRY, retry_in=wait, reason="waiting for the channel's turn")
         else:
             outcome = self._post(rendered, ping, ticket, claim.id)
         outcome.kind, outcome.ticket_id, outcome.incident_id = (
@@ -227,8 +227,8 @@ class Deliverer:
         if gap <= 0 or message.reaction or message.delete_ts or message.files or not message.channel:
             return None
         with session_scope(self.engine) as session:
-            store_time = ping_store.store_now(session)
-            turn = pace.take_turn(session, message.channel, store_time, gap, LONGEST_PACE_WAIT_SECONDS)
+            now = lambda: ping_store.store_now(session)  # noqa: E731
+            turn = pace.take_turn(session, message.channel, now, gap, LONGEST_PACE_WAIT_SECONDS)
         if not turn.taken:
             return turn.wait
         if turn.wait > 0:

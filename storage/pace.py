@@ -7,6 +7,7 @@ store keep one pace together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,12 +33,24 @@ def _row(session: Session, channel: str, store_time: datetime) -> ChannelPace:
     return session.exec(query).one()
 
 
-def take_turn(session: Session, channel: str, store_time: datetime, gap: float, longest_wait: float) -> Turn:
+def take_turn(
+    session: Session,
+    channel: str,
+    store_time: datetime | Callable[[], datetime],
+    gap: float,
+    longest_wait: float,
+) -> Turn:
     """The channel's next turn, taken when it comes within `longest_wait` seconds; else nothing is
-    taken and the caller tries again after `wait`."""
-    row = _row(session, channel, store_time)
-    turn = max(store_time, row.next_at)
-    wait = (turn - store_time).total_seconds()
+    taken and the caller tries again after `wait`. A callable `store_time` is read once the row is
+    locked, so that waiting for the lock does not make the turn late."""
+
+    def read() -> datetime:
+        return store_time() if callable(store_time) else store_time
+
+    row = _row(session, channel, read())
+    now = read()
+    turn = max(now, row.next_at)
+    wait = (turn - now).total_seconds()
     if wait > longest_wait:
         return Turn(False, wait)
     row.next_at = turn + timedelta(seconds=gap)

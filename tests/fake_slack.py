@@ -65,6 +65,11 @@ class FakeSlack:
         self.reactions: dict[tuple[str, str], list[str]] = defaultdict(list)  # (channel, ts) -> names
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded
         self.shared: list[dict[str, Any]] = []  # completed uploads: channel, comment, files with bytes
+        # Slack's per-channel limit, when set: a second message (post or update) to a channel within this
+        # many seconds is answered 429 with Retry-After, and counted.
+        self.pace_per_channel = 0.0
+        self.rate_limited = 0
+        self._last_in_channel: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         fake = self
@@ -154,6 +159,9 @@ class FakeSlack:
             self.uploads.clear()
             self.shared.clear()
             self.delay = 0.0
+            self.pace_per_channel = 0.0
+            self.rate_limited = 0
+            self._last_in_channel.clear()
 
     # --- serving --------------------------------------------------------------------------------------
 
@@ -202,6 +210,13 @@ class FakeSlack:
         request.wfile.write(payload)
 
     def _answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self.pace_per_channel and method in ("chat.postMessage", "chat.update"):
+            channel = self._channel_of(str(params.get("channel", "")))
+            now = time.monotonic()
+            if now - self._last_in_channel.get(channel, -1e9) < self.pace_per_channel:
+                self.rate_limited += 1
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
+            self._last_in_channel[channel] = now
         if time.monotonic() < self.down_for.get(method, 0):
             return 500, {"ok": False, "error": "internal_error"}, {}
         if self.scripted[method]:
