@@ -172,7 +172,10 @@ def submit_form(
     except (StoreTooSlow, OperationalError) as error:
         if isinstance(error, OperationalError) and not is_lock_timeout(error):
             raise  # the store is down, not busy: `guarded` says so
-        log.warning("form not stored within %.1f s: answered busy", FORM_BUDGET_SECONDS)
+        waited_on = str(getattr(error, "statement", None) or error).splitlines()[0][:200]
+        log.warning(
+            "form not stored within %.1f s: answered busy (waiting on: %s)", FORM_BUDGET_SECONDS, waited_on
+        )
         ack(response_action="errors", errors={first_input(view): BUSY})
         return
     if not decision.allowed:

@@ -33,8 +33,13 @@ def lock_watch(session: Session, desk: str, reason: str, now: datetime) -> None:
     session.execute(statement)
 
 
-def open_incident_for(session: Session, desk: str, reason: str) -> Incident | None:
-    return session.exec(select(Incident).where(Incident.open_key == open_key(desk, reason))).first()
+def open_incident_for(session: Session, desk: str, reason: str, joining: bool = False) -> Incident | None:
+    """The desk's open incident for the reason. `joining` holds it open until the transaction ends
+    (a shared row lock: many filings join at once, while a resolve waits for them, and they for it)."""
+    query = select(Incident).where(Incident.open_key == open_key(desk, reason))
+    if joining and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    return session.exec(query).first()
 
 
 def unlinked_matches(session: Session, desk: str, reason: str, since: datetime) -> list[Ticket]:
