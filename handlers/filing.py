@@ -172,7 +172,8 @@ def submit_form(
     except (StoreTooSlow, OperationalError) as error:
         if isinstance(error, OperationalError) and not is_lock_timeout(error):
             raise  # the store is down, not busy: `guarded` says so
-        waited_on = str(getattr(error, "statement", None) or error).splitlines()[0][:200]
+        described = str(getattr(error, "statement", None) or error).strip()
+        waited_on = described.splitlines()[0][:200] if described else "nothing in particular (a slow store)"
         log.warning(
             "form not stored within %.1f s: answered busy (waiting on: %s)", FORM_BUDGET_SECONDS, waited_on
         )

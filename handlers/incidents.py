@@ -79,10 +79,7 @@ def join_or_open(session: Session, desk: ops.Desk, ticket: Ticket, now: datetime
     assert ticket.id is not None and ticket.critical_reason is not None
     reason = ticket.critical_reason
     # Joining an open incident needs no turn: only opening one is decided one filing at a time.
-    incident = incident_store.open_incident_for(session, ticket.desk, reason, joining=True)
-    if incident is None:
-        incident_store.lock_watch(session, ticket.desk, reason, now)
-        incident = incident_store.open_incident_for(session, ticket.desk, reason, joining=True)
+    incident = incident_store.open_incident_or_turn(session, ticket.desk, reason, now)
     if incident is not None:
         _join(session, desk, incident, ticket, now)
         return Joined(incident, opened=False)

@@ -66,7 +66,7 @@ class PingFacts:
     missed: int = 0  # earlier deadline pings of the plan that never went out
     slack_refused: bool = False  # earlier attempts failed at Slack
     card_pending: bool = False  # the card is still owed
-    card_update_in_flight: bool = False  # another update of the card is being posted right now
+    card_update_in_flight: bool = False  # an older update of the card is still to go out
     confirmation_pending: bool = False
     leads: tuple[str, ...] = field(default_factory=tuple)
     # An incident's own rows: the incident as it is now. For them `card_ts` is the incident message,
@@ -115,8 +115,8 @@ def _card_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rende
             return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
         return Skip("the card could not be posted")
     if facts.card_update_in_flight:
-        # Rendered before this one, it must not land after it: one update of a card at a time.
-        return Skip("waiting for the card update in flight", 0.0)
+        # Updates of a card go out oldest first, one at a time: none lands after a later one.
+        return Skip("waiting for an older update of the card", 0.0)
     text, blocks = views.ticket_card(facts.ticket)
     return Message(facts.queue_channel, text, blocks, update_ts=facts.card_ts)
 
@@ -289,7 +289,7 @@ def _incident_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> R
             return Skip("waiting for the incident message", 1.0)
         return Skip("the incident message could not be posted")
     if facts.card_update_in_flight:
-        return Skip("waiting for the incident update in flight", 0.0)
+        return Skip("waiting for an older update of the incident message", 0.0)
     text, blocks = incident_views.incident_message(_incident_of(facts))
     return Message(facts.queue_channel, text, blocks, update_ts=facts.card_ts)
 

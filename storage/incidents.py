@@ -8,6 +8,7 @@ unique `open_key` refuses a second open incident for the same desk and reason wh
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from storage.models import Incident, IncidentWatch, Partner, Ticket
@@ -31,6 +33,45 @@ def lock_watch(session: Session, desk: str, reason: str, now: datetime) -> None:
     statement = insert(IncidentWatch).values(key=open_key(desk, reason), checked_at=now)
     statement = statement.on_conflict_do_update(index_elements=["key"], set_={"checked_at": now})
     session.execute(statement)
+
+
+def _try_lock_watch(session: Session, desk: str, reason: str, now: datetime) -> bool:
+    """The watch row without waiting for it: False while another filing holds it."""
+    if session.get_bind().dialect.name != "postgresql":
+        lock_watch(session, desk, reason, now)  # SQLite: this transaction is the only writer anyway
+        return True
+    key = open_key(desk, reason)
+    session.execute(pg_insert(IncidentWatch).values(key=key, checked_at=now).on_conflict_do_nothing())
+    locking = select(IncidentWatch.key).where(IncidentWatch.key == key).with_for_update(nowait=True)
+    try:
+        with session.begin_nested():
+            session.execute(locking)
+    except OperationalError:  # lock not available
+        return False
+    return True
+
+
+def open_incident_or_turn(
+    session: Session, desk: str, reason: str, now: datetime, patience: float = 0.5
+) -> Incident | None:
+    """The desk's open incident for the reason, to join; or None, with the watch row held, when this
+    filing is the one to decide whether to open one.
+
+    While another filing holds the row (deciding, maybe opening the incident), this one looks again
+    every 50 ms instead of queueing behind it: a storm's filings then join the incident as soon as it
+    is open, rather than taking the row one after another. After `patience` seconds it waits its turn.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        incident = open_incident_for(session, desk, reason, joining=True)
+        if incident is not None:
+            return incident
+        if time.monotonic() > deadline:
+            lock_watch(session, desk, reason, now)
+        elif not _try_lock_watch(session, desk, reason, now):
+            time.sleep(0.05)
+            continue
+        return open_incident_for(session, desk, reason, joining=True)  # opened while it waited
 
 
 def open_incident_for(session: Session, desk: str, reason: str, joining: bool = False) -> Incident | None:

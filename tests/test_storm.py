@@ -15,9 +15,9 @@ def test_a_storm_of_200_filings_opens_one_incident_and_loses_nothing(fake_slack:
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (.ci/run always does)")
     figures = run_storm(PG_URL, fake_slack, filings=200)
     print("\n" + "\n".join(figures.lines()))  # the figures, in the test's output (-s, or on failure)
-    assert len(figures.acks) == 400 and max(figures.acks) < 3.0
+    assert figures.busy == 0 and len(figures.acks) == 400 and max(figures.acks) < 3.0
     assert figures.incidents == 1 and figures.pages == 1
-    assert figures.linked == 200
+    assert figures.linked == 200 and figures.message_shows_all
     assert figures.confirmations == 200
     assert figures.duplicates == 0
     assert figures.rate_limited == 0
