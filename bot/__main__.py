@@ -334,10 +334,11 @@ def _report_content(session, desks, first, last, desk, queue, format, now):  # t
 
     if format in ("text", "json"):
         rows, _ = reports.build_report(session, desks, first, last, desk, queue, now)
+        incidents = reports.incident_report(session, desks, first, last, desk, queue)
         return (
-            reports.as_text(rows, first, last, desks.labels)
+            reports.as_text(rows, first, last, desks.labels, incidents)
             if format == "text"
-            else reports.as_json(rows, first, last)
+            else reports.as_json(rows, first, last, incidents)
         )
     if format == "csv":
         _, period = reports.build_report(session, desks, first, last, desk, queue, now)

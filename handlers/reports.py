@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pendulum
 
 from handlers.sla import DeskCalendar
-from storage.reports import Bounds, Figures
+from storage.reports import Bounds, Figures, IncidentFigures
 
 CSV_COLUMNS = [
     "ticket",
@@ -134,22 +134,51 @@ def figure_lines(row: Figures) -> list[str]:
     ]
 
 
-def as_text(rows: Sequence[Figures], first: date, last: date, labels: Mapping[str, str]) -> str:
+def incident_line(item: IncidentFigures, labels: Mapping[str, str]) -> str:
+    unclaimed = item.opened - item.claimed
+    return (
+        f"{labels.get(item.desk, item.desk.upper())}: {item.opened} opened · {item.linked} linked tickets · "
+        f"time to claim p50 {_minutes(item.time_to_claim_p50)} · longest {_minutes(item.time_to_claim_max)}"
+        + (f" · {unclaimed} not claimed" if unclaimed else "")
+    )
+
+
+def as_text(
+    rows: Sequence[Figures],
+    first: date,
+    last: date,
+    labels: Mapping[str, str],
+    incidents: Sequence[IncidentFigures] = (),
+) -> str:
     if not rows:
         return f"No tickets were filed from {first} to {last}."
     out = [f"SLA report {first} to {last}"]
     for row in rows:
         out += ["", group_label(row, labels)] + ["  " + line for line in figure_lines(row)]
+    if incidents:
+        out += ["", "Mass incidents"] + ["  " + incident_line(item, labels) for item in incidents]
     return "\n".join(out) + "\n"
 
 
-def as_json(rows: Sequence[Figures], first: date, last: date) -> str:
+def as_json(
+    rows: Sequence[Figures], first: date, last: date, incidents: Sequence[IncidentFigures] = ()
+) -> str:
     groups = [{**asdict(row), "met_percent": row.met_percent} for row in rows]
-    return json.dumps({"from": first.isoformat(), "to": last.isoformat(), "groups": groups}, indent=2) + "\n"
+    document = {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "groups": groups,
+        "incidents": [asdict(item) for item in incidents],
+    }
+    return json.dumps(document, indent=2) + "\n"
 
 
 def as_blocks(
-    rows: Sequence[Figures], first: date, last: date, labels: Mapping[str, str]
+    rows: Sequence[Figures],
+    first: date,
+    last: date,
+    labels: Mapping[str, str],
+    incidents: Sequence[IncidentFigures] = (),
 ) -> list[dict[str, Any]]:
     """The figures as a Slack message: within Slack's 50 blocks and 3,000 characters a section."""
     from handlers.rules import escape
@@ -171,6 +200,9 @@ def as_blocks(
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {len(rows) - 40} more"}]}
         )
+    if incidents:
+        text = "*Mass incidents*\n" + "\n".join(escape(incident_line(i, labels)) for i in incidents[:20])
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
     return blocks
 
 
@@ -290,6 +322,16 @@ def build_report(
     return figures(session, period, now, queue), period
 
 
+def incident_report(
+    session: Any, desks: Any, first: date, last: date, desk: str | None, queue: str | None
+) -> list[IncidentFigures]:
+    """The period's mass incidents, per desk: opened, linked tickets, time to claim."""
+    from storage.reports import incident_figures
+
+    names = report_desks(desks.calendars, desk)
+    return incident_figures(session, bounds(desks.calendars, names, first, last), queue)
+
+
 def report_files(
     session: Any, desks: Any, first: date, last: date, desk: str | None, queue: str | None, now: datetime
 ) -> tuple[str, list[tuple[str, bytes, str]]]:
@@ -310,7 +352,8 @@ def report_files(
         (f"{name}.png", png, f"SLAs met per week to {last}"),
         (f"{name}.csv", buffer.getvalue().encode(), name),
     ]
-    return as_text(rows, first, last, desks.labels), files
+    incidents = incident_report(session, desks, first, last, desk, queue)
+    return as_text(rows, first, last, desks.labels, incidents), files
 
 
 def owe_weekly_digests(session: Any, desks: Any, report_channels: Mapping[str, str], now: datetime) -> int:

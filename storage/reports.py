@@ -195,3 +195,42 @@ def report_rows(session: Session, bounds: Bounds, queue: str | None = None) -> I
         .execution_options(yield_per=2000)
     )
     yield from session.execute(query)
+
+
+# --- mass incidents -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class IncidentFigures:
+    desk: str
+    opened: int = 0  # incidents opened in the period
+    linked: int = 0  # tickets linked to them (as they stand now)
+    claimed: int = 0
+    time_to_claim_p50: float | None = None  # minutes from opening to the claim, calendar time
+    time_to_claim_max: float | None = None
+
+
+def incident_figures(session: Session, bounds: Bounds, queue: str | None = None) -> list[IncidentFigures]:
+    """Per desk: incidents opened in its period, their tickets, and how long until someone claimed them."""
+    from storage.incidents import linked_counts, opened_between
+
+    found = []
+    for desk, (start, end) in sorted(bounds.items()):
+        incidents = [i for i in opened_between(session, start, end, desk) if queue in (None, i.queue)]
+        if not incidents:
+            continue
+        counts = linked_counts(session, [i.id or 0 for i in incidents])
+        waits = sorted(
+            (i.claimed_at - i.opened_at).total_seconds() / 60 for i in incidents if i.claimed_at is not None
+        )
+        found.append(
+            IncidentFigures(
+                desk=desk,
+                opened=len(incidents),
+                linked=sum(counts.values()),
+                claimed=len(waits),
+                time_to_claim_p50=waits[(len(waits) - 1) // 2] if waits else None,
+                time_to_claim_max=waits[-1] if waits else None,
+            )
+        )
+    return found

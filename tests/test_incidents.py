@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pendulum
@@ -14,12 +15,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.desks import build_desks
-from handlers import incident_views
+from handlers import incident_views, reports
 from handlers import operations as ops
 from handlers.config import DeskConfig
 from storage.db import make_engine, migrate, session_scope
 from storage.directory import member_by_slack_id
 from storage.models import Incident, Partner, Ping, Ticket
+from storage.reports import IncidentFigures
 from storage.vocabulary import PingKind, PingState, Queue, TicketClass, TicketStatus
 from tests.fake_slack import FakeSlack
 from tests.helpers import (
@@ -398,3 +400,25 @@ def test_filings_at_the_same_moment_open_one_incident(store: str, sqlite_url: st
         paged = session.exec(select(Ping).where(Ping.kind == PingKind.PAGE.value)).all()
     assert len(found) == 1 and linked == [1] * 10 and len(paged) == 1
     engine.dispose()
+
+
+def test_reports_count_incidents_their_tickets_and_time_to_claim(desk: Desk) -> None:
+    storm(desk, 4)
+    desk.tick()
+    desk.at("2026-11-24T10:12:00+01:00")
+    reply(desk, "incident I-1 claim", "UAGENT1")
+    desk.settle()
+    day = date(2026, 11, 24)
+    with session_scope(desk.engine) as session:
+        found = reports.incident_report(session, desk.runtime.desks, day, day, None, None)
+        rows, _ = reports.build_report(session, desk.runtime.desks, day, day, None, None, desk.clock())
+    expected = IncidentFigures(
+        "cet", opened=1, linked=4, claimed=1, time_to_claim_p50=12.0, time_to_claim_max=12.0
+    )
+    assert found == [expected]
+    text = reports.as_text(rows, day, day, desk.runtime.desks.labels, found)
+    line = "CET: 1 opened · 4 linked tickets · time to claim p50 12 min · longest 12 min"
+    assert f"Mass incidents\n  {line}" in text
+    assert json.loads(reports.as_json(rows, day, day, found))["incidents"][0]["linked"] == 4
+    _, blocks = blocks_of(desk, "report 2026-11-24..2026-11-24", "UAGENT1")
+    assert "Mass incidents" in json.dumps(blocks)
