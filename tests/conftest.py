@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +15,25 @@ from storage.db import make_engine, migrate
 from tests.fake_slack import FakeSlack
 from tests.helpers import PG_ENV, PG_URL, Desk, _fresh_postgres, _served
 
+HEAVY_ENV = "HEAVY_TESTS"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The README's quick run leaves out the heavy tests (bursts of hundreds, killed processes, big
+    imports, real subprocesses); CI (.ci/run, which sets TEST_DATABASE_URL) runs them all."""
+    if os.environ.get(PG_ENV) or os.environ.get(HEAVY_ENV):
+        return
+    skip = pytest.mark.skip(reason=f"heavy: runs in CI (.ci/run), or set {HEAVY_ENV}=1")
+    for item in items:
+        if "heavy" in item.keywords:
+            item.add_marker(skip)
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """Every test that takes this runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/desk.db"
+        return str(request.getfixturevalue("sqlite_url"))
     if not PG_URL:
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (.ci/run always does)")
     _fresh_postgres(PG_URL)
@@ -35,8 +51,19 @@ def pg_engine() -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with every migration applied, made once per test process and copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "desk.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Any) -> str:
+def sqlite_url(tmp_path: Any, migrated_sqlite: Path) -> str:
+    shutil.copyfile(migrated_sqlite, tmp_path / "desk.db")
     return f"sqlite:///{tmp_path}/desk.db"
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import requests
 from sqlmodel import select
 
@@ -140,6 +141,7 @@ def test_a_slow_users_info_delays_no_ack_and_no_form(desk: Desk) -> None:
     assert len(desk.fake.calls_to("users.info")) == cached  # remembered, not asked again
 
 
+@pytest.mark.heavy
 def test_status_answers_during_a_100000_row_import(desk: Desk) -> None:
     open_tickets(desk, 1)
     header = "company,tier,desk,assigned_partner,email,slack_user_id,certification\n"

@@ -109,6 +109,7 @@ def test_an_event_slack_delivers_three_times_is_copied_once(desk: Desk) -> None:
     assert len(copies(desk, "CTECH", ticket.card_ts)) == 1
 
 
+@pytest.mark.heavy
 def test_a_burst_of_a_hundred_each_way_keeps_order_and_doubles_nothing(desk: Desk) -> None:
     ticket = filed(desk)
     for n in range(100):
@@ -259,6 +260,7 @@ def test_alerts_and_lists_link_to_the_card_and_the_card_to_the_partners_thread(d
     assert f"<{card_link}|T-1>" in str(blocks) and "waiting for support" in str(blocks)
 
 
+@pytest.mark.heavy
 def test_copies_survive_a_scheduler_killed_mid_burst(sqlite_url: str, fake_slack: FakeSlack) -> None:
     from tests.helpers import start_desk
 

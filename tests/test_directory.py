@@ -165,6 +165,7 @@ def test_a_lookalike_of_a_stored_company_is_refused(engine: Engine) -> None:
     assert load(engine, HEADER + "ACME TELECOM,gold,cet,,zed@acme.example,,\n")["partners_added"] == 0
 
 
+@pytest.mark.heavy
 def test_a_big_import_holds_the_write_lock_only_briefly(sqlite_url: str) -> None:
     """100,000 members: no write transaction of the import lasts half a second, and a writer that tries
     all along is never kept waiting long (its wait includes sharing the CPU with the import)."""

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.helpers import DIRECTORY_CSV, Desk
@@ -152,6 +153,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.heavy
 def test_python_m_bot_serve_answers_signed_requests(tmp_path: Path, fake_slack) -> None:  # type: ignore[no-untyped-def]
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
@@ -203,6 +205,7 @@ def test_every_missing_setting_is_named_at_once(tmp_path: Path) -> None:
     assert ".env.example" in result.stderr
 
 
+@pytest.mark.heavy
 def test_the_script_reads_files_where_it_is_run_and_keeps_one_store(tmp_path: Path) -> None:
     """`bash scripts/bot.sh directory import partners.csv` from the CSV's folder, as the README says."""
     (tmp_path / "partners.csv").write_text((ROOT / "examples" / "partners.csv").read_text())

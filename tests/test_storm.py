@@ -10,6 +10,7 @@ from tests.helpers import PG_ENV, PG_URL
 from tests.storm import run_storm
 
 
+@pytest.mark.heavy
 def test_a_storm_of_200_filings_opens_one_incident_and_loses_nothing(fake_slack: FakeSlack) -> None:
     if not PG_URL:
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (.ci/run always does)")

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pendulum
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -175,6 +176,7 @@ def test_four_workers_on_postgresql_post_2000_pings_exactly_once(
     assert states == {PingState.SENT: total}
 
 
+@pytest.mark.heavy
 def test_worker_killed_while_posting_loses_and_doubles_nothing(db_url: str, fake_slack: FakeSlack) -> None:
     if db_url.startswith("postgresql"):
         _fresh_postgres(db_url)
