@@ -78,10 +78,10 @@ class Outcome:
     permalink: str | None = None
 
 
-def _older_unposted(ping: Ping, others: list[Ping], kind: PingKind) -> bool:
-    """Updates of one message go out oldest first: one rendered earlier never lands after a later one,
-    and two processes holding one update each never wait for each other."""
-    return any(p.kind == kind and p.state in UNPOSTED and (p.id or 0) < (ping.id or 0) for p in others)
+def _older_update(ping: Ping, others: list[Ping], kind: PingKind, state: PingState) -> bool:
+    """An older update of the same message in `state`. Updates go out oldest first: one rendered
+    earlier never lands after a later one, and two processes never wait for each other."""
+    return any(p.kind == kind and p.state == state and (p.id or 0) < (ping.id or 0) for p in others)
 
 
 @dataclass
@@ -306,7 +306,8 @@ class Deliverer:
             and bool(ping.last_error)
             and "waiting" not in (ping.last_error or ""),
             card_pending=card_pending,
-            card_update_in_flight=_older_unposted(ping, others, PingKind.CARD_UPDATE),
+            card_update_in_flight=_older_update(ping, others, PingKind.CARD_UPDATE, PingState.SENDING),
+            card_update_covered=_older_update(ping, others, PingKind.CARD_UPDATE, PingState.PLANNED),
             confirmation_pending=PingKind.CONFIRMATION in pending,
             leads=tuple(desk_leads(session, ticket.desk)),
             via_incident=via_incident,
@@ -340,7 +341,8 @@ class Deliverer:
             and bool(ping.last_error)
             and "waiting" not in (ping.last_error or ""),
             card_pending=any(p.kind == PingKind.INCIDENT and p.state in UNPOSTED for p in others),
-            card_update_in_flight=_older_unposted(ping, others, PingKind.INCIDENT_UPDATE),
+            card_update_in_flight=_older_update(ping, others, PingKind.INCIDENT_UPDATE, PingState.SENDING),
+            card_update_covered=_older_update(ping, others, PingKind.INCIDENT_UPDATE, PingState.PLANNED),
             leads=tuple(desk_leads(session, incident.desk)),
             incident=incident_view(session, incident, self.desks),
         )

@@ -19,6 +19,8 @@ from storage.pings import SUPERSEDED  # the store counts missed pings by this re
 from storage.vocabulary import DEADLINE_KINDS, PingKind
 
 WAIT_FOR_PARENT_SECONDS = 20.0
+# An update whose message an older, not yet rendered update will show as it is then: not needed.
+COVERED = "covered by an older update still to go out"
 
 
 @dataclass
@@ -66,7 +68,8 @@ class PingFacts:
     missed: int = 0  # earlier deadline pings of the plan that never went out
     slack_refused: bool = False  # earlier attempts failed at Slack
     card_pending: bool = False  # the card is still owed
-    card_update_in_flight: bool = False  # an older update of the card is still to go out
+    card_update_in_flight: bool = False  # an older update of the card is being posted
+    card_update_covered: bool = False  # an older update, not yet rendered, will show the latest state
     confirmation_pending: bool = False
     leads: tuple[str, ...] = field(default_factory=tuple)
     # An incident's own rows: the incident as it is now. For them `card_ts` is the incident message,
@@ -114,6 +117,8 @@ def _card_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rende
         if facts.card_pending:
             return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
         return Skip("the card could not be posted")
+    if facts.card_update_covered:
+        return Skip(COVERED)
     if facts.card_update_in_flight:
         # Updates of a card go out oldest first, one at a time: none lands after a later one.
         return Skip("waiting for an older update of the card", 0.0)
@@ -288,6 +293,8 @@ def _incident_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> R
         if facts.card_pending:  # it may be in flight with an older state: update it once it is posted
             return Skip("waiting for the incident message", 1.0)
         return Skip("the incident message could not be posted")
+    if facts.card_update_covered:
+        return Skip(COVERED)
     if facts.card_update_in_flight:
         return Skip("waiting for an older update of the incident message", 0.0)
     text, blocks = incident_views.incident_message(_incident_of(facts))
