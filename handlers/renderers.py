@@ -170,11 +170,9 @@ def _escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered
 
 
 def _page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    contacts = config.contacts.get(facts.ticket.desk)
-    oncall = contacts.oncall if contacts else None
-    target = oncall or (facts.leads[0] if facts.leads else facts.queue_channel)
     note = late_note(facts, now, config)
-    return Message(target, views.page_text(facts.ticket, config.support_phone) + note, late=bool(note))
+    text = views.page_text(facts.ticket, config.support_phone) + note
+    return Message(_oncall(facts, config), text, late=bool(note))
 
 
 def _lead_alert(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
@@ -249,8 +247,16 @@ def _report(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
 
 
 def _who(facts: PingFacts, config: DeskConfig) -> str:
-    contacts = config.contacts.get(facts.ticket.desk)
+    """The desk's leads, to mention on a breach or an escalation (a ticket's or an incident's)."""
+    contacts = config.contacts.get((facts.incident or facts.ticket).desk)
     return views.mentions(facts.leads, contacts.lead_group if contacts else None)
+
+
+def _oncall(facts: PingFacts, config: DeskConfig) -> str:
+    """Where a page goes: the desk's on-call, else its first lead, else the queue channel."""
+    contacts = config.contacts.get((facts.incident or facts.ticket).desk)
+    oncall = contacts.oncall if contacts else None
+    return oncall or (facts.leads[0] if facts.leads else facts.queue_channel)
 
 
 RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]] = {
@@ -302,13 +308,9 @@ def _incident_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> R
 
 
 def _incident_page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    view = _incident_of(facts)
-    contacts = config.contacts.get(view.desk)
-    target = (contacts.oncall if contacts else None) or (
-        facts.leads[0] if facts.leads else facts.queue_channel
-    )
     note = late_note(facts, now, config)
-    return Message(target, incident_views.page_text(view, config.support_phone) + note, late=bool(note))
+    text = incident_views.page_text(_incident_of(facts), config.support_phone) + note
+    return Message(_oncall(facts, config), text, late=bool(note))
 
 
 def _incident_warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
@@ -324,20 +326,15 @@ def _incident_warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Re
 def _incident_breach(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = late_note(facts, now, config)
     view = _incident_of(facts)
-    text = incident_views.breach_text(view, _incident_who(facts, config), now, note)
+    text = incident_views.breach_text(view, _who(facts, config), now, note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 
 def _incident_escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = late_note(facts, now, config)
     view = _incident_of(facts)
-    text = incident_views.escalation_text(view, facts.seq, _incident_who(facts, config), now, note)
+    text = incident_views.escalation_text(view, facts.seq, _who(facts, config), now, note)
     return Message(facts.queue_channel, text, late=bool(note))
-
-
-def _incident_who(facts: PingFacts, config: DeskConfig) -> str:
-    contacts = config.contacts.get(_incident_of(facts).desk)
-    return views.mentions(facts.leads, contacts.lead_group if contacts else None)
 
 
 INCIDENT_RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]] = {
