@@ -143,8 +143,10 @@ def test_a_fourth_links_without_a_card_and_the_message_is_updated(desk: Desk) ->
     assert "T-4" in json.dumps(message["blocks"]) and "4 tickets from 4 companies" in message["text"]
     assert "support is treating it as one incident (I-1)" in confirmation_of(desk, fourth.id or 0)
     assert len(pages(desk)) == 1
-    queue = reply(desk, "queue", "UAGENT1")
-    assert queue.startswith("Queue")
+    _, queue = blocks_of(desk, "queue", "UAGENT1")
+    shown = json.dumps(queue)
+    assert ":rotating_light:" in shown and "4 tickets from 4 companies" in shown  # the incident heads it
+    assert ":link: I-1" in shown  # and its tickets are marked with it
     # The partner's messages in a linked ticket's thread reach the incident message's thread.
     ticket = ticket_now(desk, fourth.id or 0)
     desk.slack.event(
@@ -350,6 +352,25 @@ def test_the_incident_buttons_do_what_the_commands_do(desk: Desk) -> None:
     desk.settle()
     assert incidents(desk)[0].status == "resolved"
     assert {t.status for t in tickets(desk)} == {"resolved"}
+
+
+def test_the_update_button_asks_for_the_text_and_sends_it_to_every_partner(desk: Desk) -> None:
+    storm(desk, 3)
+    desk.tick()
+    forms = len(desk.fake.calls_to("views.open"))
+    assert desk.slack.button(incident_views.UPDATE_ACTION, "I-1", "UAGENT1").status_code == 200
+    form = desk.fake.wait_for("views.open", forms + 1)[-1]["view"]
+    assert form["callback_id"] == incident_views.UPDATE_CALLBACK
+    empty = desk.slack.view_submission(submitted(form, {"text": " "}), "UAGENT1", view_id="VUPD0")
+    assert empty.json()["errors"]["text"].startswith("Please write the update")
+    text = "Carrier routes restored\nfor most regions"
+    answered = desk.slack.view_submission(submitted(form, {"text": text}), "UAGENT1", view_id="VUPD1")
+    assert answered.status_code == 200 and answered.text == ""
+    desk.settle()
+    desk.tick()
+    for ticket in tickets(desk):
+        said = [t for t in thread_of(desk, ticket.id or 0) if "Carrier routes restored" in t]
+        assert len(said) == 1 and "\nfor most regions" in said[0]
 
 
 # --- decided in the database ------------------------------------------------------------------------------
