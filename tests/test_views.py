@@ -7,7 +7,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from handlers import rules, views
+from handlers import incident_views, rules, views
 
 NOW = pendulum.parse("2026-11-24T10:00:00+01:00")
 
@@ -108,3 +108,48 @@ def test_escape_and_cut() -> None:
     cut = rules.cut(rules.escape("&" * 100), 20)
     assert cut.endswith("… (cut)") and "&amp" not in cut.replace("&amp;", "")
     assert rules.clean("a\x00b\x1bc ") == "abc"
+
+
+def incident(lines: int, **changes: object) -> incident_views.IncidentView:
+    values: dict[str, object] = dict(
+        ref="I-3",
+        desk="cet",
+        desk_label="CET",
+        timezone="Europe/Rome",
+        reason="cloud_unreachable",
+        status="open",
+        opened_at=NOW,
+        due_at=NOW.add(minutes=30),
+        latest_update="<!channel> " + "restoring " * 400,
+        link="https://slack.example/archives/CTECH/p1",
+        tickets=tuple(
+            incident_views.IncidentLine(
+                f"T-{n}", f"Partner <{n}> & co " * 3, "<!here> cloud gone " * 10, NOW, "open"
+            )
+            for n in range(lines)
+        ),
+    )
+    values.update(changes)
+    return incident_views.IncidentView(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("lines", [1, 20, 500])
+@pytest.mark.parametrize("status", ["open", "claimed", "resolved"])
+def test_the_incident_message_is_valid_escaped_and_within_limits(lines: int, status: str) -> None:
+    changes: dict[str, object] = {}
+    if status == "claimed":
+        changes = {"claimant": "UAGENT1"}
+    if status == "resolved":
+        changes = {"status": "resolved", "resolved_by": "UAGENT1", "resolution_note": "fixed " * 600}
+    text, blocks = incident_views.incident_message(incident(lines, **changes))
+    validate_blocks(blocks)
+    shown = str(blocks)
+    assert "<!here>" not in shown and "<!channel>" not in shown and "Partner &lt;0&gt;" in shown
+    assert f"{lines} ticket" in text
+    if lines == 500:
+        assert "…and 400 more" in shown
+    buttons = [b for b in blocks if b["type"] == "actions"]
+    assert (buttons == []) == (status == "resolved")
+    validate_view(incident_views.update_modal("I-3", "CTECH"))
+    validate_view(incident_views.resolve_modal("I-3", "CTECH"))
+    validate_blocks(incident_views.incidents_blocks([incident(lines)] * 30, NOW))
