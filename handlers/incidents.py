@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from handlers import incident_views, rules, views
@@ -89,9 +90,17 @@ def join_or_open(session: Session, desk: ops.Desk, ticket: Ticket, now: datetime
     if len({t.partner_id for t in matches}) < config.incident_min_tickets:
         return None
     due_at = min(t.due_at for t in matches)
-    incident = incident_store.create_incident(
-        session, ticket.desk, ticket.queue, reason, ticket.queue_channel, now, due_at
-    )
+    try:
+        with session.begin_nested():
+            incident = incident_store.create_incident(
+                session, ticket.desk, ticket.queue, reason, ticket.queue_channel, now, due_at
+            )
+    except IntegrityError:  # opened meanwhile after all (the unique key, behind the watch row): join it
+        opened = incident_store.open_incident_for(session, ticket.desk, reason, joining=True)
+        if opened is None:
+            raise
+        _join(session, desk, opened, ticket, now)
+        return Joined(opened, opened=False)
     assert incident.id is not None
     incident_store.link(session, incident.id, [t.id or 0 for t in matches])
     earlier = [t for t in matches if t.id != ticket.id]

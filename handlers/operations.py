@@ -25,12 +25,13 @@ from handlers.sla import (
     deadline_plan,
     first_response_window,
 )
+from storage import incidents as incident_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.models import Partner, Ticket
 from storage.pings import PlannedPing
 from storage.tickets import ChangeResult
-from storage.vocabulary import PingKind, Queue, TicketClass, TicketStatus
+from storage.vocabulary import IncidentStatus, PingKind, Queue, TicketClass, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,12 @@ def reopen(session: Session, desk: Desk, ticket: Ticket, actor: Actor, now: date
     if fresh.first_response_at is None:
         calendar, window = _window_of(desk, fresh)
         ping_store.restore_deadline_pings(session, fresh.id or 0, deadline_pings(desk, calendar, window))
+    incident = incident_store.get_incident(session, fresh.incident_id) if fresh.incident_id else None
+    if incident is not None and incident.status == IncidentStatus.RESOLVED:
+        # Its incident is over: the ticket is handled on its own now, with a card of its own.
+        incident_store.unlink(session, incident.id or 0, fresh.id or 0)
+        ping_store.owe(session, fresh.id or 0, PingKind.CARD, now, once=True)
+        fresh = ticket_store.get_ticket(session, ticket.id or 0) or fresh
     _changed(
         session,
         ticket,

@@ -18,6 +18,7 @@ from bot.desks import build_desks
 from handlers import incident_views, reports
 from handlers import operations as ops
 from handlers.config import DeskConfig
+from storage import incidents as incident_store
 from storage.db import make_engine, migrate, session_scope
 from storage.directory import member_by_slack_id
 from storage.models import Incident, Partner, Ping, Ticket
@@ -443,3 +444,37 @@ def test_reports_count_incidents_their_tickets_and_time_to_claim(desk: Desk) -> 
     assert json.loads(reports.as_json(rows, day, day, found))["incidents"][0]["linked"] == 4
     _, blocks = blocks_of(desk, "report 2026-11-24..2026-11-24", "UAGENT1")
     assert "Mass incidents" in json.dumps(blocks)
+
+
+def test_a_ticket_reopened_after_its_incident_is_resolved_gets_a_card_of_its_own(desk: Desk) -> None:
+    storm(desk, 4)
+    desk.tick()
+    reply(desk, "incident I-1 resolve Routing fixed", "UAGENT1")
+    desk.settle()
+    desk.tick()
+    assert ticket_now(desk, 4).card_ts is None
+    assert reply(desk, "reopen T-4", "UP004") == "T-4 is open again."
+    desk.settle()
+    desk.tick()
+    reopened = ticket_now(desk, 4)
+    assert reopened.incident_id is None and reopened.card_ts and reopened.status == "open"
+    assert ticket_now(desk, 1).incident_id == 1  # the others stay part of the resolved incident
+
+
+def test_a_second_open_incident_is_refused_by_the_store_and_the_filing_joins_the_first(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unique key behind the watch row: should a filing ever miss the open incident, it joins it."""
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    seed(engine)
+    add_companies(engine, 5)
+    with session_scope(engine) as session:  # open already, though this filing will not see it
+        incident_store.create_incident(session, "cet", "tech", "cloud_unreachable", "CTECH", FILED, FILED)
+    monkeypatch.setattr(incident_store, "open_incident_or_turn", lambda *args, **kwargs: None)
+    for number in (1, 2, 3):
+        _file_as(engine, f"UP{number:03d}", f"K{number}")  # the third would open a second one
+    with session_scope(engine) as session:
+        assert len(session.exec(select(Incident)).all()) == 1
+        assert session.exec(select(Ticket.incident_id).order_by(Ticket.id)).all() == [None, None, 1]
+    engine.dispose()
