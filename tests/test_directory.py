@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
+from handlers.filing import FORM_LOCK_WAIT_MS
 from storage.db import session_scope
 from storage.directory import (
     DirectoryError,
@@ -167,8 +168,10 @@ def test_a_lookalike_of_a_stored_company_is_refused(engine: Engine) -> None:
 
 @pytest.mark.heavy
 def test_a_big_import_holds_the_write_lock_only_briefly(sqlite_url: str) -> None:
-    """100,000 members: no write transaction of the import lasts half a second, and a writer that tries
-    all along is never kept waiting long (its wait includes sharing the CPU with the import)."""
+    """100,000 members: no write transaction of the import lasts long, and a writer that tries all along
+    is never kept waiting as long as a form may wait for a lock (1.5 s), so no filing is answered busy.
+    Alone both stay far under these bounds, which leave room for a CI machine whose two cores are busy
+    with the other tests (the writer's wait includes sharing the CPU with the import)."""
     import threading
     import time
 
@@ -198,6 +201,6 @@ def test_a_big_import_holds_the_write_lock_only_briefly(sqlite_url: str) -> None
         done.set()
         probe.join()
     assert result["members_added"] == 100_000 and counts(engine) == (1, 100_000)
-    assert len(writes) > 50 and max(writes) < 0.5, f"longest write transaction {max(writes):.3f} s"
-    assert len(waits) > 10 and max(waits) < 1.0, f"longest wait {max(waits):.3f} s"
+    assert len(writes) > 50 and max(writes) < 1.0, f"longest write transaction {max(writes):.3f} s"
+    assert len(waits) > 10 and max(waits) < FORM_LOCK_WAIT_MS / 1000, f"longest wait {max(waits):.3f} s"
     engine.dispose()
