@@ -322,6 +322,9 @@ class Deliverer:
         if kind in DEADLINE_KINDS:
             later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
         others = [p for p in ping_store.incident_pings(session, incident.id or 0) if p.id != ping.id]
+        payload = {}
+        if kind is PingKind.PAGE:  # the on-call may have been paged for some of its tickets already
+            payload["paged"] = [f"T-{n}" for n in incident_store.paged_already(session, incident.id or 0)]
         return PingFacts(
             kind=kind,
             seq=ping.seq,
@@ -334,6 +337,7 @@ class Deliverer:
             filer_channel=None,
             filer_thread_ts=None,
             outside_hours=False,
+            payload=payload,
             answered=incident.claimant_user_id is not None or incident.status == IncidentStatus.RESOLVED,
             later_due=later_due,
             missed=missed,

@@ -150,10 +150,15 @@ def _open_link(view: IncidentView) -> str:
     return f" <{view.link}|Open {view.ref}>" if view.link else ""
 
 
-def page_text(view: IncidentView, phone: str) -> str:
+def page_text(view: IncidentView, phone: str, paged_already: Sequence[str] = ()) -> str:
+    """`paged_already`: its tickets the on-call was paged for before the incident opened."""
+    earlier = ""
+    if paged_already:
+        shown = ", ".join(paged_already[:10]) + (" …" if len(paged_already) > 10 else "")
+        earlier = f" You were paged for {shown} before it opened: part of it."
     return (
         f":pager: *Mass incident {view.ref}*: {reason_words(view.reason)}, {size_words(view)} so far "
-        f"({view.desk_label} desk). First response due "
+        f"({view.desk_label} desk).{earlier} First response due "
         f"{desk_time(view.due_at, view.timezone, view.desk_label)}. Claim it from the incident message, "
         f"or `/ticket incident {view.ref} claim`. Partners may phone {escape(phone)}.{_open_link(view)}"
     )

@@ -309,7 +309,8 @@ def _incident_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> R
 
 def _incident_page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = late_note(facts, now, config)
-    text = incident_views.page_text(_incident_of(facts), config.support_phone) + note
+    paged = facts.payload.get("paged") or []
+    text = incident_views.page_text(_incident_of(facts), config.support_phone, paged) + note
     return Message(_oncall(facts, config), text, late=bool(note))
 
 

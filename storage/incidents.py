@@ -19,8 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from storage.models import Incident, IncidentWatch, Partner, Ticket
-from storage.vocabulary import OPEN_STATES, IncidentStatus, TicketClass, TicketStatus
+from storage.models import Incident, IncidentWatch, Partner, Ping, Ticket
+from storage.vocabulary import OPEN_STATES, IncidentStatus, PingKind, PingState, TicketClass, TicketStatus
 
 
 def open_key(desk: str, reason: str) -> str:
@@ -147,6 +147,21 @@ def linked_with_companies(session: Session, incident_id: int) -> list[tuple[Tick
         .order_by(col(Ticket.id))
     )
     return [(ticket, name) for ticket, name in session.exec(query)]
+
+
+def paged_already(session: Session, incident_id: int) -> list[int]:
+    """Linked tickets whose own page went out before the incident opened (after hours)."""
+    query = (
+        select(Ticket.id)
+        .join(Ping, col(Ping.ticket_id) == col(Ticket.id))
+        .where(
+            Ticket.incident_id == incident_id,
+            Ping.kind == PingKind.PAGE.value,
+            Ping.state == PingState.SENT.value,
+        )
+        .order_by(col(Ticket.id))
+    )
+    return [int(ticket_id) for ticket_id in session.exec(query) if ticket_id]
 
 
 def earliest_open_due(session: Session, incident_id: int) -> datetime | None:

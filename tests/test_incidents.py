@@ -478,3 +478,12 @@ def test_a_second_open_incident_is_refused_by_the_store_and_the_filing_joins_the
         assert len(session.exec(select(Incident)).all()) == 1
         assert session.exec(select(Ticket.incident_id).order_by(Ticket.id)).all() == [None, None, 1]
     engine.dispose()
+
+
+def test_after_hours_the_incident_page_ties_in_the_pages_sent_before_it_opened(desk: Desk) -> None:
+    desk.at("2026-11-25T03:00:00+01:00")  # a Wednesday night: each Critical pages until it is known
+    storm(desk, 4)
+    desk.tick()
+    texts = [p["text"] for p in pages(desk)]
+    assert len(texts) == 3  # T-1 and T-2 paged as they came; then the incident, once
+    assert "*Mass incident I-1*" in texts[-1] and "You were paged for T-1, T-2 before it opened" in texts[-1]
