@@ -7,6 +7,7 @@ Parse, find the incident, call the desk operation (`handlers.incidents`), word i
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,9 @@ from storage import incidents as incident_store
 from storage import tickets as ticket_store
 from storage.db import reading, session_scope, within
 from storage.models import Incident
+from storage.vocabulary import IncidentStatus
 
+log = logging.getLogger(__name__)
 FORM_LOCK_WAIT_MS = 1500  # a form is answered on the form: its store work must end in time
 USAGE = (
     "Usage: `/ticket incident I-3 claim`, `/ticket incident I-3 update TEXT`, "
@@ -76,7 +79,8 @@ def press_incident_button(
 
 @guarded
 def submit_incident_form(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """The Update and Resolve forms: done at once, or the reason shown on the form."""
+    """The Update and Resolve forms: what can be refused is refused on the form; the work itself (one
+    change per linked ticket, hundreds in a storm) runs after the ack, and its outcome is told."""
     runtime = runtime_of(context)
     metadata = json.loads(view.get("private_metadata") or "{}")
     resolving = view.get("callback_id") == incident_views.RESOLVE_CALLBACK
@@ -85,14 +89,59 @@ def submit_incident_form(ack: Ack, view: dict[str, Any], client: WebClient, cont
     text = str(((values.get(field) or {}).get(field) or {}).get("value") or "")
     verb = "resolve" if resolving else "update"
     args = [str(metadata.get("incident") or ""), verb] + ([text] if text.strip() else [])
-    with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
-        who = identify(session, runtime, client, context.user_id or "", lookup=False)
-        reply, done = _run(session, runtime, who, args, key=str(view.get("id") or ""))
-    if not done:
-        ack(response_action="errors", errors={field: reply})
+    user_id = context.user_id or ""
+    with session_scope(reading(within(runtime.engine, FORM_LOCK_WAIT_MS))) as session:
+        who = identify(session, runtime, client, user_id, lookup=False, remember=False)
+        problem = refusal_before(session, who, args)
+    if problem is not None:
+        ack(response_action="errors", errors={field: problem})
         return
     ack()
-    runtime.after_ack(runtime.deliverer.drain)
+    key, channel = str(view.get("id") or ""), str(metadata.get("channel") or "")
+    runtime.after_ack(finish_form, runtime, client, user_id, args, key, channel)
+
+
+def refusal_before(session: Session, who: Who, args: list[str]) -> str | None:
+    """Why a request about an incident can't be done, as far as can be told without doing it."""
+    found = _find(session, who, args)
+    if isinstance(found, str):
+        return found
+    verb = args[1].lower()
+    if found.status == IncidentStatus.RESOLVED:
+        return refusal_text(ops.IncidentRefused(ops.IncidentRefusal.RESOLVED, found), verb)
+    if verb == "update" and not " ".join(args[2:]).strip():
+        return refusal_text(ops.IncidentRefused(ops.IncidentRefusal.EMPTY, found), verb)
+    return None
+
+
+def _find(session: Session, who: Who, args: list[str]) -> Incident | str:
+    """The incident a request names (`I-3 verb …`), or what is wrong with the request."""
+    if not who.is_agent:
+        return "Only support agents can work on incidents."
+    incident_id = ops.parse_incident_id(args[0]) if args else None
+    if incident_id is None or len(args) < 2 or args[1].lower() not in VERBS:
+        return USAGE
+    incident = incident_store.get_incident(session, incident_id)
+    if incident is None:
+        return f"There is no incident I-{incident_id}. `/ticket incidents` lists the open ones."
+    return incident
+
+
+def finish_form(
+    runtime: Runtime, client: WebClient, user_id: str, args: list[str], key: str, channel: str
+) -> None:
+    try:
+        reply = run_incident_command(runtime, client, user_id, args, key)
+    except Exception as error:
+        reply = failure_message(error)
+    try:  # where the button was pressed, else in a direct message
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
+        else:
+            client.chat_postMessage(channel=user_id, text=reply)
+    except Exception as error:  # the work is done and the message shows it; the reply is a courtesy
+        log.warning("could not tell %s how their incident request went: %r", user_id, error)
+    runtime.deliverer.drain()
 
 
 def run_incident_command(runtime: Runtime, client: WebClient, user_id: str, args: list[str], key: str) -> str:
@@ -121,16 +170,11 @@ class Asked:
 
 
 def _run(session: Session, runtime: Runtime, who: Who, args: list[str], key: str) -> tuple[str, bool]:
-    if not who.is_agent:
-        return "Only support agents can work on incidents.", False
-    incident_id = ops.parse_incident_id(args[0]) if args else None
-    verb = args[1].lower() if len(args) > 1 else ""
-    if incident_id is None or verb not in VERBS:
-        return USAGE, False
-    incident = incident_store.get_incident(session, incident_id)
-    if incident is None:
-        return f"There is no incident I-{incident_id}. `/ticket incidents` lists the open ones.", False
-    result = VERBS[verb](Asked(session, runtime, who, incident, args[2:], key))
+    found = _find(session, who, args)
+    if isinstance(found, str):
+        return found, False
+    verb = args[1].lower()
+    result = VERBS[verb](Asked(session, runtime, who, found, args[2:], key))
     if isinstance(result, str):
         return result, False
     if isinstance(result, ops.IncidentRefused):

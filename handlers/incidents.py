@@ -140,11 +140,8 @@ def _join(session: Session, desk: ops.Desk, incident: Incident, ticket: Ticket, 
 def _refresh_due(session: Session, desk: ops.Desk, incident: Incident, now: datetime) -> None:
     """The incident's series is timed by its earliest due open ticket: replanned when that changes."""
     assert incident.id is not None
-    tickets = incident_store.linked_tickets(session, incident.id, open_only=True)
-    if not tickets:
-        return
-    earliest = min(tickets, key=lambda t: t.due_at)
-    if earliest.due_at == incident.due_at:
+    earliest = incident_store.earliest_open_ticket(session, incident.id)
+    if earliest is None or earliest.due_at == incident.due_at:
         return
     incident_store.set_due(session, incident.id, earliest.due_at)
     if incident.claimant_user_id is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -117,6 +118,15 @@ def describe_store_error(error: BaseException) -> str:
     if "connection" in text_of or "could not connect" in text_of or "server closed" in text_of:
         return "store unreachable"
     return f"store error: {str(getattr(error, 'orig', error)).splitlines()[0][:200]}"
+
+
+def expire_rows(session: Session, model: type[Any], ids: Iterable[int]) -> None:
+    """After an UPDATE statement on these rows: the session reads them again when next used. Only
+    them: expiring the whole session would make a loop over hundreds of rows quadratic."""
+    for row_id in ids:
+        loaded = session.identity_map.get(identity_key(model, row_id))
+        if loaded is not None:
+            session.expire(loaded)
 
 
 @contextmanager

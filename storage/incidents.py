@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from storage.db import expire_rows
 from storage.models import Incident, IncidentWatch, Partner, Ping, Ticket
 from storage.vocabulary import OPEN_STATES, IncidentStatus, PingKind, PingState, TicketClass, TicketStatus
 
@@ -114,17 +115,23 @@ def create_incident(
 
 
 def link(session: Session, incident_id: int, ticket_ids: Sequence[int]) -> None:
-    session.execute(update(Ticket).where(col(Ticket.id).in_(ticket_ids)).values(incident_id=incident_id))
-    session.expire_all()
+    session.execute(
+        update(Ticket)
+        .execution_options(synchronize_session=False)
+        .where(col(Ticket.id).in_(ticket_ids))
+        .values(incident_id=incident_id)
+    )
+    expire_rows(session, Ticket, ticket_ids)
 
 
 def unlink(session: Session, incident_id: int, ticket_id: int) -> bool:
     result = session.execute(
         update(Ticket)
+        .execution_options(synchronize_session=False)
         .where(col(Ticket.id) == ticket_id, col(Ticket.incident_id) == incident_id)
         .values(incident_id=None)
     )
-    session.expire_all()
+    expire_rows(session, Ticket, [ticket_id])
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -164,12 +171,10 @@ def paged_already(session: Session, incident_id: int) -> list[int]:
     return [int(ticket_id) for ticket_id in session.exec(query) if ticket_id]
 
 
-def earliest_open_due(session: Session, incident_id: int) -> datetime | None:
-    query = select(func.min(Ticket.due_at)).where(
-        Ticket.incident_id == incident_id, col(Ticket.status).in_(OPEN_STATES)
-    )
-    value = session.exec(query).one()
-    return value if isinstance(value, datetime) or value is None else None
+def earliest_open_ticket(session: Session, incident_id: int) -> Ticket | None:
+    """The incident's open ticket due first: what its deadline series is timed by."""
+    query = select(Ticket).where(Ticket.incident_id == incident_id, col(Ticket.status).in_(OPEN_STATES))
+    return session.exec(query.order_by(col(Ticket.due_at), col(Ticket.id)).limit(1)).first()
 
 
 def open_incidents(session: Session, desk: str | None = None) -> list[Incident]:
@@ -180,8 +185,13 @@ def open_incidents(session: Session, desk: str | None = None) -> list[Incident]:
 
 
 def _change(session: Session, incident_id: int, where: Sequence[Any], values: dict[str, Any]) -> bool:
-    result = session.execute(update(Incident).where(col(Incident.id) == incident_id, *where).values(**values))
-    session.expire_all()
+    result = session.execute(
+        update(Incident)
+        .execution_options(synchronize_session=False)
+        .where(col(Incident.id) == incident_id, *where)
+        .values(**values)
+    )
+    expire_rows(session, Incident, [incident_id])
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -227,6 +237,7 @@ def resolve_any_holder(session: Session, ticket_id: int, agent: str, note: str |
     filed = session.exec(select(Ticket.filed_at).where(Ticket.id == ticket_id)).first()
     result = session.execute(
         update(Ticket)
+        .execution_options(synchronize_session=False)
         .where(col(Ticket.id) == ticket_id, col(Ticket.status).in_(OPEN_STATES))
         .values(
             status=TicketStatus.RESOLVED.value,
@@ -236,7 +247,7 @@ def resolve_any_holder(session: Session, ticket_id: int, agent: str, note: str |
             resolution_seconds=max((at - filed).total_seconds(), 0.0) if filed else None,
         )
     )
-    session.expire_all()
+    expire_rows(session, Ticket, [ticket_id])
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -156,6 +156,7 @@ def _next_seq(session: Session, ticket_id: int, kind: PingKind) -> int:
 def drop_deadline_pings(session: Session, ticket_id: int) -> int:
     result = session.execute(
         update(Ping)
+        .execution_options(synchronize_session=False)
         .where(
             col(Ping.ticket_id) == ticket_id,
             col(Ping.state) == PingState.PLANNED.value,
@@ -472,6 +473,7 @@ def plan_incident_deadlines(session: Session, incident_id: int, plan: Iterable[P
 def drop_incident_deadlines(session: Session, incident_id: int) -> int:
     result = session.execute(
         update(Ping)
+        .execution_options(synchronize_session=False)
         .where(
             col(Ping.incident_id) == incident_id,
             col(Ping.state) == PingState.PLANNED.value,
@@ -488,6 +490,7 @@ def fold_ticket_pings(session: Session, ticket_ids: Sequence[int], reason: str) 
         return 0
     result = session.execute(
         update(Ping)
+        .execution_options(synchronize_session=False)
         .where(
             col(Ping.ticket_id).in_(ticket_ids),
             col(Ping.state) == PingState.PLANNED.value,

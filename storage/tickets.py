@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.db import expire_rows
 from storage.models import AuditEvent, Ticket, TicketStatus
 from storage.vocabulary import OPEN_STATES, Queue
 
@@ -125,8 +126,13 @@ class ChangeResult(StrEnum):
 def _conditional_update(
     session: Session, ticket_id: int, where: Sequence[Any], values: dict[str, Any]
 ) -> bool:
-    result = session.execute(update(Ticket).where(col(Ticket.id) == ticket_id, *where).values(**values))
-    session.expire_all()
+    result = session.execute(
+        update(Ticket)
+        .execution_options(synchronize_session=False)
+        .where(col(Ticket.id) == ticket_id, *where)
+        .values(**values)
+    )
+    expire_rows(session, Ticket, [ticket_id])
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -487,3 +488,24 @@ def test_after_hours_the_incident_page_ties_in_the_pages_sent_before_it_opened(d
     texts = [p["text"] for p in pages(desk)]
     assert len(texts) == 3  # T-1 and T-2 paged as they came; then the incident, once
     assert "*Mass incident I-1*" in texts[-1] and "You were paged for T-1, T-2 before it opened" in texts[-1]
+
+
+@pytest.mark.heavy
+def test_resolving_a_large_incident_from_its_form_is_acknowledged_at_once(desk: Desk) -> None:
+    """The work (a change per linked ticket) runs after the ack; the agent is told how it went."""
+    add_companies(desk.engine, 300, start=9)
+    for number in range(9, 309):
+        _file_as(desk.engine, f"UP{number:03d}", f"KBIG{number}")
+    assert len([t for t in tickets(desk) if t.incident_id == 1]) == 300
+    forms = len(desk.fake.calls_to("views.open"))
+    desk.slack.button(incident_views.RESOLVE_ACTION, "I-1", "UAGENT1")
+    form = desk.fake.wait_for("views.open", forms + 1)[-1]["view"]
+    started = time.monotonic()
+    answered = desk.slack.view_submission(submitted(form, {"note": "Fixed"}), "UAGENT1", view_id="VBIG")
+    assert answered.status_code == 200 and answered.text == "" and time.monotonic() - started < 1.0
+    told = desk.fake.wait_for("chat.postEphemeral", 1, timeout=30, user="UAGENT1")
+    assert (
+        told[-1]["text"]
+        == "I-1 is resolved, and with it 300 linked tickets; each partner has been told once."
+    )
+    assert {t.status for t in tickets(desk)} == {"resolved"}
