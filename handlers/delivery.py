@@ -274,6 +274,9 @@ class Deliverer:
         if kind in DEADLINE_KINDS:
             later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
         others = [p for p in ping_store.pings_for(session, ticket.id or 0) if p.id != ping.id]
+        # Read again after its pings: a card recorded as posted has its ts on the ticket by now (both are
+        # written in one transaction), so "posted, but no ts" is never seen half-way.
+        session.refresh(ticket)
         pending = {p.kind for p in others if p.state in UNPOSTED}
         copy = next((p for p in others if p.id == payload.get("copy")), None)
         card_ts, card_pending, via_incident = ticket.card_ts, PingKind.CARD in pending, False
@@ -322,6 +325,7 @@ class Deliverer:
         if kind in DEADLINE_KINDS:
             later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
         others = [p for p in ping_store.incident_pings(session, incident.id or 0) if p.id != ping.id]
+        session.refresh(incident)  # after its pings, as with a ticket's card (see `_facts`)
         payload = {}
         if kind is PingKind.PAGE:  # the on-call may have been paged for some of its tickets already
             payload["paged"] = [f"T-{n}" for n in incident_store.paged_already(session, incident.id or 0)]

@@ -87,6 +87,10 @@ def own_database(server_url: str) -> Iterator[str]:
     try:
         yield f"{server}/{name}"
     finally:
+        if os.environ.get("STORM_KEEP_DB"):  # for a look afterwards
+            print(f"kept database {name}")
+            admin.dispose()
+            return
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
