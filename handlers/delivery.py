@@ -342,7 +342,9 @@ class Deliverer:
             filer_thread_ts=None,
             outside_hours=False,
             payload=payload,
-            answered=incident.claimant_user_id is not None or incident.status == IncidentStatus.RESOLVED,
+            answered=incident.claimant_user_id is not None
+            or incident.status == IncidentStatus.RESOLVED
+            or incident_store.earliest_unanswered_ticket(session, incident.id or 0) is None,
             later_due=later_due,
             missed=missed,
             slack_refused=ping.attempts > 1

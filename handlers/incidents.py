@@ -89,7 +89,9 @@ def join_or_open(session: Session, desk: ops.Desk, ticket: Ticket, now: datetime
     matches = incident_store.unlinked_matches(session, ticket.desk, reason, since)
     if len({t.partner_id for t in matches}) < config.incident_min_tickets:
         return None
-    due_at = min(t.due_at for t in matches)
+    # Timed by the earliest due ticket nobody has answered yet (an opener may have been claimed already).
+    unanswered = [t for t in matches if t.first_response_at is None]
+    due_at = min(t.due_at for t in unanswered or matches)
     try:
         with session.begin_nested():
             incident = incident_store.create_incident(
@@ -112,10 +114,10 @@ def join_or_open(session: Session, desk: ops.Desk, ticket: Ticket, now: datetime
         )
     ping_store.owe_for_incident(session, incident.id, PingKind.INCIDENT, now, "message")
     ping_store.owe_for_incident(session, incident.id, PingKind.PAGE, now, "page")
-    earliest = min(matches, key=lambda t: t.due_at)
-    ping_store.plan_incident_deadlines(
-        session, incident.id, ops.remaining_deadline_pings(desk, earliest, now)
-    )
+    if unanswered:
+        earliest = min(unanswered, key=lambda t: t.due_at)
+        series = ops.remaining_deadline_pings(desk, earliest, now)
+        ping_store.plan_incident_deadlines(session, incident.id, series)
     companies = len({t.partner_id for t in matches})
     for linked in matches:
         ticket_store.audit(session, linked.id, "sla-desk", "incident_linked", now, incident=incident.ref)
@@ -140,9 +142,9 @@ def _join(session: Session, desk: ops.Desk, incident: Incident, ticket: Ticket, 
 def _refresh_due(session: Session, desk: ops.Desk, incident: Incident, now: datetime) -> None:
     """The incident's series is timed by its earliest due open ticket: replanned when that changes."""
     assert incident.id is not None
-    earliest = incident_store.earliest_open_ticket(session, incident.id)
+    earliest = incident_store.earliest_unanswered_ticket(session, incident.id)
     if earliest is None or earliest.due_at == incident.due_at:
-        return
+        return  # (nobody waiting: the series' pings find the incident answered when they fall due)
     incident_store.set_due(session, incident.id, earliest.due_at)
     if incident.claimant_user_id is None:
         plan = ops.remaining_deadline_pings(desk, earliest, now)
@@ -241,11 +243,13 @@ def unlink(
     if not incident_store.unlink(session, incident.id, ticket.id):
         return IncidentRefused(IncidentRefusal.NOT_LINKED, incident)
     fresh = ticket_store.get_ticket(session, ticket.id) or ticket
-    if fresh.status != TicketStatus.RESOLVED and fresh.first_response_at is None:
-        ping_store.replan_deadline_pings(session, ticket.id, ops.remaining_deadline_pings(desk, fresh, now))
-    if ping_store.owe(session, ticket.id, PingKind.CARD, now, once=True) is None:
-        ping_store.owe(session, ticket.id, PingKind.CARD_UPDATE, now)  # it had a card: it changes
-    _tell(session, fresh, now, incident_views.unlinked_notice(ticket.ref, incident.ref))
+    if fresh.status != TicketStatus.RESOLVED:  # a resolved ticket just leaves the list
+        if fresh.first_response_at is None:
+            plan = ops.remaining_deadline_pings(desk, fresh, now)
+            ping_store.replan_deadline_pings(session, ticket.id, plan)
+        if ping_store.owe(session, ticket.id, PingKind.CARD, now, once=True) is None:
+            ping_store.owe(session, ticket.id, PingKind.CARD_UPDATE, now)  # it had a card: it changes
+        _tell(session, fresh, now, incident_views.unlinked_notice(ticket.ref, incident.ref))
     ticket_store.audit(session, ticket.id, actor.user_id, "incident_unlinked", now, incident=incident.ref)
     _refresh_due(session, desk, incident, now)
     ping_store.owe_incident_update(session, incident.id, now)

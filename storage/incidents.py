@@ -171,9 +171,13 @@ def paged_already(session: Session, incident_id: int) -> list[int]:
     return [int(ticket_id) for ticket_id in session.exec(query) if ticket_id]
 
 
-def earliest_open_ticket(session: Session, incident_id: int) -> Ticket | None:
-    """The incident's open ticket due first: what its deadline series is timed by."""
-    query = select(Ticket).where(Ticket.incident_id == incident_id, col(Ticket.status).in_(OPEN_STATES))
+def earliest_unanswered_ticket(session: Session, incident_id: int) -> Ticket | None:
+    """The incident's open, unanswered ticket due first: what its deadline series is timed by."""
+    query = select(Ticket).where(
+        Ticket.incident_id == incident_id,
+        col(Ticket.status).in_(OPEN_STATES),
+        col(Ticket.first_response_at).is_(None),
+    )
     return session.exec(query.order_by(col(Ticket.due_at), col(Ticket.id)).limit(1)).first()
 
 

@@ -89,10 +89,9 @@ def own_database(server_url: str) -> Iterator[str]:
     finally:
         if os.environ.get("STORM_KEEP_DB"):  # for a look afterwards
             print(f"kept database {name}")
-            admin.dispose()
-            return
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        else:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

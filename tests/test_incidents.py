@@ -509,3 +509,27 @@ def test_resolving_a_large_incident_from_its_form_is_acknowledged_at_once(desk: 
         == "I-1 is resolved, and with it 300 linked tickets; each partner has been told once."
     )
     assert {t.status for t in tickets(desk)} == {"resolved"}
+
+
+def test_the_series_is_timed_by_the_earliest_ticket_nobody_has_answered(desk: Desk) -> None:
+    critical(desk, "UP001")
+    reply(desk, "claim T-1", "UAGENT2")  # answered on its own before anyone saw the outage
+    desk.at("2026-11-24T10:05:00+01:00")
+    critical(desk, "UP002")
+    third = critical(desk, "UP003")
+    [incident] = incidents(desk)
+    assert incident.due_at == third.due_at == ticket_now(desk, 2).due_at  # 10:35, not T-1's 10:30
+
+
+def test_unlinking_a_resolved_ticket_gives_it_no_card(desk: Desk) -> None:
+    storm(desk, 4)
+    desk.tick()
+    reply(desk, "resolve T-4 Not the outage after all", "UAGENT1")  # not claimed: refused
+    reply(desk, "claim T-4", "UAGENT1")
+    reply(desk, "resolve T-4 Not the outage after all", "UAGENT1")
+    desk.settle()
+    assert ticket_now(desk, 4).status == "resolved"
+    assert reply(desk, "incident I-1 unlink T-4", "UAGENT1").startswith("T-4 is no longer part of I-1")
+    desk.settle()
+    desk.tick()
+    assert ticket_now(desk, 4).card_ts is None and ticket_now(desk, 4).incident_id is None
