@@ -135,14 +135,10 @@ def owe(
         ping = Ping(
             ticket_id=ticket_id, kind=kind.value, seq=seq, planned_at=at, next_attempt_at=at, text=text
         )
-        try:
-            with session.begin_nested():  # another process may take the same seq at the same moment
-                session.add(ping)
-        except IntegrityError:
-            if once:
-                return None
-            continue
-        return ping
+        if _added(session, ping):  # another process may take the same seq at the same moment
+            return ping
+        if once:
+            return None
     raise RuntimeError(f"could not number a {kind} for ticket {ticket_id}")
 
 
@@ -349,12 +345,10 @@ def owe_once(
             next_attempt_at=at,
             text=text,
         )
-        try:
-            with session.begin_nested():  # the same event may be handled by two threads or processes
-                session.add(ping)
-        except IntegrityError:
-            continue  # the same message owed meanwhile (then it is owed already), or the same seq
-        return ping
+        # The same event may be handled by two threads or processes: the same message owed meanwhile
+        # (then it is owed already, seen on the next round), or the same seq taken.
+        if _added(session, ping):
+            return ping
     raise RuntimeError(f"could not owe a {kind} for {source}")
 
 
@@ -422,12 +416,17 @@ def owe_for_incident(
         next_attempt_at=at,
         text=text,
     )
+    return ping if _added(session, ping) else None  # or owed meanwhile by another transaction
+
+
+def _added(session: Session, ping: Ping) -> bool:
+    """Inserted, unless a row with the same key got there first (another transaction's)."""
     try:
         with session.begin_nested():
             session.add(ping)
     except IntegrityError:
-        return None  # owed meanwhile by another transaction
-    return ping
+        return False
+    return True
 
 
 def owe_incident_update(session: Session, incident_id: int, at: datetime) -> Ping | None:
