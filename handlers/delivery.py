@@ -45,6 +45,8 @@ TICKETLESS = (PingKind.DIRECT, PingKind.REPORT, PingKind.DIGEST)  # rows that ma
 ALREADY_DONE = frozenset({"already_reacted", "message_not_found"})
 # A turn of a channel's pace within this many seconds is waited for; a later one is tried again then.
 LONGEST_PACE_WAIT_SECONDS = 1.5
+# Messages whose permalink is asked for once they are posted, and kept.
+LINKED_KINDS = (PingKind.CARD, PingKind.CONFIRMATION, PingKind.INCIDENT)
 # What a direct message that belongs to no ticket renders against.
 NO_TICKET = TicketView(
     ref="", queue="", klass=None, topic=None, subject="", description="", product=None,
@@ -76,6 +78,18 @@ class Outcome:
     ticket_id: int = 0
     incident_id: int = 0
     permalink: str | None = None
+
+
+def _slack_refused(ping: Ping) -> bool:
+    """Earlier attempts failed at Slack (not merely waited for their turn or their parent)."""
+    return ping.attempts > 1 and bool(ping.last_error) and "waiting" not in (ping.last_error or "")
+
+
+def _incident_answered(session: Any, incident: Any) -> bool:
+    """Nobody is waiting: the incident is claimed or resolved, or each of its tickets is answered."""
+    if incident.claimant_user_id is not None or incident.status == IncidentStatus.RESOLVED:
+        return True
+    return incident_store.earliest_unanswered_ticket(session, incident.id or 0) is None
 
 
 def _older_update(ping: Ping, others: list[Ping], kind: PingKind, state: PingState) -> bool:
@@ -156,10 +170,6 @@ class Deliverer:
             delivered += self.deliver_due(incident_id=incident_id)
         return delivered
 
-    def deliver_for_incident(self, incident_id: int) -> int:
-        """What one incident owes now: its message, page and updates, right after a change."""
-        return self.deliver_due(incident_id=incident_id)
-
     def plan_digests(self) -> int:
         """The weekly digests that are due, owed once whichever process asks first."""
         channels = {desk: c.report_channel for desk, c in self.config.contacts.items() if c.report_channel}
@@ -218,11 +228,7 @@ class Deliverer:
             ping.ticket_id or 0,
             ping.incident_id or 0,
         )
-        if outcome.state is State.SENT and ping.kind in (
-            PingKind.CARD,
-            PingKind.CONFIRMATION,
-            PingKind.INCIDENT,
-        ):
+        if outcome.state is State.SENT and ping.kind in LINKED_KINDS:
             outcome.permalink = self._permalink(outcome.channel, outcome.ts)
         return outcome
 
@@ -305,9 +311,7 @@ class Deliverer:
             answered=ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED,
             later_due=later_due,
             missed=missed,
-            slack_refused=ping.attempts > 1
-            and bool(ping.last_error)
-            and "waiting" not in (ping.last_error or ""),
+            slack_refused=_slack_refused(ping),
             card_pending=card_pending,
             card_update_in_flight=_older_update(ping, others, PingKind.CARD_UPDATE, PingState.SENDING),
             card_update_covered=_older_update(ping, others, PingKind.CARD_UPDATE, PingState.PLANNED),
@@ -342,14 +346,10 @@ class Deliverer:
             filer_thread_ts=None,
             outside_hours=False,
             payload=payload,
-            answered=incident.claimant_user_id is not None
-            or incident.status == IncidentStatus.RESOLVED
-            or incident_store.earliest_unanswered_ticket(session, incident.id or 0) is None,
+            answered=kind in DEADLINE_KINDS and _incident_answered(session, incident),
             later_due=later_due,
             missed=missed,
-            slack_refused=ping.attempts > 1
-            and bool(ping.last_error)
-            and "waiting" not in (ping.last_error or ""),
+            slack_refused=_slack_refused(ping),
             card_pending=any(p.kind == PingKind.INCIDENT and p.state in UNPOSTED for p in others),
             card_update_in_flight=_older_update(ping, others, PingKind.INCIDENT_UPDATE, PingState.SENDING),
             card_update_covered=_older_update(ping, others, PingKind.INCIDENT_UPDATE, PingState.PLANNED),

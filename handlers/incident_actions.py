@@ -17,7 +17,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from handlers import incident_views, rules
+from handlers import incident_views
 from handlers import incidents as ops
 from handlers import operations as ticket_ops
 from handlers.common import Who, failure_message, guarded, identify, parse_ticket_id, runtime_of
@@ -231,7 +231,7 @@ def done_text(done: ops.IncidentDone, verb: str, args: list[str]) -> str:
         return f"Update sent to the partners of {tickets} of {ref}, each in their own thread."
     if verb == "resolve":
         return f"{ref} is resolved, and with it {tickets}; each partner has been told once."
-    return f"{rules.escape(args[0][:20]).upper()} is no longer part of {ref}; it has its own card again."
+    return f"T-{parse_ticket_id(args[0])} is no longer part of {ref}; it is handled on its own again."
 
 
 def refusal_text(refused: ops.IncidentRefused, verb: str) -> str:

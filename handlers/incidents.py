@@ -9,7 +9,7 @@ plain values and a session, records what is owed to Slack, and returns what happ
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -22,6 +22,7 @@ from storage import incidents as incident_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.models import Incident, Ticket
+from storage.tickets import ChangeResult
 from storage.vocabulary import INCIDENT_REASONS, IncidentStatus, PingKind, TicketClass, TicketStatus
 
 
@@ -61,7 +62,7 @@ IncidentResult = IncidentDone | IncidentRefused
 class _Verdicts:
     met: int = 0
     breached: int = 0
-    changed: list[int] = field(default_factory=list)
+    changed: int = 0  # linked tickets changed
 
     def count(self, verdict: ops.Verdict | None) -> None:
         if verdict is ops.Verdict.MET:
@@ -175,7 +176,7 @@ def claim(
         verdicts.count(ops.record_first_response(session, ticket, actor.user_id, now, desk))
         _tell(session, ticket, now, notice.format(ref=ticket.ref))
         ticket_store.audit(session, ticket.id, actor.user_id, "claimed", now, incident=incident.ref)
-        verdicts.changed.append(ticket.id or 0)
+        verdicts.changed += 1
     ping_store.owe_incident_update(session, incident.id, now)
     return _done(session, incident, verdicts)
 
@@ -198,7 +199,7 @@ def update(
     for ticket in incident_store.linked_tickets(session, incident.id, open_only=True):
         source = f"{incident.ref}:update:{key}:{ticket.ref}"
         if ping_store.owe_once(session, PingKind.NOTICE, source, now, ticket.id, notice) is not None:
-            verdicts.changed.append(ticket.id or 0)
+            verdicts.changed += 1
     ticket_store.audit(session, None, actor.user_id, "incident_update", now, incident=incident.ref, text=text)
     ping_store.owe_incident_update(session, incident.id, now)
     return _done(session, incident, verdicts)
@@ -219,14 +220,17 @@ def resolve(
     for ticket in incident_store.linked_tickets(session, incident.id, open_only=True):
         # Resolving is an answer too: a ticket nobody had answered gets its first response now.
         verdicts.count(ops.record_first_response(session, ticket, actor.user_id, now, desk))
-        if not incident_store.resolve_any_holder(session, ticket.id or 0, actor.user_id, note, now):
+        resolved = ticket_store.resolve_ticket(
+            session, ticket.id or 0, actor.user_id, note, now, any_holder=True
+        )
+        if resolved is not ChangeResult.DONE:
             continue
         ping_store.drop_deadline_pings(session, ticket.id or 0)
         _tell(session, ticket, now, views.resolved_notice(actor.user_id, ticket.ref, note))
         ticket_store.audit(
             session, ticket.id, actor.user_id, "resolved", now, incident=incident.ref, note=note
         )
-        verdicts.changed.append(ticket.id or 0)
+        verdicts.changed += 1
     ping_store.owe_incident_update(session, incident.id, now)
     return _done(session, incident, verdicts)
 
@@ -253,7 +257,7 @@ def unlink(
     ticket_store.audit(session, ticket.id, actor.user_id, "incident_unlinked", now, incident=incident.ref)
     _refresh_due(session, desk, incident, now)
     ping_store.owe_incident_update(session, incident.id, now)
-    return _done(session, incident, _Verdicts(changed=[ticket.id]))
+    return _done(session, incident, _Verdicts(changed=1))
 
 
 def _tell(session: Session, ticket: Ticket, now: datetime, text: str) -> None:
@@ -265,7 +269,7 @@ def _tell(session: Session, ticket: Ticket, now: datetime, text: str) -> None:
 
 def _done(session: Session, incident: Incident, verdicts: _Verdicts) -> IncidentDone:
     fresh = incident_store.get_incident(session, incident.id or 0) or incident
-    return IncidentDone(fresh, len(verdicts.changed), verdicts.met, verdicts.breached)
+    return IncidentDone(fresh, verdicts.changed, verdicts.met, verdicts.breached)
 
 
 def parse_incident_id(text: str | None) -> int | None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, create_engine
@@ -120,13 +120,23 @@ def describe_store_error(error: BaseException) -> str:
     return f"store error: {str(getattr(error, 'orig', error)).splitlines()[0][:200]}"
 
 
-def expire_rows(session: Session, model: type[Any], ids: Iterable[int]) -> None:
-    """After an UPDATE statement on these rows: the session reads them again when next used. Only
-    them: expiring the whole session would make a loop over hundreds of rows quadratic."""
+def update_rows(
+    session: Session, model: type[Any], ids: Sequence[int], where: Sequence[Any], values: dict[str, Any]
+) -> int:
+    """UPDATE these rows (by id) where `where` holds; how many changed. The session reads them again
+    when next used, and only them: expiring the whole session, or letting SQLAlchemy evaluate the
+    change on every loaded row, would make a loop over hundreds of rows quadratic."""
+    result = session.execute(
+        update(model)
+        .execution_options(synchronize_session=False)
+        .where(model.id.in_(ids), *where)
+        .values(**values)
+    )
     for row_id in ids:
         loaded = session.identity_map.get(identity_key(model, row_id))
         if loaded is not None:
             session.expire(loaded)
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 @contextmanager

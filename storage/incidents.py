@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from storage.db import expire_rows
+from storage.db import update_rows
 from storage.models import Incident, IncidentWatch, Partner, Ping, Ticket
-from storage.vocabulary import OPEN_STATES, IncidentStatus, PingKind, PingState, TicketClass, TicketStatus
+from storage.vocabulary import OPEN_STATES, IncidentStatus, PingKind, PingState, TicketClass
 
 
 def open_key(desk: str, reason: str) -> str:
@@ -115,24 +115,12 @@ def create_incident(
 
 
 def link(session: Session, incident_id: int, ticket_ids: Sequence[int]) -> None:
-    session.execute(
-        update(Ticket)
-        .execution_options(synchronize_session=False)
-        .where(col(Ticket.id).in_(ticket_ids))
-        .values(incident_id=incident_id)
-    )
-    expire_rows(session, Ticket, ticket_ids)
+    update_rows(session, Ticket, ticket_ids, [], {"incident_id": incident_id})
 
 
 def unlink(session: Session, incident_id: int, ticket_id: int) -> bool:
-    result = session.execute(
-        update(Ticket)
-        .execution_options(synchronize_session=False)
-        .where(col(Ticket.id) == ticket_id, col(Ticket.incident_id) == incident_id)
-        .values(incident_id=None)
-    )
-    expire_rows(session, Ticket, [ticket_id])
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    linked = [col(Ticket.incident_id) == incident_id]
+    return bool(update_rows(session, Ticket, [ticket_id], linked, {"incident_id": None}))
 
 
 def get_incident(session: Session, incident_id: int) -> Incident | None:
@@ -189,14 +177,7 @@ def open_incidents(session: Session, desk: str | None = None) -> list[Incident]:
 
 
 def _change(session: Session, incident_id: int, where: Sequence[Any], values: dict[str, Any]) -> bool:
-    result = session.execute(
-        update(Incident)
-        .execution_options(synchronize_session=False)
-        .where(col(Incident.id) == incident_id, *where)
-        .values(**values)
-    )
-    expire_rows(session, Incident, [incident_id])
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(update_rows(session, Incident, [incident_id], where, values))
 
 
 def claim_incident(session: Session, incident_id: int, agent: str, at: datetime) -> bool:
@@ -236,25 +217,6 @@ def set_message(session: Session, incident_id: int, channel: str, ts: str, perma
     )
 
 
-def resolve_any_holder(session: Session, ticket_id: int, agent: str, note: str | None, at: datetime) -> bool:
-    """An incident's resolve: the ticket resolved from any open state; who held it keeps the credit."""
-    filed = session.exec(select(Ticket.filed_at).where(Ticket.id == ticket_id)).first()
-    result = session.execute(
-        update(Ticket)
-        .execution_options(synchronize_session=False)
-        .where(col(Ticket.id) == ticket_id, col(Ticket.status).in_(OPEN_STATES))
-        .values(
-            status=TicketStatus.RESOLVED.value,
-            claimant_user_id=func.coalesce(Ticket.claimant_user_id, agent),
-            resolved_at=at,
-            resolution_note=note,
-            resolution_seconds=max((at - filed).total_seconds(), 0.0) if filed else None,
-        )
-    )
-    expire_rows(session, Ticket, [ticket_id])
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 def opened_between(session: Session, start: datetime, end: datetime, desk: str | None) -> list[Incident]:
     """Incidents opened in [start, end): for reports."""
     query = select(Incident).where(col(Incident.opened_at) >= start, col(Incident.opened_at) < end)
@@ -272,7 +234,3 @@ def linked_counts(session: Session, incident_ids: Sequence[int]) -> dict[int, in
         .group_by(col(Ticket.incident_id))
     )
     return {int(incident_id): int(count) for incident_id, count in session.exec(query) if incident_id}
-
-
-def window_start(now: datetime, minutes: float) -> datetime:
-    return now - timedelta(minutes=minutes)

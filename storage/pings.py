@@ -53,15 +53,20 @@ def _deadline_rows(session: Session, ticket_id: int | None, incident_id: int | N
 def replan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> int:
     """A new SLA window (class change): the old window's unsent pings are dropped, and the new
     window's pings are planned afresh under a new plan number; returns that number."""
-    rows = _deadline_rows(session, ticket_id)
-    for ping in rows:
-        if ping.state == PingState.PLANNED:
-            ping.state, ping.last_error = PingState.DROPPED.value, "replanned"
-            session.add(ping)
+    rows = _drop_unsent_plan(session, _deadline_rows(session, ticket_id))
     number = max((p.plan for p in rows), default=0) + 1
     session.add_all(item.row(ticket_id, number) for item in plan)
     session.flush()
     return number
+
+
+def _drop_unsent_plan(session: Session, rows: list[Ping]) -> list[Ping]:
+    """A plan replaced: its pings not yet posted are dropped (what was posted stays posted)."""
+    for ping in rows:
+        if ping.state == PingState.PLANNED:
+            ping.state, ping.last_error = PingState.DROPPED.value, "replanned"
+            session.add(ping)
+    return rows
 
 
 def restore_deadline_pings(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> int:
@@ -456,11 +461,7 @@ def owe_incident_update(session: Session, incident_id: int, at: datetime) -> Pin
 def plan_incident_deadlines(session: Session, incident_id: int, plan: Iterable[PlannedPing]) -> int:
     """The incident's warning, breach and escalation series; a new plan replaces the unsent old one
     (the earliest due ticket left). Returns the plan's number."""
-    rows = _deadline_rows(session, None, incident_id)
-    for ping in rows:
-        if ping.state == PingState.PLANNED:
-            ping.state, ping.last_error = PingState.DROPPED.value, "replanned"
-            session.add(ping)
+    rows = _drop_unsent_plan(session, _deadline_rows(session, None, incident_id))
     number = max((p.plan for p in rows), default=-1) + 1
     for item in plan:
         key = f"{item.kind.value}:{number}:{item.seq}"

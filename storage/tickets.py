@@ -8,11 +8,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.db import expire_rows
+from storage.db import update_rows
 from storage.models import AuditEvent, Ticket, TicketStatus
 from storage.vocabulary import OPEN_STATES, Queue
 
@@ -126,14 +126,7 @@ class ChangeResult(StrEnum):
 def _conditional_update(
     session: Session, ticket_id: int, where: Sequence[Any], values: dict[str, Any]
 ) -> bool:
-    result = session.execute(
-        update(Ticket)
-        .execution_options(synchronize_session=False)
-        .where(col(Ticket.id) == ticket_id, *where)
-        .values(**values)
-    )
-    expire_rows(session, Ticket, [ticket_id])
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(update_rows(session, Ticket, [ticket_id], where, values))
 
 
 def record_first_response(
@@ -182,20 +175,21 @@ def reassign_ticket(session: Session, ticket_id: int, to_agent: str) -> ChangeRe
 
 
 def resolve_ticket(
-    session: Session, ticket_id: int, agent: str, note: str | None, at: datetime
+    session: Session, ticket_id: int, agent: str, note: str | None, at: datetime, any_holder: bool = False
 ) -> ChangeResult:
-    done = _conditional_update(
-        session,
-        ticket_id,
-        [col(Ticket.status) == TicketStatus.CLAIMED.value, col(Ticket.claimant_user_id) == agent],
-        {
-            "status": TicketStatus.RESOLVED.value,
-            "resolved_at": at,
-            "resolution_note": note,
-            "resolution_seconds": _seconds_since_filing(session, ticket_id, at),
-        },
-    )
-    return _result(session, ticket_id, done)
+    """Resolved by the agent who holds it; `any_holder` (an incident's resolve): from any open state,
+    and whoever held it keeps the credit."""
+    values: dict[str, Any] = {
+        "status": TicketStatus.RESOLVED.value,
+        "resolved_at": at,
+        "resolution_note": note,
+        "resolution_seconds": _seconds_since_filing(session, ticket_id, at),
+    }
+    where = [col(Ticket.status) == TicketStatus.CLAIMED.value, col(Ticket.claimant_user_id) == agent]
+    if any_holder:
+        where = [col(Ticket.status).in_(OPEN_STATES)]
+        values["claimant_user_id"] = func.coalesce(Ticket.claimant_user_id, agent)
+    return _result(session, ticket_id, _conditional_update(session, ticket_id, where, values))
 
 
 def _seconds_since_filing(session: Session, ticket_id: int, at: datetime) -> float | None:
