@@ -18,11 +18,11 @@ from handlers import conversation, rules, views
 from handlers import operations as ops
 from handlers.common import (
     Who,
-    display_name,
     failure_message,
     guarded,
     identify,
     is_agent,
+    look_up,
     no_such_ticket,
     parse_ticket_id,
     runtime_of,
@@ -83,7 +83,7 @@ def submit_resolution(ack: Ack, view: dict[str, Any], client: WebClient, context
     ticket_id = parse_ticket_id(metadata.get("ticket"))
     note = ((view.get("state") or {}).get("values") or {}).get("note", {}).get("note", {}).get("value")
     with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
-        who = identify(session, runtime, client, context.user_id or "", lookup=False)
+        who = identify(session, runtime, context.user_id or "")
         ticket = visible_ticket(session, who, ticket_id or 0)
         if ticket is None:
             ack(response_action="errors", errors={"note": no_such_ticket(who, ticket_id or 0)})
@@ -103,8 +103,9 @@ def run_agent_command(runtime: Runtime, client: WebClient, user_id: str, verb: s
         example = "`/ticket reassign T-42 @agent`" if verb == "reassign" else f"`/ticket {verb} T-42`"
         shown = rules.escape(args[0][:40]) if args else "nothing"
         return f"Please give a ticket id, like {example} (got {shown})."
+    look_up(runtime, user_id, name=verb == "note")  # Slack first: never inside the transaction
     with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, user_id)
+        who = identify(session, runtime, user_id)
         ticket = visible_ticket(session, who, ticket_id)
         if ticket is None:
             return no_such_ticket(who, ticket_id)
@@ -176,7 +177,7 @@ def _reclass(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args:
 def _note(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args: list[str]) -> str:
     if not args:
         return f"Please write the note, like `/ticket note {ticket.ref} Checked the trunk logs`."
-    name = display_name(runtime, who.user_id) or "An agent"
+    name = runtime.names.get(who.user_id) or "An agent"
     result = conversation.post_note(session, ticket, _actor(who), name, " ".join(args), runtime.clock())
     if isinstance(result, ops.Refused):
         return refusal_text(result, "add notes to")

@@ -18,6 +18,7 @@ from handlers.common import (
     failure_message,
     guarded,
     identify,
+    look_up,
     no_such_ticket,
     parse_ticket_id,
     runtime_of,
@@ -110,8 +111,9 @@ def open_form_then_check(
         return
     user_id = command["user_id"]
     try:
+        look_up(runtime, user_id)
         with session_scope(runtime.engine) as session:
-            who = identify(session, runtime, client, user_id)
+            who = identify(session, runtime, user_id)
             # Without a team yet, Customer Care is the least the filer needs.
             refusal = refusal_for(session, runtime, who, queue or Queue.CARE)
         message = None if refusal.allowed else refusal.message
@@ -133,8 +135,9 @@ def _status(
     ticket_id = parse_ticket_id(args[0]) if args else None
     if ticket_id is None:
         return "Please give a ticket id, like `/ticket status T-42`.", None
+    look_up(runtime, user_id)
     with session_scope(reading(runtime.engine)) as session:
-        who = identify(session, runtime, client, user_id, remember=False)
+        who = identify(session, runtime, user_id, remember=False)
         ticket = visible_ticket(session, who, ticket_id)
         if ticket is None:
             return no_such_ticket(who, ticket_id), None
@@ -145,8 +148,9 @@ def _status(
 def _company_list(
     runtime: Runtime, client: WebClient, user_id: str, _args: list[str]
 ) -> tuple[str, list[Any] | None]:
+    look_up(runtime, user_id)
     with session_scope(reading(runtime.engine)) as session:
-        who = identify(session, runtime, client, user_id, remember=False)
+        who = identify(session, runtime, user_id, remember=False)
         if who.partner is None:
             hint = " Agents: `/ticket queue`." if who.is_agent else ""
             return "You are not registered as a member of a partner company." + hint, None
@@ -172,8 +176,9 @@ def _queue(
                 f"Usage: `/ticket queue [tech|care] [{desks}]` (I don't know {rules.escape(word[:40])!r}).",
                 None,
             )
+    look_up(runtime, user_id)
     with session_scope(reading(runtime.engine)) as session:
-        who = identify(session, runtime, client, user_id, remember=False)
+        who = identify(session, runtime, user_id, remember=False)
         if not who.is_agent:
             return "Only support agents can see the queue. `/ticket list` shows your company's tickets.", None
         tickets, total = ticket_store.open_tickets(session, queue, desk, limit=views.MAX_LIST_ROWS)
@@ -209,8 +214,9 @@ def _report(
         )
     except reports.BadPeriod as error:
         return f"{REPORT_USAGE}: {rules.escape(str(error))}", None
+    look_up(runtime, user_id)
     with session_scope(reading(runtime.engine)) as session:
-        who = identify(session, runtime, client, user_id, remember=False)
+        who = identify(session, runtime, user_id, remember=False)
         if not who.is_agent:
             return "Only support agents can see SLA reports.", None
         rows, _ = reports.build_report(session, runtime.desks, first, last, desk, queue, now)

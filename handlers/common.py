@@ -18,7 +18,7 @@ from sqlmodel import Session
 from handlers.rules import FilerFacts, escape, is_certified
 from storage import directory
 from storage import tickets as ticket_store
-from storage.db import describe_store_error, is_lock_timeout
+from storage.db import describe_store_error, is_lock_timeout, reading, session_scope
 from storage.models import Member, Partner, Ticket
 
 if TYPE_CHECKING:
@@ -170,28 +170,34 @@ class Who:
     agent_desk: str | None
 
 
-def identify(
-    session: Session,
-    runtime: Runtime,
-    client: WebClient,
-    user_id: str,
-    *,
-    lookup: bool = True,
-    remember: bool = True,
-) -> Who:
-    """Who is asking. `lookup=False` asks Slack nothing (before an ack): only cached e-mails are used;
-    `remember=False` writes nothing (read-only transactions)."""
+def identify(session: Session, runtime: Runtime, user_id: str, *, remember: bool = True) -> Who:
+    """Who is asking, from the store and what Slack told `look_up` (cached): never a Slack call, so
+    it may run inside a write transaction. `remember=False` writes nothing (read-only transactions)."""
     agent = directory.get_agent(session, user_id)
     is_agent = agent is not None or user_id in runtime.config.agents
     member = directory.member_by_slack_id(session, user_id)
     if member is None and not is_agent:
-        email = _email_of(runtime, client, user_id) if lookup else runtime.emails.get(user_id)
+        email = runtime.emails.get(user_id)
         if email:
             member = directory.member_by_email(session, email)
             if member is not None and remember:
                 directory.remember_slack_id(session, member, user_id)
     partner = directory.get_partner(session, member.partner_id) if member else None
     return Who(user_id, member, partner, is_agent, agent.desk if agent else None)
+
+
+def look_up(runtime: Runtime, user_id: str, *, name: bool = False) -> None:
+    """Ask Slack, before any transaction, what `identify` (the e-mail of someone the directory does
+    not know by id) and attributions (`name`) may need; both are cached. Raises SlackLookupFailed
+    when Slack does not answer in time for an e-mail that is needed."""
+    if name and user_id not in runtime.names:
+        display_name(runtime, user_id)  # one users.info: the e-mail is cached with the name
+    if user_id in runtime.emails or user_id in runtime.config.agents:
+        return
+    with session_scope(reading(runtime.engine)) as session:
+        known = directory.get_agent(session, user_id) or directory.member_by_slack_id(session, user_id)
+    if known is None:
+        _email_of(runtime, user_id)
 
 
 def visible_ticket(session: Session, who: Who, ticket_id: int) -> Ticket | None:
@@ -227,7 +233,7 @@ def display_name(runtime: Runtime, user_id: str) -> str | None:
     return runtime.names[user_id]
 
 
-def _email_of(runtime: Runtime, _client: WebClient, user_id: str) -> str | None:
+def _email_of(runtime: Runtime, user_id: str) -> str | None:
     """The e-mail Slack reports for a user, cached; the client's short timeout bounds a slow Slack."""
     if user_id in runtime.emails:
         return runtime.emails[user_id]

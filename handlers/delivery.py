@@ -35,6 +35,7 @@ from storage import tickets as ticket_store
 from storage.db import session_scope
 from storage.directory import desk_leads
 from storage.models import DEADLINE_KINDS, IncidentStatus, Ping, PingKind, PingState, Ticket, TicketStatus
+from storage.pings import Claimed
 from storage.vocabulary import COPY_KINDS
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ TICKETLESS = (PingKind.DIRECT, PingKind.REPORT, PingKind.DIGEST)  # rows that ma
 ALREADY_DONE = frozenset({"already_reacted", "message_not_found"})
 # A turn of a channel's pace within this many seconds is waited for; a later one is tried again then.
 LONGEST_PACE_WAIT_SECONDS = 1.5
+# Look-before-resend reads at most this many pages of 200 messages.
+LOOK_BACK_PAGES = 25
 # Messages whose permalink is asked for once they are posted, and kept.
 LINKED_KINDS = (PingKind.CARD, PingKind.CONFIRMATION, PingKind.INCIDENT)
 # What a direct message that belongs to no ticket renders against.
@@ -193,7 +196,7 @@ class Deliverer:
 
     # --- one ping ---------------------------------------------------------------------------------------
 
-    def _attempt(self, claim: ping_store.Claimed) -> Outcome:
+    def _attempt(self, claim: Claimed) -> Outcome:
         with session_scope(self.engine) as session:
             due_now, _ = self._times(session)
             ping = ping_store.get_ping(session, claim.id)
@@ -213,16 +216,8 @@ class Deliverer:
         elif not self._still_held(claim):
             log.warning("ping %s was taken over by another process before posting: not posting", claim.id)
             return Outcome(State.LOST)
-        elif (
-            claim.in_flight
-            and not (rendered.update_ts or rendered.delete_ts or rendered.reaction or rendered.files)
-            and (found := self._find_posted(rendered, ping, claim.id))
-        ):
-            outcome = Outcome(State.SENT, channel=rendered.channel, ts=found, late=rendered.late)
-        elif (wait := self._wait_for_turn(rendered)) is not None:  # right before the post: on time
-            outcome = Outcome(State.RETRY, retry_in=wait, reason="waiting for the channel's turn")
         else:
-            outcome = self._post(rendered, ping, ticket, claim.id)
+            outcome = self._send(rendered, ping, ticket, claim)
         outcome.kind, outcome.ticket_id, outcome.incident_id = (
             ping.kind,
             ping.ticket_id or 0,
@@ -231,6 +226,34 @@ class Deliverer:
         if outcome.state is State.SENT and ping.kind in LINKED_KINDS:
             outcome.permalink = self._permalink(outcome.channel, outcome.ts)
         return outcome
+
+    def _send(self, message: Message, ping: Ping, ticket: Ticket | None, claim: Claimed) -> Outcome:
+        """Where it goes, whether an earlier attempt posted it already, the channel's turn, the post."""
+        try:
+            message.channel = self._direct_channel(message.channel, ping, claim)
+        except SlackApiError as error:
+            return self._after_error(error, message, ping, ticket, claim)
+        except Exception as error:
+            return self._no_answer(error, ping, claim.id)
+        is_post = not (message.update_ts or message.delete_ts or message.reaction or message.files)
+        if claim.in_flight and is_post and (found := self._find_posted(message, ping, claim.id)):
+            return Outcome(State.SENT, channel=message.channel, ts=found, late=message.late)
+        if (wait := self._wait_for_turn(message)) is not None:  # right before the post: on time
+            return Outcome(State.RETRY, retry_in=wait, reason="waiting for the channel's turn")
+        return self._post(message, ping, ticket, claim)
+
+    def _direct_channel(self, channel: str, ping: Ping, claim: ping_store.Claimed) -> str:
+        """A message to a person goes into their DM, opened once and kept on the row: a retry then
+        looks for it where it was posted (Slack refuses the history of a user id)."""
+        if not channel.startswith(("U", "W")):
+            return channel
+        if ping.channel and ping.channel.startswith("D"):
+            return ping.channel
+        opened = str(self.client.conversations_open(users=channel)["channel"]["id"])
+        with session_scope(self.engine) as session:
+            ping_store.set_channel(session, claim, opened)
+        ping.channel = opened
+        return opened
 
     def _wait_for_turn(self, message: Message) -> float | None:
         """Keep the channel's pace: None once this process's turn has come (waiting for it when it is
@@ -363,7 +386,8 @@ class Deliverer:
         )
         return {"event_type": METADATA_EVENT, "event_payload": {"ping_id": ping_id, "ticket": owner}}
 
-    def _post(self, message: Message, ping: Ping, ticket: Ticket | None, ping_id: int) -> Outcome:
+    def _post(self, message: Message, ping: Ping, ticket: Ticket | None, claim: Claimed) -> Outcome:
+        ping_id = claim.id
         try:
             if message.files:
                 return self._upload(message)
@@ -396,13 +420,16 @@ class Deliverer:
                 late=message.late,
             )
         except SlackApiError as error:
-            return self._after_error(error, message, ping, ticket, ping_id)
+            return self._after_error(error, message, ping, ticket, claim)
         except Exception as error:  # timeouts, refused connections: Slack is away for now
-            log.warning("posting ping %s failed: %r", ping_id, error)
-            decision = retry.after_no_answer(error, ping.attempts)
-            return Outcome(
-                State.RETRY, retry_in=decision.wait_seconds, unsure=decision.unsure, reason=decision.reason
-            )
+            return self._no_answer(error, ping, ping_id)
+
+    def _no_answer(self, error: Exception, ping: Ping, ping_id: int) -> Outcome:
+        log.warning("posting ping %s failed: %r", ping_id, error)
+        decision = retry.after_no_answer(error, ping.attempts)
+        return Outcome(
+            State.RETRY, retry_in=decision.wait_seconds, unsure=decision.unsure, reason=decision.reason
+        )
 
     def _upload(self, message: Message) -> Outcome:
         """A report's files with files_upload_v2 (upload URL, bytes, complete), into a DM or a channel."""
@@ -416,8 +443,9 @@ class Deliverer:
         return Outcome(State.SENT, channel=channel)
 
     def _after_error(
-        self, error: SlackApiError, message: Message, ping: Ping, ticket: Ticket | None, ping_id: int
+        self, error: SlackApiError, message: Message, ping: Ping, ticket: Ticket | None, claim: Claimed
     ) -> Outcome:
+        ping_id = claim.id
         response = error.response
         status = int(getattr(response, "status_code", 0) or 0)
         code = str(response.get("error", "")) if response is not None else ""
@@ -434,8 +462,7 @@ class Deliverer:
         if decision.verdict is retry.Verdict.CHANNEL:
             if ticket and ping.kind == PingKind.CONFIRMATION and message.channel != ticket.filer_user_id:
                 # The bot is not in the filer's channel: a direct message still reaches them.
-                message.channel = ticket.filer_user_id
-                outcome = self._post(message, ping, ticket, ping_id)
+                outcome = self._send(replace(message, channel=ticket.filer_user_id), ping, ticket, claim)
                 outcome.reason = f"fell back to a direct message: {code}"
                 return outcome
             return Outcome(State.FAILED, channel=message.channel, reason=code)
@@ -450,25 +477,33 @@ class Deliverer:
             log.warning("could not hold off %s after a 429: %r", channel, error)
 
     def _find_posted(self, message: Message, ping: Ping, ping_id: int) -> str | None:
-        """Look-before-resend: the ts of this ping's message if an earlier attempt posted it already."""
-        try:
-            if message.thread_ts:
-                response = self.client.conversations_replies(
-                    channel=message.channel, ts=message.thread_ts, include_all_metadata=True, limit=200
-                )
-            else:
-                oldest = str(ping.planned_at.timestamp() - 60)
-                response = self.client.conversations_history(
-                    channel=message.channel, oldest=oldest, include_all_metadata=True, limit=200
-                )
-        except Exception as error:  # can't tell: post, since a missing ping is worse than a late double
-            log.warning("could not look for ping %s before re-posting: %r", ping_id, error)
-            return None
-        for posted in response.get("messages") or []:
-            payload = (posted.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("ping_id") == ping_id:
-                return str(posted.get("ts"))
+        """Look-before-resend: the ts of this ping's message if an earlier attempt posted it already,
+        paging through everything posted since the ping was planned (a busy channel has hundreds)."""
+        cursor = ""
+        for _ in range(LOOK_BACK_PAGES):
+            try:
+                response = self._page_of(message, ping, cursor)
+            except Exception as error:  # can't tell: post, since a missing ping is worse than a late double
+                log.warning("could not look for ping %s before re-posting: %r", ping_id, error)
+                return None
+            for posted in response.get("messages") or []:
+                payload = (posted.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("ping_id") == ping_id:
+                    return str(posted.get("ts"))
+            cursor = str((response.get("response_metadata") or {}).get("next_cursor") or "")
+            if not (response.get("has_more") and cursor):
+                return None
+        log.warning("ping %s: not found in %d pages of history; posting it again", ping_id, LOOK_BACK_PAGES)
         return None
+
+    def _page_of(self, message: Message, ping: Ping, cursor: str) -> Any:
+        paging: dict[str, Any] = {"include_all_metadata": True, "limit": 200}
+        if cursor:
+            paging["cursor"] = cursor
+        if message.thread_ts:
+            return self.client.conversations_replies(channel=message.channel, ts=message.thread_ts, **paging)
+        oldest = str(ping.planned_at.timestamp() - 60)
+        return self.client.conversations_history(channel=message.channel, oldest=oldest, **paging)
 
     def _record(self, claim: ping_store.Claimed, outcome: Outcome) -> None:
         if outcome.state is State.LOST:
@@ -524,12 +559,12 @@ class Deliverer:
         ticket_store.audit(
             session, ticket.id, "sla-desk", "delivery_failed", now, kind=ping.kind, error=reason
         )
-        problem = f"in <#{channel}>: `{reason}`"
-        if ping_store.alert_owed_since(session, problem, now - timedelta(days=1)):
-            return  # the lead already heard of this channel today: one alert, not one per ticket
         text = (
             f":warning: SLA Desk could not post the {ping.kind.replace('_', ' ')} of *{ticket.ref}* "
-            f"{problem}. Please invite the bot (`/invite @SLA Desk`) or fix the channel setting; "
-            "meanwhile `/ticket queue` lists the open tickets."
+            f"in <#{channel}>: `{reason}`. Please invite the bot (`/invite @SLA Desk`) or fix the channel "
+            "setting; meanwhile `/ticket queue` lists the open tickets."
         )
-        ping_store.owe(session, ticket.id or 0, PingKind.LEAD_ALERT, now, text=text, once=True)
+        # Keyed by channel, problem and day: the lead hears of a channel once a day, not once per
+        # ticket, however many processes fail in it at the same moment (the key is unique).
+        key = f"lead-alert:{channel}:{reason}:{now.astimezone(UTC).date().isoformat()}"
+        ping_store.owe_once(session, PingKind.LEAD_ALERT, key, now, ticket.id, text)

@@ -12,12 +12,12 @@ from sqlmodel import Session
 
 from handlers import conversation, views
 from handlers import operations as ops
-from handlers.common import display_name, identify, is_agent, runtime_of
+from handlers.common import identify, is_agent, look_up, runtime_of
 from handlers.conversation import Author, SlackMessage
 from handlers.present import view_of
 from handlers.runtime import Runtime
 from storage import tickets as ticket_store
-from storage.db import session_scope
+from storage.db import reading, session_scope
 from storage.directory import get_partner, member_by_slack_id
 from storage.models import Ticket
 
@@ -36,14 +36,14 @@ def message_event(event: dict[str, Any], client: WebClient, context: BoltContext
     about = event.get("message") or event.get("previous_message") or event
     lane = f"{event.get('channel')}:{about.get('thread_ts')}"
     if subtype == "message_changed":
-        runtime.after_ack_in_order(lane, carry_edit, runtime, client, event)
+        runtime.after_ack_in_order(lane, carry_edit, runtime, event)
     elif subtype == "message_deleted":
         runtime.after_ack_in_order(lane, carry_deletion, runtime, event)
     elif subtype in REPLY_SUBTYPES and _from_a_person(event, runtime):
         if event.get("channel_type") == "im":
             runtime.after_ack(answer_direct_message, runtime, client, event)
         elif event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
-            runtime.after_ack_in_order(lane, carry_message, runtime, client, event)
+            runtime.after_ack_in_order(lane, carry_message, runtime, event)
 
 
 def _from_a_person(message: dict[str, Any], runtime: Runtime) -> bool:
@@ -63,51 +63,63 @@ def slack_message(channel: str, message: dict[str, Any]) -> SlackMessage:
     )
 
 
-def author_of(session: Session, runtime: Runtime, client: WebClient, user_id: str) -> Author:
+def author_of(session: Session, runtime: Runtime, user_id: str) -> Author:
+    """Who wrote a message, from the store and the name `look_up` cached (no Slack call here)."""
     agent = is_agent(session, runtime, user_id)
     member = None if agent else member_by_slack_id(session, user_id)
     partner = get_partner(session, member.partner_id) if member else None
     fallback = member.email.split("@")[0] if member else ("an agent" if agent else "someone")
-    name = display_name(runtime, user_id) or fallback
+    name = runtime.names.get(user_id) or fallback
     return Author(user_id, name, agent, partner.name if partner else None)
 
 
+Work = Callable[[Session, Ticket, Author | None], object]
+
+
 def in_ticket_thread(
-    runtime: Runtime, channel: str, thread_ts: str, work: Callable[[Session, Ticket], object]
+    runtime: Runtime, channel: str, thread_ts: str, work: Work, author_id: str | None = None
 ) -> None:
-    """Do `work` on the ticket whose thread this is (if any), then deliver what it owes."""
+    """Do `work` on the ticket whose thread this is (if any), then deliver what it owes.
+
+    Slack is asked for the author's name before the write transaction, and only for a ticket's
+    thread (the bot sees every thread of the channels it is in)."""
+    with session_scope(reading(runtime.engine)) as session:
+        if ticket_store.ticket_by_thread(session, channel, thread_ts) is None:
+            return
+    if author_id:
+        look_up(runtime, author_id, name=True)
     with session_scope(runtime.engine) as session:
         ticket = ticket_store.ticket_by_thread(session, channel, thread_ts)
         if ticket is None or ticket.id is None:
             return
-        work(session, ticket)
+        work(session, ticket, author_of(session, runtime, author_id) if author_id else None)
         ticket_id = ticket.id
     runtime.deliver_now(ticket_id)
 
 
-def carry_message(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
+def carry_message(runtime: Runtime, event: dict[str, Any]) -> None:
     message = slack_message(event["channel"], event)
     desk = ops.Desk(runtime.config, runtime.desks)
 
-    def carry(session: Session, ticket: Ticket) -> object:
-        author = author_of(session, runtime, client, event["user"])
+    def carry(session: Session, ticket: Ticket, author: Author | None) -> object:
+        assert author is not None
         return conversation.carry_message(session, ticket, message, author, runtime.clock(), desk)
 
-    in_ticket_thread(runtime, message.channel, message.thread_ts, carry)
+    in_ticket_thread(runtime, message.channel, message.thread_ts, carry, event["user"])
 
 
-def carry_edit(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
+def carry_edit(runtime: Runtime, event: dict[str, Any]) -> None:
     edited = event.get("message") or {}
     if not _from_a_person(edited, runtime) or not edited.get("thread_ts"):
         return
     message = slack_message(event["channel"], edited)
     version = str((edited.get("edited") or {}).get("ts") or event.get("event_ts") or event.get("ts"))
 
-    def carry(session: Session, ticket: Ticket) -> object:
-        author = author_of(session, runtime, client, edited["user"])
+    def carry(session: Session, ticket: Ticket, author: Author | None) -> object:
+        assert author is not None
         return conversation.carry_edit(session, ticket, message, author, version, runtime.clock())
 
-    in_ticket_thread(runtime, message.channel, message.thread_ts, carry)
+    in_ticket_thread(runtime, message.channel, message.thread_ts, carry, edited["user"])
 
 
 def carry_deletion(runtime: Runtime, event: dict[str, Any]) -> None:
@@ -116,7 +128,7 @@ def carry_deletion(runtime: Runtime, event: dict[str, Any]) -> None:
     if not (thread_ts and deleted_ts):
         return
 
-    def carry(session: Session, ticket: Ticket) -> object:
+    def carry(session: Session, ticket: Ticket, _author: Author | None) -> object:
         return conversation.carry_deletion(
             session, ticket, event["channel"], str(deleted_ts), runtime.clock()
         )
@@ -127,8 +139,9 @@ def carry_deletion(runtime: Runtime, event: dict[str, Any]) -> None:
 def answer_direct_message(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
     """What the bot does, and the commands that fit who is writing. No ticket is filed from a DM."""
     user_id = event["user"]
+    look_up(runtime, user_id)
     with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, user_id)
+        who = identify(session, runtime, user_id)
         if who.is_agent:
             text = views.DM_FOR_AGENTS
         elif who.partner is not None:

@@ -75,7 +75,7 @@ def choose_queue(ack: Ack, view: dict[str, Any], client: WebClient, context: Bol
     queue = Queue(picked)
     # Before the ack: no Slack call, and no lock waited on for longer than the form's budget.
     with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
-        who = identify(session, runtime, client, context.user_id or "", lookup=False)
+        who = identify(session, runtime, context.user_id or "")
         decision = refusal_for(session, runtime, who, queue)
     if not decision.allowed:
         ack(response_action="errors", errors={"queue": decision.message})
@@ -153,7 +153,7 @@ def submit_form(
     try:
         # Before the ack: no Slack call, and the whole store work bounded, so Slack's 3 seconds hold.
         with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
-            who = identify(session, runtime, client, user_id, lookup=False)
+            who = identify(session, runtime, user_id)
             decision = refusal_for(session, runtime, who, routing.queue, calls_failing=routing.redirected)
             if decision.allowed:
                 assert who.partner is not None

@@ -9,7 +9,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from handlers import views
-from handlers.common import identify, runtime_of
+from handlers.common import identify, look_up, runtime_of
 from handlers.present import view_of
 from handlers.runtime import Runtime
 from storage import tickets as ticket_store
@@ -32,8 +32,9 @@ def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) 
 
 def publish_home(runtime: Runtime, client: WebClient, user_id: str) -> None:
     now = runtime.clock()
+    look_up(runtime, user_id)
     with session_scope(reading(runtime.engine)) as session:
-        who = identify(session, runtime, client, user_id, remember=False)
+        who = identify(session, runtime, user_id, remember=False)
         parts: list[list[dict[str, Any]]] = []
         if who.is_agent:
             mine = [

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from handlers import incident_views
 from handlers import incidents as ops
 from handlers import operations as ticket_ops
-from handlers.common import Who, failure_message, guarded, identify, parse_ticket_id, runtime_of
+from handlers.common import Who, failure_message, guarded, identify, look_up, parse_ticket_id, runtime_of
 from handlers.present import incident_view
 from handlers.runtime import Runtime
 from storage import incidents as incident_store
@@ -91,7 +91,7 @@ def submit_incident_form(ack: Ack, view: dict[str, Any], client: WebClient, cont
     args = [str(metadata.get("incident") or ""), verb] + ([text] if text.strip() else [])
     user_id = context.user_id or ""
     with session_scope(reading(within(runtime.engine, FORM_LOCK_WAIT_MS))) as session:
-        who = identify(session, runtime, client, user_id, lookup=False, remember=False)
+        who = identify(session, runtime, user_id, remember=False)
         problem = refusal_before(session, who, args)
     if problem is not None:
         ack(response_action="errors", errors={field: problem})
@@ -147,8 +147,9 @@ def finish_form(
 def run_incident_command(runtime: Runtime, client: WebClient, user_id: str, args: list[str], key: str) -> str:
     """`/ticket incident I-3 …`: the reply for the person who asked. `key` tells a request Slack sent
     twice from two requests."""
+    look_up(runtime, user_id)
     with session_scope(runtime.engine) as session:
-        who = identify(session, runtime, client, user_id)
+        who = identify(session, runtime, user_id)
         reply, _ = _run(session, runtime, who, args, key)
         return reply
 
@@ -252,8 +253,9 @@ def list_incidents(
 ) -> tuple[str, list[Any] | None]:
     """`/ticket incidents [desk]`: the open incidents, with their first tickets."""
     desk = next((a.lower() for a in args if a.lower() in runtime.desks.calendars), None)
+    look_up(runtime, user_id)
     with session_scope(reading(runtime.engine)) as session:
-        who = identify(session, runtime, client, user_id, remember=False)
+        who = identify(session, runtime, user_id, remember=False)
         if not who.is_agent:
             return "Only support agents can see incidents.", None
         shown = [

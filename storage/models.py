@@ -72,6 +72,9 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_open_due", "status", "due_at"),
         Index("ix_ticket_desk_filed", "desk", "filed_at"),  # reports: a desk's period
         Index("ix_ticket_desk_reopened", "desk", "reopened_at"),
+        # Every message in every channel the bot is in asks "is this a ticket's thread?"
+        Index("ix_ticket_card_thread", "queue_channel", "card_ts"),
+        Index("ix_ticket_filer_thread", "filer_channel", "filer_thread_ts"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -301,14 +301,10 @@ def mark_failed(session: Session, claim: Claimed, error: str) -> bool:
     return _finish(session, claim, state=PingState.FAILED.value, last_error=error[:500])
 
 
-def alert_owed_since(session: Session, problem: str, since: datetime) -> bool:
-    """Whether a lead alert naming this problem was raised since `since` (for any ticket)."""
-    query = select(Ping.id).where(
-        Ping.kind == PingKind.LEAD_ALERT.value,
-        col(Ping.planned_at) >= since,
-        col(Ping.text).contains(problem, autoescape=True),
-    )
-    return session.exec(query.limit(1)).first() is not None
+def set_channel(session: Session, claim: Claimed, channel: str) -> bool:
+    """Where the row's message goes (a person's DM, once opened): a retry looks for it there."""
+    result = session.execute(update(Ping).where(*_held(claim)).values(channel=channel))  # type: ignore[arg-type]
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get_ping(session: Session, ping_id: int) -> Ping | None:

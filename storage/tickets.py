@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -63,13 +63,22 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket | None:
 
 
 def ticket_by_thread(session: Session, channel: str, thread_ts: str) -> Ticket | None:
-    query = select(Ticket).where(
-        or_(
-            (col(Ticket.queue_channel) == channel) & (col(Ticket.card_ts) == thread_ts),
-            (col(Ticket.filer_channel) == channel) & (col(Ticket.filer_thread_ts) == thread_ts),
-        )
+    """The ticket whose card thread or partner thread this is: two lookups, each on its own index
+    (runs for every threaded message in every channel the bot is in)."""
+    return (
+        session.exec(card_thread_query(channel, thread_ts)).first()
+        or session.exec(filer_thread_query(channel, thread_ts)).first()
     )
-    return session.exec(query).first()
+
+
+def card_thread_query(channel: str, thread_ts: str) -> Any:
+    return select(Ticket).where(col(Ticket.queue_channel) == channel, col(Ticket.card_ts) == thread_ts)
+
+
+def filer_thread_query(channel: str, thread_ts: str) -> Any:
+    return select(Ticket).where(
+        col(Ticket.filer_channel) == channel, col(Ticket.filer_thread_ts) == thread_ts
+    )
 
 
 def _open_in(queue: str | None, desk: str | None) -> list[Any]:

@@ -62,6 +62,9 @@ class FakeSlack:
         self.down_for: dict[str, float] = {}  # method -> monotonic time until which it answers 500
         self.delay = 0.0
         self.latencies: dict[str, Latency] = {}  # method -> how long it takes to answer
+        # method -> seconds to wait *after* doing what was asked: the call takes effect, its answer is
+        # lost to a client that gives up sooner (a post Slack made whose answer never arrived).
+        self.hang_after: dict[str, float] = {}
         self.reactions: dict[tuple[str, str], list[str]] = defaultdict(list)  # (channel, ts) -> names
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded
         self.shared: list[dict[str, Any]] = []  # completed uploads: channel, comment, files with bytes
@@ -155,6 +158,7 @@ class FakeSlack:
             self.scripted.clear()
             self.down_for.clear()
             self.latencies.clear()
+            self.hang_after.clear()
             self.reactions.clear()
             self.uploads.clear()
             self.shared.clear()
@@ -200,6 +204,8 @@ class FakeSlack:
         with self._lock:
             self.calls.append(Call(method, params))
             status, body, headers = self._answer(method, params)
+        if method in self.hang_after:
+            time.sleep(self.hang_after[method])
         payload = json.dumps(body).encode()
         request.send_response(status)
         request.send_header("Content-Type", "application/json; charset=utf-8")
@@ -315,13 +321,14 @@ class FakeSlack:
         return {"ok": True, "user": {"id": user, "name": user.lower(), "profile": profile}}
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel"))
+        if channel.startswith(("U", "W")):  # as Slack: a user id is no conversation
+            return {"ok": False, "error": "channel_not_found"}
         oldest = float(params.get("oldest") or 0)
         found = [
-            m
-            for m in self.messages.get(str(params.get("channel")), [])
-            if not m.get("thread_ts") and float(m["ts"]) >= oldest
+            m for m in self.messages.get(channel, []) if not m.get("thread_ts") and float(m["ts"]) >= oldest
         ]
-        return {"ok": True, "messages": self._shown(list(reversed(found)), params)}
+        return self._page(list(reversed(found)), params)
 
     def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
         parent = params.get("ts")
@@ -330,7 +337,17 @@ class FakeSlack:
             for m in self.messages.get(str(params.get("channel")), [])
             if m["ts"] == parent or m.get("thread_ts") == parent
         ]
-        return {"ok": True, "messages": self._shown(found, params)}
+        return self._page(found, params)
+
+    def _page(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        """One page of `limit` messages (Slack's default 100), with a cursor to the next one."""
+        limit = int(params.get("limit") or 100)
+        start = int(params.get("cursor") or 0)
+        shown = self._shown(messages[start : start + limit], params)
+        more = start + limit < len(messages)
+        body: dict[str, Any] = {"ok": True, "messages": shown, "has_more": more}
+        body["response_metadata"] = {"next_cursor": str(start + limit) if more else ""}
+        return body
 
     @staticmethod
     def _shown(messages: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -159,7 +159,8 @@ def test_after_hours_critical_pages_on_call_and_shows_phone(desk: Desk) -> None:
     file(desk, "tech", "UALICE", **{"class": "critical", "critical_reason": "cloud_unreachable"})
     [confirmation] = desk.fake.wait_for("chat.postMessage", 1, channel="CPARTNER")
     assert "+39 0461 1715010" in confirmation["text"] and "paged" in confirmation["text"]
-    pages = desk.fake.wait_for("chat.postMessage", 1, channel="UAGENT1")  # no on-call set: the desk lead
+    # No on-call set: the desk lead, in the DM the bot opened with them.
+    pages = desk.fake.wait_for("chat.postMessage", 1, channel="DAGENT1")
     assert pages and ":pager:" in pages[0]["text"]
 
 
@@ -200,7 +201,7 @@ def test_double_submit_files_one_ticket(desk: Desk) -> None:
 def test_filer_channel_unreachable_falls_back_to_a_direct_message(desk: Desk) -> None:
     desk.fake.channel_errors["CPARTNER"] = "not_in_channel"
     file(desk, "tech", "UALICE")
-    dms = desk.fake.wait_for("chat.postMessage", 1, channel="UALICE")
+    dms = desk.fake.wait_for("chat.postMessage", 1, channel="DALICE")
     assert dms and "T-1" in dms[0]["text"]
     desk.settle()
     [ticket] = tickets(desk)

@@ -200,3 +200,38 @@ def test_notices_owed_at_the_same_moment_both_stand(engine: Engine) -> None:
     with session_scope(engine) as session:
         notices = [p for p in ping_store.pings_for(session, ticket_id) if p.kind == PingKind.NOTICE]
     assert sorted(p.seq for p in notices) == [0, 1, 2, 3]
+
+
+def test_a_thread_finds_its_ticket_through_an_index_on_postgresql(pg_engine: Engine) -> None:
+    """Every threaded message in every channel the bot is in asks for its ticket: never a scan."""
+    from sqlalchemy import text
+
+    seed(pg_engine)
+    with session_scope(pg_engine) as session:
+        session.add_all(
+            Ticket(
+                **load_ticket(
+                    n,
+                    NOW,
+                    NOW.add(hours=6),
+                    card_ts=f"1700000000.{n:06d}",
+                    filer_channel=f"CP{n % 50}",
+                    filer_thread_ts=f"1700000001.{n:06d}",
+                )
+            )
+            for n in range(3000)
+        )
+    with session_scope(pg_engine) as session:
+        session.execute(text("ANALYZE ticket"))
+        found = ticket_store.ticket_by_thread(session, "CP7", "1700000001.000007")
+        assert found is not None and found.subject == "Load 7"
+        assert ticket_store.ticket_by_thread(session, "CTECH", "1700000000.000009") is not None
+        plans = {}
+        for name, query in (
+            ("ix_ticket_card_thread", ticket_store.card_thread_query("CTECH", "1700000000.000009")),
+            ("ix_ticket_filer_thread", ticket_store.filer_thread_query("CP7", "1700000001.000007")),
+        ):
+            compiled = query.compile(pg_engine, compile_kwargs={"literal_binds": True})
+            plans[name] = "\n".join(row[0] for row in session.execute(text(f"EXPLAIN {compiled}")))
+        for index, plan in plans.items():
+            assert index in plan and "Seq Scan" not in plan, plan
