@@ -564,7 +564,4 @@ class Deliverer:
             f"in <#{channel}>: `{reason}`. Please invite the bot (`/invite @SLA Desk`) or fix the channel "
             "setting; meanwhile `/ticket queue` lists the open tickets."
         )
-        # Keyed by channel, problem and day: the lead hears of a channel once a day, not once per
-        # ticket, however many processes fail in it at the same moment (the key is unique).
-        key = f"lead-alert:{channel}:{reason}:{now.astimezone(UTC).date().isoformat()}"
-        ping_store.owe_once(session, PingKind.LEAD_ALERT, key, now, ticket.id, text)
+        ping_store.owe_lead_alert(session, ticket.id or 0, channel, reason, text, now)

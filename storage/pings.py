@@ -353,6 +353,15 @@ def owe_once(
     raise RuntimeError(f"could not owe a {kind} for {source}")
 
 
+def owe_lead_alert(
+    session: Session, ticket_id: int, channel: str, problem: str, text: str, at: datetime
+) -> bool:
+    """Tell the desk lead that a channel can't be posted to: once a channel, problem and day, however
+    many tickets and processes fail there at the same moment (the key is unique in the store)."""
+    key = f"lead-alert:{channel}:{problem}:{at.astimezone(UTC).date().isoformat()}"
+    return owe_once(session, PingKind.LEAD_ALERT, key, at, ticket_id, text) is not None
+
+
 def by_source(session: Session, kinds: Iterable[PingKind], source: str) -> Ping | None:
     query = select(Ping).where(col(Ping.kind).in_([k.value for k in kinds]), Ping.source == source)
     return session.exec(query).first()
