@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     worker_enabled: bool = True
     worker_interval_seconds: float = Field(default=5.0, gt=0)
     worker_lease_seconds: float = Field(default=60.0, gt=0)
-    worker_batch: int = Field(default=200, gt=0)
+    worker_batch: int = Field(default=25, gt=0)
     # The longest a Slack Web API call may take; shorter than half a lease, so a post that takes
     # this long still ends while its row is held.
     slack_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -24,6 +24,7 @@ from handlers.common import (
     is_agent,
     look_up,
     no_such_ticket,
+    open_view,
     parse_ticket_id,
     runtime_of,
     visible_ticket,
@@ -31,7 +32,7 @@ from handlers.common import (
 from handlers.runtime import Runtime
 from handlers.sla import Clock
 from storage import tickets as ticket_store
-from storage.db import session_scope, within
+from storage.db import collect_owed, session_scope, within
 from storage.models import Ticket
 
 FORM_LOCK_WAIT_MS = 1500  # a form is answered on the form: its store work must end in time
@@ -51,28 +52,25 @@ def card_button(
 ) -> None:
     ack()
     runtime = runtime_of(context)
-    runtime.after_ack(press_card_button, runtime, client, body["user"]["id"], body, action)
-
-
-def press_card_button(
-    runtime: Runtime, client: WebClient, user_id: str, body: dict[str, Any], action: dict[str, Any]
-) -> None:
     ticket_id = parse_ticket_id(action.get("value"))
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     if action.get("action_id") == views.RESOLVE_ACTION and ticket_id is not None:
         # Resolve asks for the resolution note first: a small form (its trigger lasts 3 seconds).
         form = views.resolve_modal(f"T-{ticket_id}", channel)
-        client.views_open(trigger_id=body.get("trigger_id", ""), view=form)
+        runtime.open_form(open_view, client, body.get("trigger_id", ""), form)
         return
-    verb = "claim"
+    runtime.after_ack(press_claim, runtime, client, body["user"]["id"], action, channel)
+
+
+def press_claim(
+    runtime: Runtime, client: WebClient, user_id: str, action: dict[str, Any], channel: str | None
+) -> None:
     try:
-        reply = run_agent_command(runtime, client, user_id, verb, [action.get("value") or ""])
+        reply = run_agent_command(runtime, client, user_id, "claim", [action.get("value") or ""])
     except Exception as error:
         reply = failure_message(error)
     if channel:
         client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
-    if ticket_id is not None:
-        runtime.deliver_now(ticket_id)
 
 
 @guarded
@@ -82,7 +80,7 @@ def submit_resolution(ack: Ack, view: dict[str, Any], client: WebClient, context
     metadata = json.loads(view.get("private_metadata") or "{}")
     ticket_id = parse_ticket_id(metadata.get("ticket"))
     note = ((view.get("state") or {}).get("values") or {}).get("note", {}).get("note", {}).get("value")
-    with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
+    with collect_owed() as owed, session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
         who = identify(session, runtime, context.user_id or "")
         ticket = visible_ticket(session, who, ticket_id or 0)
         if ticket is None:
@@ -93,7 +91,7 @@ def submit_resolution(ack: Ack, view: dict[str, Any], client: WebClient, context
         ack(response_action="errors", errors={"note": refusal_text(result, "resolve")})
         return
     ack()
-    runtime.after_ack(runtime.deliver_now, ticket_id or 0)
+    runtime.after_ack(runtime.deliver_owed, owed)
 
 
 def run_agent_command(runtime: Runtime, client: WebClient, user_id: str, verb: str, args: list[str]) -> str:

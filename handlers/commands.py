@@ -68,26 +68,20 @@ def ticket_command(
             ack(response_type="ephemeral", text=NEW_USAGE)
             return
         ack()
-        runtime.after_ack(open_form_then_check, runtime, client, respond, command, choice)
+        runtime.open_form(open_form_then_check, runtime, client, respond, command, choice)
     elif sub in ACTIONS:
         ack()
-        ticket_id = parse_ticket_id(args[0]) if args else None
-        answer_later(
-            runtime,
-            respond,
-            lambda: (run_agent_command(runtime, client, user_id, sub, args), None),
-            then=(lambda: runtime.deliver_now(ticket_id)) if ticket_id else None,
-        )
+        answer_later(runtime, respond, lambda: (run_agent_command(runtime, client, user_id, sub, args), None))
     elif sub == "report":
         ack()
         trigger = str(command.get("trigger_id") or runtime.clock().isoformat())
         compute = lambda: _report(runtime, client, user_id, args, trigger)  # noqa: E731
-        answer_later(runtime, respond, compute, then=runtime.deliverer.drain)
+        answer_later(runtime, respond, compute)
     elif sub == "incident":
         ack()
         key = str(command.get("trigger_id") or "")
         compute = lambda: (run_incident_command(runtime, client, user_id, args, key), None)  # noqa: E731
-        answer_later(runtime, respond, compute, then=runtime.deliverer.drain)
+        answer_later(runtime, respond, compute)
     elif sub in ANSWERS:
         ack()
         answer_later(runtime, respond, lambda: ANSWERS[sub](runtime, client, user_id, args))
@@ -109,7 +103,19 @@ def open_form_then_check(
         log.warning("views.open failed: %s", error.response.get("error") if error.response else error)
         respond(text=FORM_FAILED, response_type="ephemeral")
         return
-    user_id = command["user_id"]
+    view_id = ((opened.get("view") or {}) if opened else {}).get("id")
+    runtime.after_ack(check_filer, runtime, client, respond, command["user_id"], queue, view_id)
+
+
+def check_filer(
+    runtime: Runtime,
+    client: WebClient,
+    respond: Respond,
+    user_id: str,
+    queue: Queue | None,
+    view_id: str | None,
+) -> None:
+    """Who is filing, once the form is open: a refusal replaces the form's content."""
     try:
         look_up(runtime, user_id)
         with session_scope(runtime.engine) as session:
@@ -121,7 +127,6 @@ def open_form_then_check(
         message = failure_message(error)
     if message is None:
         return
-    view_id = ((opened.get("view") or {}) if opened else {}).get("id")
     try:
         client.views_update(view_id=view_id, view=views.refusal_modal(message))
     except Exception as error:  # closed already, or Slack away: the channel still gets the reason

@@ -154,6 +154,11 @@ def answer_later(
     runtime.after_ack(job)
 
 
+def open_view(client: WebClient, trigger_id: str, form: dict[str, Any]) -> None:
+    """Open a form on a trigger (it lasts 3 seconds: run on the runtime's trigger pool)."""
+    client.views_open(trigger_id=trigger_id, view=form)
+
+
 def is_agent(session: Session, runtime: Runtime, user_id: str) -> bool:
     """An agent is in the agents table or in the AGENTS setting."""
     return user_id in runtime.config.agents or directory.get_agent(session, user_id) is not None

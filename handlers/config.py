@@ -35,7 +35,7 @@ class DeskConfig:
     team_id: str = ""  # this workspace, when the operator names it
     worker_interval_seconds: float = 5
     worker_lease_seconds: float = 60
-    worker_batch: int = 200
+    worker_batch: int = 25
     slack_timeout_seconds: float = 10
     frozen_clock: bool = False  # the clock is set by hand (FROZEN_TIME, `scheduler --now`)
     after_ack_threads: int = 16

@@ -120,10 +120,10 @@ class Deliverer:
 
     @property
     def claim_size(self) -> int:
-        """Rows claimed at once: few enough that posting all of them, each as slow as the Slack
-        client's timeout allows, ends well within one lease."""
-        fits = int(self.config.worker_lease_seconds / (2 * self.config.slack_timeout_seconds))
-        return max(1, min(self.config.worker_batch, fits))
+        """Rows claimed at once (WORKER_BATCH). Each is held again right before its post, and the
+        leases of those still waiting are renewed every quarter lease, so a batch may take longer
+        than one lease with a slow Slack; a process that dies loses its batch after one lease."""
+        return max(1, self.config.worker_batch)
 
     def _times(self, session: Any) -> tuple[datetime, datetime]:
         """(due_now, store_time)."""
@@ -136,7 +136,11 @@ class Deliverer:
     # --- the loop's one step --------------------------------------------------------------------------
 
     def deliver_due(
-        self, ticket_id: int | None = None, limit: int | None = None, incident_id: int | None = None
+        self,
+        ticket_id: int | None = None,
+        limit: int | None = None,
+        incident_id: int | None = None,
+        ping_ids: list[int] | None = None,
     ) -> int:
         """Claim and deliver what is due; one failing ping never blocks the others. Returns how many
         were claimed; `self.progress` counts those that did not have to wait."""
@@ -150,8 +154,13 @@ class Deliverer:
                 limit or self.claim_size,
                 ticket_id=ticket_id,
                 incident_id=incident_id,
+                ping_ids=ping_ids,
             )
-        for claim in claims:
+        renewed = time.monotonic()
+        for index, claim in enumerate(claims):
+            if time.monotonic() - renewed > self.lease.total_seconds() / 4:
+                self._renew(claims[index:])
+                renewed = time.monotonic()
             try:
                 outcome = self._attempt(claim)
             except Exception as error:  # a bug or the database: the ping stays owed, retried later
@@ -161,6 +170,18 @@ class Deliverer:
             if outcome.state is not State.RETRY:
                 self.progress += 1
         return len(claims)
+
+    def deliver_rows(self, ping_ids: list[int]) -> int:
+        """What one request owed, delivered right after it (the worker retries what fails or waits)."""
+        delivered = 0
+        for start in range(0, len(ping_ids), self.claim_size):
+            delivered += self.deliver_due(ping_ids=ping_ids[start : start + self.claim_size])
+        return delivered
+
+    def _renew(self, claims: list[Claimed]) -> None:
+        with session_scope(self.engine) as session:
+            _, store_time = self._times(session)
+            ping_store.renew(session, claims, store_time, self.lease)
 
     def deliver_for_ticket(self, ticket_id: int) -> int:
         """What one ticket owes now, and its incident's: an attempt right after a change (the worker

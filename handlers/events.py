@@ -93,8 +93,6 @@ def in_ticket_thread(
         if ticket is None or ticket.id is None:
             return
         work(session, ticket, author_of(session, runtime, author_id) if author_id else None)
-        ticket_id = ticket.id
-    runtime.deliver_now(ticket_id)
 
 
 def carry_message(runtime: Runtime, event: dict[str, Any]) -> None:
@@ -154,4 +152,3 @@ def answer_direct_message(runtime: Runtime, client: WebClient, event: dict[str, 
         conversation.answer_direct_message(
             session, event["channel"], event["ts"], user_id, text, runtime.clock()
         )
-    runtime.deliverer.deliver_due()

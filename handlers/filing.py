@@ -18,7 +18,7 @@ from handlers.common import BUSY, Who, filer_facts, first_input, guarded, identi
 from handlers.runtime import Runtime
 from handlers.sla import Queue
 from storage import tickets as ticket_store
-from storage.db import is_lock_timeout, session_scope, within
+from storage.db import collect_owed, is_lock_timeout, session_scope, within
 from storage.vocabulary import CLASS_WORDS, QUEUE_WORDS, TicketClass
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def submit_form(
     started = time.monotonic()
     try:
         # Before the ack: no Slack call, and the whole store work bounded, so Slack's 3 seconds hold.
-        with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
+        with collect_owed() as owed, session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
             who = identify(session, runtime, user_id)
             decision = refusal_for(session, runtime, who, routing.queue, calls_failing=routing.redirected)
             if decision.allowed:
@@ -183,7 +183,7 @@ def submit_form(
         ack(response_action="errors", errors=refusal_on_form(decision, routing, answers.queue))
         return
     ack()
-    runtime.after_ack(runtime.deliver_now, ticket.id or 0)
+    runtime.after_ack(runtime.deliver_owed, owed)
 
 
 def refusal_on_form(decision: rules.Decision, routing: rules.Routing, asked: Queue) -> dict[str, str]:

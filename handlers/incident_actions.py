@@ -20,7 +20,16 @@ from sqlmodel import Session
 from handlers import incident_views
 from handlers import incidents as ops
 from handlers import operations as ticket_ops
-from handlers.common import Who, failure_message, guarded, identify, look_up, parse_ticket_id, runtime_of
+from handlers.common import (
+    Who,
+    failure_message,
+    guarded,
+    identify,
+    look_up,
+    open_view,
+    parse_ticket_id,
+    runtime_of,
+)
 from handlers.present import incident_view
 from handlers.runtime import Runtime
 from storage import incidents as incident_store
@@ -52,12 +61,6 @@ def incident_button(
 ) -> None:
     ack()
     runtime = runtime_of(context)
-    runtime.after_ack(press_incident_button, runtime, client, body["user"]["id"], body, action)
-
-
-def press_incident_button(
-    runtime: Runtime, client: WebClient, user_id: str, body: dict[str, Any], action: dict[str, Any]
-) -> None:
     ref = str(action.get("value") or "")
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     forms = {
@@ -66,15 +69,20 @@ def press_incident_button(
     }
     if action.get("action_id") in forms:  # the text first, in a small form (its trigger lasts 3 s)
         form = forms[action["action_id"]](ref, channel)
-        client.views_open(trigger_id=body.get("trigger_id", ""), view=form)
+        runtime.open_form(open_view, client, body.get("trigger_id", ""), form)
         return
+    runtime.after_ack(press_claim, runtime, client, body["user"]["id"], body, ref, channel)
+
+
+def press_claim(
+    runtime: Runtime, client: WebClient, user_id: str, body: dict[str, Any], ref: str, channel: str | None
+) -> None:
     try:
         reply = run_incident_command(runtime, client, user_id, [ref, "claim"], key=body.get("trigger_id", ""))
     except Exception as error:
         reply = failure_message(error)
     if channel:
         client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
-    runtime.deliverer.drain()
 
 
 @guarded
@@ -141,7 +149,6 @@ def finish_form(
             client.chat_postMessage(channel=user_id, text=reply)
     except Exception as error:  # the work is done and the message shows it; the reply is a courtesy
         log.warning("could not tell %s how their incident request went: %r", user_id, error)
-    runtime.deliverer.drain()
 
 
 def run_incident_command(runtime: Runtime, client: WebClient, user_id: str, args: list[str], key: str) -> str:

@@ -19,6 +19,7 @@ from handlers.config import DeskConfig
 from handlers.delivery import Deliverer
 from handlers.desks import DeskBook
 from handlers.sla import Clock
+from storage.db import collect_owed
 
 log = logging.getLogger(__name__)
 # users.info answers: e-mails change rarely.
@@ -48,20 +49,34 @@ class Runtime:
         default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="after-ack")
     )
 
-    def deliver_now(self, ticket_id: int) -> None:
-        """What one ticket owes, delivered right after a change (the worker retries what fails)."""
-        self.deliverer.deliver_for_ticket(ticket_id)
+    # Opening a form runs here alone: its trigger_id lasts 3 seconds, so it never queues behind
+    # deliveries or other work on `work`.
+    triggers: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=16, thread_name_prefix="trigger")
+    )
+
+    def deliver_owed(self, ping_ids: list[int]) -> None:
+        """What one request owed, delivered right after it (the worker retries what fails)."""
+        if ping_ids:
+            self.deliverer.deliver_rows(ping_ids)
 
     _in_flight: int = 0
     _idle: threading.Condition = field(default_factory=threading.Condition)
 
     def after_ack(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run `job` after the ack, then deliver what its transactions owed Slack, and only that."""
+        return self._submit(self.work, job, args)
+
+    def open_form(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run `job`, which opens a form first, on the pool kept for triggers."""
+        return self._submit(self.triggers, job, args)
+
+    def _submit(
+        self, pool: ThreadPoolExecutor, job: Callable[..., Any], args: tuple[Any, ...]
+    ) -> Future[Any]:
         def logged() -> Any:
             try:
-                return job(*args)
-            except Exception:
-                log.exception("work after the ack failed: %s", getattr(job, "__name__", job))
-                return None
+                return self._owing(job, args)
             finally:
                 with self._idle:
                     self._in_flight -= 1
@@ -69,7 +84,20 @@ class Runtime:
 
         with self._idle:
             self._in_flight += 1
-        return self.work.submit(logged)
+        return pool.submit(logged)
+
+    def _owing(self, job: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        result = None
+        with collect_owed() as owed:
+            try:
+                result = job(*args)
+            except Exception:
+                log.exception("work after the ack failed: %s", getattr(job, "__name__", job))
+        try:
+            self.deliver_owed(owed)
+        except Exception:  # the rows stay owed: the worker delivers them
+            log.exception("delivering what %s owed failed", getattr(job, "__name__", job))
+        return result
 
     _lanes: dict[str, deque[tuple[Callable[..., Any], tuple[Any, ...]]]] = field(default_factory=dict)
     _lanes_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,10 +116,7 @@ class Runtime:
         while True:
             with self._lanes_lock:
                 job, args = self._lanes[lane][0]
-            try:
-                job(*args)
-            except Exception:
-                log.exception("work after the ack failed: %s", getattr(job, "__name__", job))
+            self._owing(job, args)
             with self._lanes_lock:
                 self._lanes[lane].popleft()
                 if not self._lanes[lane]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,26 @@ def update_rows(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+# Rows a session added that the bot owes Slack (storage.pings adds to it); once the session commits
+# they are handed to the collector of the work in progress, if any (see `collect_owed`).
+OWED_KEY = "owed_rows"
+_owed_collector: ContextVar[list[Any] | None] = ContextVar("owed_collector", default=None)
+
+
+@contextmanager
+def collect_owed() -> Iterator[list[int]]:
+    """The ids of every delivery row owed by the transactions committed inside this block (in this
+    thread): what one request owes Slack, to be delivered right after it, and nothing else."""
+    rows: list[Any] = []
+    ids: list[int] = []
+    token = _owed_collector.set(rows)
+    try:
+        yield ids
+    finally:
+        _owed_collector.reset(token)
+        ids.extend(row.id for row in rows if getattr(row, "id", None) is not None)
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
@@ -149,3 +170,6 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+        collector = _owed_collector.get()
+        if collector is not None:
+            collector.extend(session.info.get(OWED_KEY, ()))

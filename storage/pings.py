@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.db import OWED_KEY
 from storage.models import DEADLINE_KINDS, Ping, PingKind, PingState
 
 
@@ -37,10 +38,17 @@ class PlannedPing:
         )
 
 
+def _owed(session: Session, rows: Iterable[Ping]) -> None:
+    """Rows this transaction owes Slack: the request that owed them delivers them (storage.db)."""
+    session.info.setdefault(OWED_KEY, []).extend(rows)
+
+
 def plan_new_ticket(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> None:
     """Everything a ticket owes from its filing, in one flush: the ticket is new, nothing can clash."""
-    session.add_all(item.row(ticket_id) for item in plan)
+    rows = [item.row(ticket_id) for item in plan]
+    session.add_all(rows)
     session.flush()
+    _owed(session, rows)
 
 
 def _deadline_rows(session: Session, ticket_id: int | None, incident_id: int | None = None) -> list[Ping]:
@@ -55,8 +63,10 @@ def replan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[Plann
     window's pings are planned afresh under a new plan number; returns that number."""
     rows = _drop_unsent_plan(session, _deadline_rows(session, ticket_id))
     number = max((p.plan for p in rows), default=0) + 1
-    session.add_all(item.row(ticket_id, number) for item in plan)
+    new = [item.row(ticket_id, number) for item in plan]
+    session.add_all(new)
     session.flush()
+    _owed(session, new)
     return number
 
 
@@ -194,6 +204,7 @@ def claim_due(
     limit: int,
     ticket_id: int | None = None,
     incident_id: int | None = None,
+    ping_ids: Sequence[int] | None = None,
 ) -> list[Claimed]:
     """Take due pings for this process: planned ones whose time has come, and expired leases.
 
@@ -212,6 +223,8 @@ def claim_due(
         query = query.where(Ping.ticket_id == ticket_id)
     if incident_id is not None:
         query = query.where(Ping.incident_id == incident_id)
+    if ping_ids is not None:
+        query = query.where(col(Ping.id).in_(ping_ids))
     # Copies of one thread share a channel: their source ("CHANNEL:TS") orders them as written.
     query = query.order_by(col(Ping.next_attempt_at), col(Ping.source), col(Ping.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
@@ -233,6 +246,21 @@ def claim_due(
             in_flight = state == PingState.SENDING.value or bool(unsure)
             claimed.append(Claimed(ping_id, attempts + 1, in_flight=in_flight))
     return claimed
+
+
+def renew(session: Session, claims: Sequence[Claimed], store_time: datetime, lease: timedelta) -> int:
+    """A batch still being worked through: the leases of its rows not reached yet start again (only
+    those this process still holds, by their attempt), so a long batch loses none to a lease."""
+    if not claims:
+        return 0
+    held = or_(*[(col(Ping.id) == c.id) & (col(Ping.attempts) == c.attempts) for c in claims])
+    result = session.execute(
+        update(Ping)
+        .execution_options(synchronize_session=False)
+        .where(held, col(Ping.state) == PingState.SENDING.value, col(Ping.lease_until) > store_time)
+        .values(lease_until=store_time + lease)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _held(claim: Claimed) -> list[object]:
@@ -436,6 +464,7 @@ def _added(session: Session, ping: Ping) -> bool:
             session.add(ping)
     except IntegrityError:
         return False
+    _owed(session, [ping])
     return True
 
 

@@ -150,6 +150,7 @@ class Desk:
         self.runtime.wait_idle(20)
         self.server.close()
         self.runtime.work.shutdown(wait=True)
+        self.runtime.triggers.shutdown(wait=True)
         self.engine.dispose()
 
     def settle(self, timeout: float = 20.0) -> None:

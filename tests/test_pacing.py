@@ -135,7 +135,12 @@ def test_a_burst_of_links_costs_a_few_updates_of_the_incident_message(paced: Des
     found = incident()
     assert found is not None and shows_all()
     updates = [u for u in paced.fake.calls_to("chat.update") if u.get("ts") == found.message_ts]
-    assert 1 <= len(updates) <= elapsed / GAP + 1  # at most one a turn, each with the latest state
+    assert len(updates) <= elapsed / GAP + 1  # at most one a turn, each with the latest state
     assert few_429s(paced.fake, "CTECH")
     assert len([t for t in tickets(paced) if t.incident_id == 1]) == 10
-    assert json.dumps(updates[-1]["blocks"]).count("Partner 0") == 10
+    shown = (
+        updates[-1]["blocks"]
+        if updates
+        else [m for m in paced.fake.delivered("CTECH") if m["ts"] == found.message_ts][0]["blocks"]
+    )
+    assert json.dumps(shown).count("Partner 0") == 10

@@ -207,7 +207,7 @@ hostile_text = st.one_of(
 )
 OUR_TOKENS = re.compile(
     r"<(?:@U[A-Z0-9]+>|!date\^|!subteam\^|#C[A-Z0-9]+>|https://(?:docs|faq)\.example|"
-    r"https://manuals\.wildix\.com/|https://confluence\.wildix\.com/)"
+    r"https://manuals\.wildix\.com/|https://confluence\.wildix\.com/|https://fake\.slack\.example/archives/)"
 )
 HYPOTHESIS = settings(
     max_examples=40,
