@@ -14,6 +14,7 @@ import requests
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from handlers import views
 from storage import pings as ping_store
 from storage.db import session_scope
 from storage.models import Ping, PingKind, Ticket
@@ -171,3 +172,115 @@ def test_two_processes_failing_in_one_channel_at_once_alert_the_lead_once(engine
     with session_scope(engine) as session:
         alerts = session.exec(select(Ping).where(Ping.kind == PingKind.LEAD_ALERT.value)).all()
     assert len(alerts) == 1
+
+
+def test_forms_open_within_their_trigger_while_deliveries_crowd_the_after_ack_pool(desk: Desk) -> None:
+    """20 Resolve and incident Update presses at once, beside 20 Claim presses whose after-ack work
+    (replies and deliveries) fills the pool, Slack at 0.5 s a call: every views.open reaches Slack
+    within 2.5 s of its press (a trigger lasts 3 s)."""
+    from handlers import incident_views
+    from storage.models import Incident
+    from tests.slack_requests import button_payload
+    from tests.test_acks import open_tickets
+
+    open_tickets(desk, 40)
+    now = desk.clock()
+    with session_scope(desk.engine) as session:
+        session.add(
+            Incident(
+                desk="cet", queue="tech", reason="cloud_unreachable", opened_at=now,
+                due_at=now.add(minutes=30), queue_channel="CTECH", open_key="cet:cloud_unreachable",
+                message_ts="1700000009.000001",
+            )
+        )  # fmt: skip
+    desk.fake.delay = 0.5
+    presses = []
+    for n in range(1, 21):
+        presses.append((views.CLAIM_ACTION, f"T-{n + 20}", f"claim.{n}"))
+        if n % 2:
+            presses.append((views.RESOLVE_ACTION, f"T-{n}", f"form.{n}"))
+        else:
+            presses.append((incident_views.UPDATE_ACTION, "I-1", f"form.{n}"))
+    pressed_at: dict[str, float] = {}
+
+    def press(action: str, value: str, trigger: str) -> int:
+        payload = {**button_payload(action, value, "UAGENT1"), "trigger_id": trigger}
+        pressed_at[trigger] = time.monotonic()
+        return desk.slack.interaction(payload).status_code
+
+    with ThreadPoolExecutor(max_workers=len(presses)) as pool:
+        assert set(pool.map(lambda p: press(*p), presses)) == {200}
+    desk.fake.wait_for("views.open", 20, timeout=15)
+    with desk.fake._lock:
+        opened = {c.params["trigger_id"]: c.at for c in desk.fake.calls if c.method == "views.open"}
+    assert len(opened) == 20
+    late = {t: round(at - pressed_at[t], 2) for t, at in opened.items() if at - pressed_at[t] > 2.5}
+    assert not late, late
+    desk.settle(60)
+
+
+def test_a_direct_message_is_answered_within_a_second_whatever_else_is_due(desk: Desk) -> None:
+    """Forty older pings are due (the worker has not come round yet): the DM's answer does not wait
+    behind them, nor for the next tick."""
+    now = desk.clock()
+    with session_scope(desk.engine) as session:
+        rows = [Ticket(**load_ticket(n, now.subtract(hours=9), now.subtract(hours=1))) for n in range(40)]
+        session.add_all(rows)
+        session.flush()
+        session.add_all(
+            Ping(ticket_id=t.id or 0, kind="warning", planned_at=now.subtract(hours=2),
+                 next_attempt_at=now.subtract(hours=2))
+            for t in rows
+        )  # fmt: skip
+    desk.fake.delay = 0.1
+    event = {"type": "message", "channel_type": "im", "channel": "DALICE", "user": "UALICE", "text": "hi"}
+    started = time.monotonic()
+    assert desk.slack.event({**event, "ts": "1795510001.000100"}).status_code == 200
+    answered = desk.fake.wait_for("chat.postMessage", 1, timeout=5, channel="DALICE")
+    assert answered
+    with desk.fake._lock:
+        [at] = [
+            c.at
+            for c in desk.fake.calls
+            if c.method == "chat.postMessage" and c.params["channel"] == "DALICE"
+        ]
+    assert at - started < 1.0
+    desk.settle()
+
+
+def test_a_batch_longer_than_its_lease_keeps_every_row(sqlite_url: str, fake_slack: FakeSlack) -> None:
+    """WORKER_BATCH rows are claimed at once whatever the lease; with Slack at 0.3 s a call, 20 posts
+    take 6 s, longer than the 4 s lease: the leases of the rows still waiting are renewed, so one
+    round posts them all, once each."""
+    from bot.clock import SettableClock
+    from bot.runtime import build_runtime
+    from tests.helpers import make_settings, posted_ping_ids
+
+    fake_slack.reset()
+    settings = make_settings(
+        sqlite_url, fake_slack.url, worker_batch=20, worker_lease_seconds=4, slack_timeout_seconds=2
+    )
+    real_now = pendulum.now("UTC")
+    runtime = build_runtime(settings, SettableClock(real_now), store_clock=True)
+    seed(runtime.engine)
+    with session_scope(runtime.engine) as session:
+        rows = [
+            Ticket(**load_ticket(n, real_now.subtract(hours=3), real_now.add(hours=3), card_ts=f"17.{n}"))
+            for n in range(20)
+        ]
+        session.add_all(rows)
+        session.flush()
+        session.add_all(
+            Ping(ticket_id=t.id or 0, kind="warning", planned_at=real_now.subtract(minutes=5),
+                 next_attempt_at=real_now.subtract(minutes=5))
+            for t in rows
+        )  # fmt: skip
+    assert runtime.deliverer.claim_size == 20
+    fake_slack.delay = 0.3
+    try:
+        assert runtime.deliverer.deliver_due() == 20
+        posted = posted_ping_ids(fake_slack)
+        assert len(posted) == 20 and set(posted.values()) == {1}
+    finally:
+        fake_slack.delay = 0
+        runtime.engine.dispose()
