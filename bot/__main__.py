@@ -12,6 +12,9 @@ import typer
 
 from bot.settings import Settings, get_settings, require
 
+# auth.test failed at start (Slack away): asked again this often until it answers.
+IDENTITY_RETRY_SECONDS = 15.0
+
 cli = typer.Typer(
     help="SLA Desk: a partner support desk inside Slack.",
     no_args_is_help=True,
@@ -77,7 +80,7 @@ def serve(
     _logging(settings)
     from bot.app import build_app
     from bot.server import Server, make_wsgi_app
-    from bot.worker import Worker
+    from bot.worker import Worker, until_known
     from handlers.rules import warm_up_language_detector
 
     runtime = _runtime(settings)
@@ -91,7 +94,7 @@ def serve(
     if worker and settings.worker_enabled:
         background.start_in_thread()
     warm_up_language_detector()
-    runtime.learn_team_id()
+    until_known(runtime, IDENTITY_RETRY_SECONDS, background.stop_event)
     signal.signal(signal.SIGTERM, _stop)
     pinger = "with" if worker and settings.worker_enabled else "without"
     typer.echo(
@@ -115,11 +118,11 @@ def socket() -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from bot.app import build_app
-    from bot.worker import Worker
+    from bot.worker import Worker, until_known
 
     runtime = _runtime(settings)
-    runtime.learn_team_id()
     background = Worker(runtime.deliverer, settings.worker_interval_seconds)
+    until_known(runtime, IDENTITY_RETRY_SECONDS, background.stop_event)
     if settings.worker_enabled:
         background.start_in_thread()
     typer.echo(f"SLA Desk connecting over Socket Mode, store {_store(settings)}", err=True)

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 
 from bot.settings import Settings
 from handlers import agents, commands, events, filing, home, incident_actions
@@ -15,12 +16,25 @@ from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 # Bolt warns that SLACK_BOT_TOKEN is unused when a client is given: it is the client's token.
-logging.getLogger("slack_bolt.App").addFilter(lambda record: "will be unused" not in record.getMessage())
+logging.getLogger("slack_bolt.App").addFilter(
+    lambda record: "will be unused" not in record.getMessage() and "token" not in record.getMessage().lower()
+)
 
 
 def build_app(runtime: Runtime, settings: Settings) -> App:
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # One installation, one bot token: no auth.test per request (Bolt's default), so a Slack that
+        # is away at start refuses nothing; the workspace check is the middleware's, below.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            bot_token=runtime.client.token,
+            bot_user_id=runtime.bot_user_id or None,
+        )
+
     app = App(
         client=runtime.client,
+        authorize=authorize,
         signing_secret=settings.slack_signing_secret,
         token_verification_enabled=False,  # start even while Slack is unreachable
         process_before_response=False,

@@ -6,8 +6,26 @@ import logging
 import threading
 
 from handlers.delivery import Deliverer
+from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+def until_known(runtime: Runtime, every_seconds: float, stop: threading.Event) -> threading.Thread | None:
+    """Ask Slack who the bot is (auth.test) until it answers, in the background; None when known."""
+    runtime.learn_team_id()
+    if runtime.identity_known:
+        return None
+
+    def keep_asking() -> None:
+        while not runtime.identity_known and not stop.wait(every_seconds):
+            runtime.learn_team_id()
+        if runtime.identity_known:
+            log.info("auth.test answered: workspace %s, bot user %s", runtime.team_id, runtime.bot_user_id)
+
+    thread = threading.Thread(target=keep_asking, name="auth-test", daemon=True)
+    thread.start()
+    return thread
 
 
 class Worker:

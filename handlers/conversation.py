@@ -129,9 +129,14 @@ def carry_edit(
 ) -> bool:
     """An edit of a copied message follows to its copy (an internal note stays internal)."""
     copy = ping_store.by_source(session, COPY_KINDS, message.source)
-    if copy is None:
-        return False
     text = copy_text(author, message)
+    if copy is None:
+        if ping_store.by_source(session, (PingKind.REACTION,), message.source) is not None:
+            return False  # a message marked already, with no copy: an internal note stays internal
+        # Its copy may not be recorded yet (another process handles the message): the edit waits for it.
+        payload = json.dumps({"source": message.source, "text": text})
+        source = f"{message.source}:{edited}"
+        return ping_store.owe_once(session, PingKind.EDIT, source, now, ticket.id, payload) is not None
     if copy.state == PingState.PLANNED:  # not out yet: it goes out edited
         copy.text = json.dumps({"text": text})
         session.add(copy)

@@ -329,6 +329,8 @@ class Deliverer:
         session.refresh(ticket)
         pending = {p.kind for p in others if p.state in UNPOSTED}
         copy = next((p for p in others if p.id == payload.get("copy")), None)
+        if copy is None and payload.get("source"):  # an edit that came before its copy was recorded
+            copy = ping_store.by_source(session, COPY_KINDS, str(payload["source"]))
         card_ts, card_pending, via_incident = ticket.card_ts, PingKind.CARD in pending, False
         if ticket.incident_id and not card_ts and not any(p.kind == PingKind.CARD for p in others):
             # A linked ticket has no card of its own: the incident message's thread stands in for it.

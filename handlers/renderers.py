@@ -19,6 +19,8 @@ from storage.pings import SUPERSEDED  # the store counts missed pings by this re
 from storage.vocabulary import DEADLINE_KINDS, PingKind
 
 WAIT_FOR_PARENT_SECONDS = 20.0
+# An edit that arrived before its message's copy was recorded waits this long for it.
+WAIT_FOR_COPY_SECONDS = 120.0
 # An update whose message an older, not yet rendered update will show as it is then: not needed.
 COVERED = "covered by an older update still to go out"
 
@@ -203,9 +205,14 @@ def _to_partner(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Render
     return Message(channel, facts.payload.get("text", ""), thread_ts=facts.filer_thread_ts)
 
 
-def _edit(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+def _edit(facts: PingFacts, now: datetime, _config: DeskConfig) -> Rendered:
     if not (facts.copy_channel and facts.copy_ts):
-        return Skip("waiting for the copy", 1.0) if facts.copy_unposted else Skip("the copy was never posted")
+        if facts.copy_unposted:
+            return Skip("waiting for the copy", 1.0)
+        if facts.payload.get("source") and (now - facts.planned_at).total_seconds() < WAIT_FOR_COPY_SECONDS:
+            # Another process may still be recording the copy of the message this edits.
+            return Skip("waiting for the copy to be recorded", 2.0)
+        return Skip("the copy was never posted")
     return Message(facts.copy_channel, facts.payload.get("text", ""), update_ts=facts.copy_ts)
 
 

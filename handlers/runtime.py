@@ -129,14 +129,24 @@ class Runtime:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def learn_team_id(self) -> str:
-        """The workspace the bot is installed in: the setting, else auth.test (once)."""
+        """The workspace the bot is installed in: the setting, else auth.test. Until Slack answers,
+        nothing is refused for its workspace; `identity_known` tells when to stop asking."""
         if not self.team_id:
             self.team_id = self.config.team_id
-        if not (self.team_id and self.bot_user_id):
+        if not self.identity_known:
             try:
                 identity = self.client.auth_test()
                 self.team_id = self.team_id or str(identity.get("team_id") or "")
                 self.bot_user_id = str(identity.get("user_id") or "")
-            except Exception as error:  # Slack unreachable at start: checked once it is known
-                log.warning("auth.test failed, the workspace check waits for it: %r", error)
+            except Exception as error:  # Slack unreachable at start: asked again until it answers
+                self.identity_failures += 1
+                log.warning(
+                    "auth.test failed (%d so far), asked again soon: %r", self.identity_failures, error
+                )
         return self.team_id
+
+    identity_failures: int = 0
+
+    @property
+    def identity_known(self) -> bool:
+        return bool(self.team_id and self.bot_user_id)

@@ -284,3 +284,53 @@ def test_a_batch_longer_than_its_lease_keeps_every_row(sqlite_url: str, fake_sla
     finally:
         fake_slack.delay = 0
         runtime.engine.dispose()
+
+
+def test_auth_test_failing_at_start_is_asked_again_until_it_answers(desk: Desk) -> None:
+    """Slack away at start: nothing is refused meanwhile, and the workspace check and the bot's own
+    user id come once auth.test answers (not at the next restart)."""
+    from bot.worker import until_known
+
+    runtime = desk.runtime
+    runtime.team_id = runtime.bot_user_id = ""
+    desk.fake.fail("auth.test", times=3)
+    stop = threading.Event()
+    try:
+        thread = until_known(runtime, 0.05, stop)
+        assert thread is not None and not runtime.identity_known
+        assert reply(desk, "help", "UALICE")  # served meanwhile
+        thread.join(timeout=5)
+        assert runtime.identity_known and runtime.team_id == "T0TEAM" and runtime.bot_user_id == "UBOTSLADESK"
+        assert runtime.identity_failures == 3
+    finally:
+        stop.set()
+
+
+def test_an_edit_that_arrives_before_its_copy_is_recorded_follows_it(desk: Desk) -> None:
+    """Another process is still recording the copy when the edit arrives: the edit waits for it."""
+    from handlers import conversation
+    from handlers.conversation import Author, SlackMessage
+
+    ticket = filed(desk)
+    message = SlackMessage("CPARTNER", "1795510005.000100", ticket.filer_thread_ts or "", "Frist text")
+    alice = Author("UALICE", "alice", False, "Acme Telecom")
+    now = desk.clock()
+    with session_scope(desk.engine) as session:  # the edit first
+        fresh = session.get(Ticket, ticket.id)
+        assert fresh is not None
+        assert conversation.carry_edit(
+            session, fresh, SlackMessage(*message.__dict__.values()), alice, "1795510006.000100", now
+        )
+    desk.tick()  # the edit waits: its copy is not recorded yet
+    assert not desk.fake.calls_to("chat.update") or all(
+        "First" not in str(c.get("text")) for c in desk.fake.calls_to("chat.update")
+    )
+    with session_scope(desk.engine) as session:  # then the copy
+        fresh = session.get(Ticket, ticket.id)
+        assert fresh is not None
+        conversation.carry_message(session, fresh, message, alice, now)
+    desk.tick()
+    desk.at("2026-11-24T10:00:30+01:00")
+    desk.tick()
+    edits = [c for c in desk.fake.calls_to("chat.update") if "Frist" in str(c.get("text"))]
+    assert edits, "the edit was given up"
