@@ -338,10 +338,11 @@ def _report_content(session, desks, first, last, desk, queue, format, now):  # t
     if format in ("text", "json"):
         rows, _ = reports.build_report(session, desks, first, last, desk, queue, now)
         incidents = reports.incident_report(session, desks, first, last, desk, queue)
+        whole = reports.overall_report(session, desks, first, last, desk, queue, now)
         return (
-            reports.as_text(rows, first, last, desks.labels, incidents)
+            reports.as_text(rows, first, last, desks.labels, incidents, whole)
             if format == "text"
-            else reports.as_json(rows, first, last, incidents)
+            else reports.as_json(rows, first, last, incidents, whole)
         )
     if format == "csv":
         _, period = reports.build_report(session, desks, first, last, desk, queue, now)

@@ -225,8 +225,9 @@ def _report(
         if not who.is_agent:
             return "Only support agents can see SLA reports.", None
         rows, _ = reports.build_report(session, runtime.desks, first, last, desk, queue, now)
+        whole = reports.overall_report(session, runtime.desks, first, last, desk, queue, now)
         incidents = reports.incident_report(session, runtime.desks, first, last, desk, queue)
-    blocks = reports.as_blocks(rows, first, last, runtime.desks.labels, incidents)
+    blocks = reports.as_blocks(rows, first, last, runtime.desks.labels, incidents, whole)
     if not rows:
         return f"No tickets were filed from {first} to {last}.", blocks
     payload = {

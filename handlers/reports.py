@@ -143,16 +143,22 @@ def incident_line(item: IncidentFigures, labels: Mapping[str, str]) -> str:
     )
 
 
+OVERALL_LABEL = "All groups"
+
+
 def as_text(
     rows: Sequence[Figures],
     first: date,
     last: date,
     labels: Mapping[str, str],
     incidents: Sequence[IncidentFigures] = (),
+    overall: Figures | None = None,
 ) -> str:
     if not rows:
         return f"No tickets were filed from {first} to {last}."
     out = [f"SLA report {first} to {last}"]
+    if overall is not None:
+        out += ["", OVERALL_LABEL] + ["  " + line for line in figure_lines(overall)]
     for row in rows:
         out += ["", group_label(row, labels)] + ["  " + line for line in figure_lines(row)]
     if incidents:
@@ -161,13 +167,20 @@ def as_text(
 
 
 def as_json(
-    rows: Sequence[Figures], first: date, last: date, incidents: Sequence[IncidentFigures] = ()
+    rows: Sequence[Figures],
+    first: date,
+    last: date,
+    incidents: Sequence[IncidentFigures] = (),
+    overall: Figures | None = None,
 ) -> str:
-    groups = [{**asdict(row), "met_percent": row.met_percent} for row in rows]
+    def figures(row: Figures) -> dict[str, Any]:
+        return {**asdict(row), "met_percent": row.met_percent}
+
     document = {
         "from": first.isoformat(),
         "to": last.isoformat(),
-        "groups": groups,
+        "all": figures(overall) if overall is not None else None,
+        "groups": [figures(row) for row in rows],
         "incidents": [asdict(item) for item in incidents],
     }
     return json.dumps(document, indent=2) + "\n"
@@ -179,6 +192,7 @@ def as_blocks(
     last: date,
     labels: Mapping[str, str],
     incidents: Sequence[IncidentFigures] = (),
+    overall: Figures | None = None,
 ) -> list[dict[str, Any]]:
     """The figures as a Slack message: within Slack's 50 blocks and 3,000 characters a section."""
     from handlers.rules import escape
@@ -191,10 +205,11 @@ def as_blocks(
             {"type": "section", "text": {"type": "mrkdwn", "text": "No tickets were filed in this period."}}
         )
         return blocks
-    for row in rows[:40]:
-        text = f"*{escape(group_label(row, labels))}*\n" + "\n".join(
-            escape(line) for line in figure_lines(row)
-        )
+    labelled = ([(OVERALL_LABEL, overall)] if overall is not None else []) + [
+        (group_label(row, labels), row) for row in rows[:40]
+    ]
+    for label, row in labelled:
+        text = f"*{escape(label)}*\n" + "\n".join(escape(line) for line in figure_lines(row))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
     if len(rows) > 40:
         blocks.append(
@@ -322,6 +337,16 @@ def build_report(
     return figures(session, period, now, queue), period
 
 
+def overall_report(
+    session: Any, desks: Any, first: date, last: date, desk: str | None, queue: str | None, now: datetime
+) -> Figures | None:
+    """The period's figures over all its groups at once: the overall line of every format."""
+    from storage.reports import overall
+
+    names = report_desks(desks.calendars, desk)
+    return overall(session, bounds(desks.calendars, names, first, last), now, queue)
+
+
 def incident_report(
     session: Any, desks: Any, first: date, last: date, desk: str | None, queue: str | None
 ) -> list[IncidentFigures]:
@@ -353,7 +378,8 @@ def report_files(
         (f"{name}.csv", buffer.getvalue().encode(), name),
     ]
     incidents = incident_report(session, desks, first, last, desk, queue)
-    return as_text(rows, first, last, desks.labels, incidents), files
+    whole = overall_report(session, desks, first, last, desk, queue, now)
+    return as_text(rows, first, last, desks.labels, incidents, whole), files
 
 
 def owe_weekly_digests(session: Any, desks: Any, report_channels: Mapping[str, str], now: datetime) -> int:

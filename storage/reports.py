@@ -62,22 +62,44 @@ def _breached(now: datetime) -> ColumnElement[bool]:
     return or_(late, unanswered)
 
 
+ALL = "all"  # the overall figures' desk, queue and class
+
+
 def figures(session: Session, bounds: Bounds, now: datetime, queue: str | None = None) -> list[Figures]:
     """SPEC's report figures, one row per desk, queue and class with tickets filed in the period."""
+    return _figures(session, bounds, now, queue, (col(Ticket.desk), col(Ticket.queue), _klass()))
+
+
+def overall(session: Session, bounds: Bounds, now: datetime, queue: str | None = None) -> Figures | None:
+    """The same figures over every ticket of the period at once (percentiles of all, not of groups)."""
+    rows = _figures(session, bounds, now, queue, ())
+    return rows[0] if rows else None
+
+
+def _figures(
+    session: Session, bounds: Bounds, now: datetime, queue: str | None, keys: tuple[Any, ...]
+) -> list[Figures]:
     where = [_within(col(Ticket.filed_at), bounds)] + ([col(Ticket.queue) == queue] if queue else [])
-    keys = (col(Ticket.desk), col(Ticket.queue), _klass())
     rows = _counts_and_breaches(session, keys, where, now)
     reopened_where = [_within(col(Ticket.reopened_at), bounds)] + (
         [col(Ticket.queue) == queue] if queue else []
     )
-    for desk, q, k, n in session.execute(select(*keys, func.count()).where(*reopened_where).group_by(*keys)):
-        rows.setdefault((desk, q, k), Figures(desk, q, k)).reopened = int(n)
-    for key, p50, p90 in _percentiles(session, col(Ticket.first_response_seconds), where, (0.5, 0.9)):
+    reopened = select(*keys, func.count()).where(*reopened_where)
+    for *group, n in session.execute(reopened.group_by(*keys) if keys else reopened):
+        if n:
+            _row(rows, tuple(group)).reopened = int(n)
+    for key, p50, p90 in _percentiles(session, col(Ticket.first_response_seconds), where, (0.5, 0.9), keys):
         rows[key].first_response_p50, rows[key].first_response_p90 = p50 / 60, p90 / 60
     resolved = [*where, col(Ticket.status) == "resolved"]
-    for key, p50 in _percentiles(session, col(Ticket.resolution_seconds), resolved, (0.5,)):
+    for key, p50 in _percentiles(session, col(Ticket.resolution_seconds), resolved, (0.5,), keys):
         rows[key].resolution_p50 = p50 / 3600
     return [rows[key] for key in sorted(rows)]
+
+
+def _row(rows: dict[Any, Figures], key: tuple[Any, ...]) -> Figures:
+    if key not in rows:
+        rows[key] = Figures(*key) if key else Figures(ALL, ALL, ALL)
+    return rows[key]
 
 
 def _counts_and_breaches(
@@ -95,12 +117,12 @@ def _counts_and_breaches(
         .where(*where)
         .group_by(*keys, col(Partner.name), agent, met, late)
     )
-    rows: dict[GroupKey, Figures] = {}
-    by_partner: dict[GroupKey, dict[str, int]] = {}
-    by_agent: dict[GroupKey, dict[str, int]] = {}
-    for desk, q, k, company, who, was_met, was_late, n in session.execute(query):
-        key = (desk, q, k)
-        row = rows.setdefault(key, Figures(desk, q, k))
+    rows: dict[Any, Figures] = {}
+    by_partner: dict[Any, dict[str, int]] = {}
+    by_agent: dict[Any, dict[str, int]] = {}
+    for *group, company, who, was_met, was_late, n in session.execute(query):
+        key = tuple(group)
+        row = _row(rows, key)
         row.filed += n
         row.met += n if was_met else 0
         if was_late:
@@ -119,20 +141,19 @@ def _top(counts: dict[str, int], limit: int = 10) -> list[tuple[str, int]]:
 
 
 def _percentiles(
-    session: Session, column: Any, where: list[Any], shares: tuple[float, ...]
+    session: Session, column: Any, where: list[Any], shares: tuple[float, ...], keys: tuple[Any, ...]
 ) -> Iterator[tuple[Any, ...]]:
     """Nearest-rank percentiles for every group at once, to the minute: the store counts the values
     per (group, minute) and each percentile is read off the cumulative counts (a few thousand rows)."""
-    keys = (col(Ticket.desk), col(Ticket.queue), _klass())
     minute = func.cast(column / 60, Integer)
     query = (
         select(*keys, minute, func.min(column), func.count())
         .where(*where, column.is_not(None))
         .group_by(*keys, minute)
     )
-    histograms: dict[GroupKey, list[tuple[int, float, int]]] = {}
-    for desk, q, k, bucket, lowest, n in session.execute(query):
-        histograms.setdefault((desk, q, k), []).append((int(bucket), float(lowest), int(n)))
+    histograms: dict[Any, list[tuple[int, float, int]]] = {}
+    for *group, bucket, lowest, n in session.execute(query):
+        histograms.setdefault(tuple(group), []).append((int(bucket), float(lowest), int(n)))
     for key, buckets in histograms.items():
         buckets.sort()
         size = sum(n for _, _, n in buckets)

@@ -86,6 +86,30 @@ def test_every_figure_matches_the_hand_computed_week(engine: Engine) -> None:
     assert (care.filed, care.met, care.breached, care.met_percent) == (1, 0, 0, None)  # not yet due
 
 
+def test_the_overall_line_matches_the_hand_computed_week_in_every_format(engine: Engine) -> None:
+    """All groups at once: 5 filed, met T-1 and T-4, breached T-2 and T-3; first responses of 20, 30
+    and 450 minutes (nearest rank: p50 30, p90 450); T-2 resolved after 25 hours; T-1 reopened."""
+    desk = desk_setup()
+    week_of_tickets(engine, desk)
+    first, last, now = date(2026, 11, 23), date(2026, 11, 29), local("2026-11-26T10:00")
+    with session_scope(engine) as session:
+        whole = reports.overall_report(session, desk.desks, first, last, None, None, now)
+        rows, _ = reports.build_report(session, desk.desks, first, last, None, None, now)
+    assert whole is not None and (whole.desk, whole.queue, whole.klass) == ("all", "all", "all")
+    assert (whole.filed, whole.met, whole.breached, whole.reopened, whole.met_percent) == (5, 2, 2, 1, 50.0)
+    assert (whole.first_response_p50, whole.first_response_p90, whole.resolution_p50) == (30.0, 450.0, 25.0)
+    assert whole.breaches_by_partner == [("Acme Telecom", 2)]
+    assert whole.breaches_by_agent == [("UAGENT2", 1), ("nobody", 1)]
+    line = "filed 5 · met 2 · breached 2 · % met 50.0%"
+    text = reports.as_text(rows, first, last, desk.desks.labels, overall=whole)
+    assert f"All groups\n  {line}" in text
+    document = json.loads(reports.as_json(rows, first, last, overall=whole))
+    assert document["all"]["filed"] == 5 and document["all"]["met_percent"] == 50.0
+    assert len(document["groups"]) == 3
+    blocks = reports.as_blocks(rows, first, last, desk.desks.labels, overall=whole)
+    assert blocks[1]["text"]["text"].startswith("*All groups*\n" + line)
+
+
 def test_every_csv_row_matches(engine: Engine) -> None:
     desk = desk_setup()
     week_of_tickets(engine, desk)
@@ -205,12 +229,14 @@ def test_slash_report_answers_and_uploads_the_chart_and_csv_to_the_agent(desk: D
     assert reply(desk, "report this-week cet tech", "UALICE") == "Only support agents can see SLA reports."
     text, blocks = blocks_of(desk, "report this-week cet tech", "UAGENT1")
     assert "chart and the CSV follow" in text and "filed 3" in str(blocks)
+    assert "*All groups*" in str(blocks)  # the overall line, in Block Kit too
     desk.settle()
     desk.tick()
     methods = [c.method for c in desk.fake.calls]
     assert methods.count("files.getUploadURLExternal") == 2 and methods.count("upload") == 2
     [shared] = desk.fake.shared
     assert shared["channel"] == "DAGENT1" and "Your SLA report" in shared["comment"]
+    assert "All groups" in shared["comment"]
     png, table = (f["content"] for f in shared["files"])
     assert png_size(png) == (1000, 650) and table.decode().startswith(",".join(reports.CSV_COLUMNS))
     assert "No tickets were filed" in reply(desk, "report 2020-01-01..2020-01-31", "UAGENT1")
