@@ -7,9 +7,11 @@ switches are the time library's business, never a hand-written offset.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import threading
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -34,14 +36,11 @@ class DeskCalendar:
     country: str | None = None
     extra_closed: frozenset[date] = frozenset()
     _holidays: Mapping[date, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # The business intervals of the years in use, built once (see `_timeline`).
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def is_holiday(self, day: date) -> bool:
         return day in self.extra_closed or day in self._holidays
-
-    def holiday_name(self, day: date) -> str | None:
-        if day in self.extra_closed:
-            return "closed"
-        return self._holidays.get(day)
 
 
 def parse_interval(text: str) -> tuple[time, time]:
@@ -105,35 +104,133 @@ def support_intervals(calendar: DeskCalendar, day: date) -> tuple[Interval, ...]
     return tuple(result)
 
 
-def is_working_day(calendar: DeskCalendar, day: date) -> bool:
-    return bool(support_intervals(calendar, day))
-
-
 def local_date(calendar: DeskCalendar, at: datetime) -> date:
     return pendulum.instance(at).in_timezone(calendar.timezone).date()
 
 
-def _intervals_from(calendar: DeskCalendar, at: datetime) -> Iterator[Interval]:
-    """Support intervals that end after `at`, in order (starting on at's local day)."""
-    day = local_date(calendar, at) - timedelta(days=1)  # a shifted DST day may start "yesterday"
-    for _ in range(MAX_SEARCH_DAYS):
-        for start, end in support_intervals(calendar, day):
-            if end > at:
-                yield start, end
+# --- the timeline: every support interval of the years in use, in microseconds since the epoch -------------
+# A due time is then a few bisections: no walk over days, no time-zone arithmetic but at the edges.
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+DAY_US = 86_400_000_000
+MARGIN_US = 300 * DAY_US
+_BUILD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    first_year: int
+    last_year: int
+    low_us: int  # the first instant of first_year (UTC), and the first after last_year
+    high_us: int
+    starts: list[int]  # interval openings, in order
+    ends: list[int]  # ... and closings
+    before: list[int]  # support time before each interval
+    through: list[int]  # ... and up to its close
+    day_close: list[int]  # the close of the local day each interval belongs to
+
+    def covers(self, us: int) -> bool:
+        return bool(self.starts) and self.starts[0] <= us and us < self.ends[-1]
+
+
+def _build(calendar: DeskCalendar, first_year: int, last_year: int) -> _Timeline:
+    starts: list[int] = []
+    ends: list[int] = []
+    day_close: list[int] = []
+    day = date(first_year, 1, 1)
+    while day.year <= last_year:
+        intervals = support_intervals(calendar, day)
+        for opening, closing in intervals:
+            starts.append(_us(opening))
+            ends.append(_us(closing))
+            day_close.append(_us(intervals[-1][1]))
         day += timedelta(days=1)
-    raise ValueError(f"desk {calendar.name!r} has no working day within {MAX_SEARCH_DAYS} days")
+    before, through, total = [], [], 0
+    for start, end in zip(starts, ends, strict=True):
+        before.append(total)
+        total += end - start
+        through.append(total)
+    low, high = _us(datetime(first_year, 1, 1, tzinfo=UTC)), _us(datetime(last_year + 1, 1, 1, tzinfo=UTC))
+    return _Timeline(first_year, last_year, low, high, starts, ends, before, through, day_close)
+
+
+def _timeline(calendar: DeskCalendar, us: int, ahead_days: int = 0) -> _Timeline:
+    """The calendar's timeline covering `us` and `ahead_days` after it (grown by whole years)."""
+    line: _Timeline | None = calendar._cache.get("timeline")
+    until = us + (ahead_days + 8) * DAY_US
+    if line is not None and line.low_us + MARGIN_US <= us and until + MARGIN_US < line.high_us:
+        return line  # built with a year either side: most of it is margin enough
+    need_from, need_to = _year_of(us) - 1, _year_of(until) + 1
+    with _BUILD_LOCK:
+        line = calendar._cache.get("timeline")
+        if line is None or not (line.first_year <= need_from and need_to <= line.last_year):
+            low = min(need_from, line.first_year if line else need_from)
+            high = max(need_to, line.last_year if line else need_to)
+            line = _build(calendar, low, high)
+            calendar._cache["timeline"] = line
+    return line
+
+
+def _year_of(us: int) -> int:
+    return (EPOCH + us * MICROSECOND).year
+
+
+def _us(at: datetime) -> int:
+    # Exact: a timestamp's float is within 0.25 µs of the instant for centuries around now.
+    return round(at.timestamp() * 1_000_000)
+
+
+def _next_index(calendar: DeskCalendar, us: int) -> tuple[_Timeline, int]:
+    """The first support interval that ends after `us`."""
+    line = _timeline(calendar, us)
+    index = bisect_right(line.ends, us)
+    if index == len(line.ends):
+        line = _timeline(calendar, us, MAX_SEARCH_DAYS)
+        index = bisect_right(line.ends, us)
+        if index == len(line.ends):
+            raise ValueError(f"desk {calendar.name!r} has no working day within {MAX_SEARCH_DAYS} days")
+    return line, index
+
+
+def _support_before(line: _Timeline, us: int) -> int:
+    """Support time from the timeline's start to `us`."""
+    index = bisect_right(line.starts, us) - 1
+    if index < 0:
+        return 0
+    return line.before[index] + min(us, line.ends[index]) - line.starts[index]
+
+
+def _after_support(calendar: DeskCalendar, start_us: int, amount_us: int) -> int:
+    """The instant when `amount_us` of support time have passed after `start_us` (a sum that ends
+    exactly at a close is that close; nothing to add is the next moment of support)."""
+    line, index = _next_index(calendar, start_us)
+    if amount_us <= 0:
+        return max(line.starts[index], start_us)
+    target = _support_before(line, start_us) + amount_us
+    ahead = 0
+    while target > line.through[-1]:
+        ahead += 366
+        if ahead > MAX_SEARCH_DAYS + 366 * 10:
+            raise ValueError(f"desk {calendar.name!r} has too little support time ahead")
+        line = _timeline(calendar, start_us, ahead)
+        target = _support_before(line, start_us) + amount_us
+    found = bisect_left(line.through, target)
+    return line.starts[found] + target - line.before[found]
 
 
 def is_open(calendar: DeskCalendar, at: datetime) -> bool:
-    at = _utc(at)
-    return any(start <= at < end for start, end in support_intervals(calendar, local_date(calendar, at)))
+    us = _us(_utc(at))
+    line = _timeline(calendar, us)
+    index = bisect_right(line.starts, us) - 1
+    return index >= 0 and us < line.ends[index]
 
 
 def next_opening(calendar: DeskCalendar, at: datetime) -> pendulum.DateTime:
     """`at` itself when within support hours, else the start of the next support interval."""
-    at = _utc(at)
-    start, _ = next(_intervals_from(calendar, at))
-    return _local(calendar, max(start, at))
+    us = _us(_utc(at))
+    line, index = _next_index(calendar, us)
+    return _local_us(calendar, max(line.starts[index], us))
 
 
 def close_of_day(calendar: DeskCalendar, day: date) -> pendulum.DateTime:
@@ -145,15 +242,11 @@ def close_of_day(calendar: DeskCalendar, day: date) -> pendulum.DateTime:
 
 def business_seconds_between(calendar: DeskCalendar, start: datetime, end: datetime) -> float:
     """Support time between two instants (0 when end is not after start)."""
-    start, end = _utc(start), _utc(end)
-    total = 0.0
-    if end <= start:
-        return total
-    for opening, closing in _intervals_from(calendar, start):
-        if opening >= end:
-            break
-        total += (min(closing, end) - max(opening, start)).total_seconds()
-    return total
+    start_us, end_us = _us(_utc(start)), _us(_utc(end))
+    if end_us <= start_us:
+        return 0.0
+    line = _timeline(calendar, start_us, (end_us - start_us) // DAY_US + 1)
+    return (_support_before(line, end_us) - _support_before(line, start_us)) / 1_000_000
 
 
 def add_business_seconds(calendar: DeskCalendar, start: datetime, seconds: float) -> pendulum.DateTime:
@@ -161,15 +254,8 @@ def add_business_seconds(calendar: DeskCalendar, start: datetime, seconds: float
 
     A sum that ends exactly at a close returns that close, not the next opening.
     """
-    at = _utc(start)
-    remaining = timedelta(seconds=seconds)
-    for opening, closing in _intervals_from(calendar, at):
-        begin = max(opening, at)
-        available = closing - begin
-        if remaining <= available:
-            return _local(calendar, begin + remaining)
-        remaining -= available
-    raise AssertionError("unreachable: _intervals_from raises before running out")
+    amount = timedelta(seconds=seconds) // MICROSECOND
+    return _local_us(calendar, _after_support(calendar, _us(_utc(start)), amount))
 
 
 # --- the SLA table ---------------------------------------------------------------------------------------
@@ -201,21 +287,25 @@ def first_response_window(
     policy: SlaPolicy = SlaPolicy(),
 ) -> SlaWindow:
     """The first-response window of SPEC's SLA table for a ticket filed at `filed_at`."""
-    filed = _local(calendar, _utc(filed_at))
-    outside = not is_open(calendar, filed)
+    filed = _local(calendar, filed_at)
+    filed_us = _us(filed)
+    line, index = _next_index(calendar, filed_us)
+    outside = not (line.starts[index] <= filed_us)
     queue = Queue(queue)
     if queue is Queue.TECH and TicketClass(klass or TicketClass.STANDARD) is TicketClass.CRITICAL:
         # Critical issues have a 24/7 on-call: 30 minutes of calendar time, in or out of hours.
         due = filed.add(seconds=int(policy.critical_seconds))
-        return SlaWindow(filed, _local(calendar, _utc(due)), business_time=False, outside_hours=outside)
-    start = next_opening(calendar, filed)
+        return SlaWindow(filed, _local(calendar, due), business_time=False, outside_hours=outside)
     if queue is Queue.TECH:
         # Close of the working day on which support is next open: the same day when filed in hours
         # (or before opening), the next working day when filed after the close.
-        due = close_of_day(calendar, local_date(calendar, start))
+        due_us = line.day_close[index]
     else:
-        due = add_business_seconds(calendar, start, policy.care_business_seconds)
-    return SlaWindow(filed, due, business_time=True, outside_hours=outside)
+        start_us = max(line.starts[index], filed_us)
+        due_us = _after_support(
+            calendar, start_us, timedelta(seconds=policy.care_business_seconds) // MICROSECOND
+        )
+    return SlaWindow(filed, _local_us(calendar, due_us), business_time=True, outside_hours=outside)
 
 
 def first_response_due(*window: Any, **named: Any) -> pendulum.DateTime:
@@ -264,7 +354,20 @@ def _utc(at: datetime) -> datetime:
 
 
 def _local(calendar: DeskCalendar, at: datetime) -> pendulum.DateTime:
-    return pendulum.instance(at).in_timezone(calendar.timezone)
+    if isinstance(at, pendulum.DateTime) and at.timezone_name == calendar.timezone:
+        return at
+    return _local_us(calendar, _us(_utc(at)))
+
+
+def _local_us(calendar: DeskCalendar, us: int) -> pendulum.DateTime:
+    """The instant in the desk's zone: the zone converts (DST included), pendulum only wraps it."""
+    zone = calendar._cache.get("zone")
+    if zone is None:
+        zone = calendar._cache["zone"] = pendulum.timezone(calendar.timezone)
+    at = zone.convert(EPOCH + us * MICROSECOND)
+    return pendulum.DateTime(
+        at.year, at.month, at.day, at.hour, at.minute, at.second, at.microsecond, tzinfo=zone, fold=at.fold
+    )
 
 
 def parse_instant(text: str, timezone: str) -> pendulum.DateTime:
