@@ -22,7 +22,7 @@ from storage import incidents as incident_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.models import Incident, Ticket
-from storage.tickets import ChangeResult
+from storage.tickets import FirstResponse
 from storage.vocabulary import INCIDENT_REASONS, IncidentStatus, PingKind, TicketClass, TicketStatus
 
 
@@ -168,17 +168,46 @@ def claim(
             return IncidentRefused(IncidentRefusal.RESOLVED, fresh)
         return IncidentRefused(IncidentRefusal.CLAIMED, fresh, holder=fresh.claimant_user_id)
     ping_store.drop_incident_deadlines(session, incident.id)
-    verdicts = _Verdicts()
+    # Set-based: a few statements for the whole incident, however many tickets it links, so the
+    # write lock is held briefly (a storm links hundreds).
+    linked = incident_store.linked_tickets(session, incident.id, open_only=True)
+    # What is needed of the tickets, read before they change (a changed row is read again when used).
+    ids, refs = [t.id or 0 for t in linked], [t.ref for t in linked]
+    unclaimed = [t.id or 0 for t in linked if t.status == TicketStatus.OPEN]
+    responses = _first_responses(desk, linked, now)
+    ticket_store.claim_tickets(session, unclaimed, actor.user_id)
+    verdicts = _answer_all(session, responses, actor, now)
     notice = incident_views.claimed_notice(actor.user_id, incident.ref)
-    for ticket in incident_store.linked_tickets(session, incident.id, open_only=True):
-        if ticket.status == TicketStatus.OPEN:
-            ticket_store.claim_ticket(session, ticket.id or 0, actor.user_id, now)
-        verdicts.count(ops.record_first_response(session, ticket, actor.user_id, now, desk))
-        _tell(session, ticket, now, notice.format(ref=ticket.ref))
-        ticket_store.audit(session, ticket.id, actor.user_id, "claimed", now, incident=incident.ref)
-        verdicts.changed += 1
+    _tell_all(session, {i: notice.format(ref=ref) for i, ref in zip(ids, refs, strict=True)}, now)
+    ticket_store.audit_many(session, ids, actor.user_id, "claimed", now, incident=incident.ref)
+    verdicts.changed = len(ids)
     ping_store.owe_incident_update(session, incident.id, now)
     return _done(session, incident, verdicts)
+
+
+def _first_responses(desk: ops.Desk, linked: list[Ticket], now: datetime) -> list[FirstResponse]:
+    return [ops.first_response_of(t, now, desk) for t in linked if t.first_response_at is None]
+
+
+def _answer_all(
+    session: Session, responses: list[FirstResponse], actor: ops.Actor, now: datetime
+) -> _Verdicts:
+    """The first response for every linked ticket nobody had answered, at once."""
+    ticket_store.record_first_responses(session, actor.user_id, responses)
+    ping_store.drop_deadline_pings_of(session, [r.ticket_id for r in responses])
+    verdicts = _Verdicts()
+    for met in (True, False):
+        ids = [r.ticket_id for r in responses if r.met is met]
+        verdict = ops.Verdict.MET if met else ops.Verdict.BREACHED
+        ticket_store.audit_many(session, ids, actor.user_id, "first_response", now, sla=verdict.value)
+        verdicts.met, verdicts.breached = (len(ids), verdicts.breached) if met else (verdicts.met, len(ids))
+    return verdicts
+
+
+def _tell_all(session: Session, notices: dict[int, str | None], now: datetime) -> None:
+    """Each filer in their thread, and each card that exists re-rendered: a few inserts in all."""
+    ping_store.owe_each(session, notices, PingKind.NOTICE, now)
+    ping_store.card_updates_owed(session, list(notices), now)
 
 
 def update(
@@ -216,21 +245,18 @@ def resolve(
     if not incident_store.resolve_incident(session, incident.id, actor.user_id, note, now):
         return IncidentRefused(IncidentRefusal.RESOLVED, incident)
     ping_store.drop_incident_deadlines(session, incident.id)
-    verdicts = _Verdicts()
-    for ticket in incident_store.linked_tickets(session, incident.id, open_only=True):
-        # Resolving is an answer too: a ticket nobody had answered gets its first response now.
-        verdicts.count(ops.record_first_response(session, ticket, actor.user_id, now, desk))
-        resolved = ticket_store.resolve_ticket(
-            session, ticket.id or 0, actor.user_id, note, now, any_holder=True
-        )
-        if resolved is not ChangeResult.DONE:
-            continue
-        ping_store.drop_deadline_pings(session, ticket.id or 0)
-        _tell(session, ticket, now, views.resolved_notice(actor.user_id, ticket.ref, note))
-        ticket_store.audit(
-            session, ticket.id, actor.user_id, "resolved", now, incident=incident.ref, note=note
-        )
-        verdicts.changed += 1
+    linked = incident_store.linked_tickets(session, incident.id, open_only=True)
+    refs = {t.id: t.ref for t in linked}
+    filed = {t.id or 0: t.filed_at for t in linked}
+    # Resolving is an answer too: a ticket nobody had answered gets its first response now.
+    verdicts = _answer_all(session, _first_responses(desk, linked, now), actor, now)
+    resolved = ticket_store.resolve_tickets(session, filed, actor.user_id, note, now)
+    ping_store.drop_deadline_pings_of(session, resolved)
+    _tell_all(session, {i: views.resolved_notice(actor.user_id, refs[i], note) for i in resolved}, now)
+    ticket_store.audit_many(
+        session, resolved, actor.user_id, "resolved", now, incident=incident.ref, note=note
+    )
+    verdicts.changed = len(resolved)
     ping_store.owe_incident_update(session, incident.id, now)
     return _done(session, incident, verdicts)
 

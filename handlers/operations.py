@@ -30,7 +30,7 @@ from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.models import Partner, Ticket
 from storage.pings import PlannedPing
-from storage.tickets import ChangeResult
+from storage.tickets import ChangeResult, FirstResponse
 from storage.vocabulary import IncidentStatus, PingKind, Queue, TicketClass, TicketStatus
 
 
@@ -193,14 +193,21 @@ def _window_of(desk: Desk, ticket: Ticket) -> tuple[DeskCalendar, SlaWindow]:
 # --- agents at work --------------------------------------------------------------------------------------
 
 
-def record_first_response(
-    session: Session, ticket: Ticket, by: str, now: datetime, desk: Desk | None = None
-) -> Verdict | None:
-    """Stop the SLA clock once: the verdict when this call stopped it, else None."""
+def first_response_of(ticket: Ticket, now: datetime, desk: Desk | None = None) -> FirstResponse:
+    """A first response given now: never before the filing; how long it took in the window's own time
+    (business time for business-time windows), kept for reports; and whether it met the SLA."""
     at = max(now, ticket.filed_at)
     elapsed = (at - ticket.filed_at).total_seconds()
     if desk is not None and ticket.business_time and ticket.desk in desk.desks.calendars:
         elapsed = business_seconds_between(desk.desks.calendar(ticket.desk), ticket.filed_at, at)
+    return FirstResponse(ticket.id or 0, at, at <= ticket.due_at, elapsed)
+
+
+def record_first_response(
+    session: Session, ticket: Ticket, by: str, now: datetime, desk: Desk | None = None
+) -> Verdict | None:
+    """Stop the SLA clock once: the verdict when this call stopped it, else None."""
+    elapsed = first_response_of(ticket, now, desk).elapsed_seconds
     if not ticket_store.record_first_response(session, ticket, by, now, elapsed):
         return None
     ping_store.drop_deadline_pings(session, ticket.id or 0)

@@ -529,6 +529,64 @@ def fold_ticket_pings(session: Session, ticket_ids: Sequence[int], reason: str) 
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def drop_deadline_pings_of(session: Session, ticket_ids: Sequence[int], reason: str = "answered") -> int:
+    """Many tickets answered at once (an incident's claim or resolve): their unsent deadline pings."""
+    if not ticket_ids:
+        return 0
+    result = session.execute(
+        update(Ping)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(Ping.ticket_id).in_(ticket_ids),
+            col(Ping.state) == PingState.PLANNED.value,
+            col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]),
+        )
+        .values(state=PingState.DROPPED.value, last_error=reason)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def owe_each(session: Session, texts: dict[int, str | None], kind: PingKind, at: datetime) -> None:
+    """One row of `kind` for each ticket (with its text), numbered after the ticket's own, in one
+    insert; should another transaction number one of them at the same moment, one at a time."""
+    if not texts:
+        return
+    ids = list(texts)
+    taken = select(Ping.ticket_id, func.max(Ping.seq)).where(
+        col(Ping.ticket_id).in_(ids), Ping.kind == kind.value
+    )
+    last = dict(session.exec(taken.group_by(col(Ping.ticket_id))).all())
+    rows = [
+        Ping(ticket_id=i, kind=kind.value, seq=(last[i] + 1) if i in last else 0, planned_at=at,
+             next_attempt_at=at, text=text)
+        for i, text in texts.items()
+    ]  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add_all(rows)
+    except IntegrityError:
+        for ticket_id, text in texts.items():
+            owe(session, ticket_id, kind, at, text=text)
+        return
+    _owed(session, rows)
+
+
+def card_updates_owed(session: Session, ticket_ids: Sequence[int], at: datetime) -> None:
+    """The cards of those of these tickets that have one, re-rendered (unless an update waits)."""
+    if not ticket_ids:
+        return
+    carded = select(Ping.ticket_id).where(
+        col(Ping.ticket_id).in_(ticket_ids), Ping.kind == PingKind.CARD.value
+    )
+    waiting = select(Ping.ticket_id).where(
+        col(Ping.ticket_id).in_(ticket_ids),
+        Ping.kind == PingKind.CARD_UPDATE.value,
+        Ping.state == PingState.PLANNED.value,
+    )
+    due = set(session.exec(carded)) - set(session.exec(waiting))
+    owe_each(session, {i: None for i in sorted(i for i in due if i is not None)}, PingKind.CARD_UPDATE, at)
+
+
 def has_kind(session: Session, ticket_id: int, kind: PingKind) -> bool:
     query = select(Ping.id).where(Ping.ticket_id == ticket_id, Ping.kind == kind.value)
     return session.exec(query.limit(1)).first() is not None

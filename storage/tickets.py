@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from storage.db import update_rows
@@ -155,6 +157,91 @@ def record_first_response(
         [col(Ticket.first_response_at).is_(None)],
         {**values, "first_response_seconds": elapsed_seconds},
     )
+
+
+@dataclass(frozen=True)
+class FirstResponse:
+    """One ticket's first response, as many are recorded at once (an incident's claim or resolve)."""
+
+    ticket_id: int
+    at: datetime
+    met: bool
+    elapsed_seconds: float | None
+
+
+def record_first_responses(session: Session, by: str, responses: Sequence[FirstResponse]) -> None:
+    """Many tickets' first responses in one statement; a ticket answered meanwhile keeps its own."""
+    if not responses:
+        return
+    table = Ticket.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("ticket"), table.c.first_response_at.is_(None))
+        .values(
+            first_response_at=bindparam("at"),
+            first_response_by=by,
+            sla_met=bindparam("met"),
+            first_response_seconds=bindparam("elapsed"),
+        )
+    )
+    rows = [
+        {"ticket": r.ticket_id, "at": r.at, "met": r.met, "elapsed": r.elapsed_seconds} for r in responses
+    ]
+    session.connection().execute(statement, rows)
+    _expire(session, [r.ticket_id for r in responses])
+
+
+def claim_tickets(session: Session, ticket_ids: Sequence[int], agent: str) -> int:
+    """Every one of these still open and unclaimed is claimed by `agent`, in one statement."""
+    unclaimed = [col(Ticket.status) == TicketStatus.OPEN, col(Ticket.claimant_user_id).is_(None)]
+    values = {"status": TicketStatus.CLAIMED.value, "claimant_user_id": agent}
+    return update_rows(session, Ticket, list(ticket_ids), unclaimed, values) if ticket_ids else 0
+
+
+def resolve_tickets(
+    session: Session, filed: dict[int, datetime], agent: str, note: str | None, at: datetime
+) -> list[int]:
+    """Every one of these tickets (id -> filed at) still open is resolved with `note` (whoever held it
+    keeps the credit), in one statement; the ids of those it resolved."""
+    open_ids = _ids_in(session, list(filed), [col(Ticket.status).in_(OPEN_STATES)])
+    if not open_ids:
+        return []
+    table = Ticket.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("ticket"), or_(*(table.c.status == state for state in OPEN_STATES)))
+        .values(
+            status=TicketStatus.RESOLVED.value,
+            resolved_at=at,
+            resolution_note=note,
+            resolution_seconds=bindparam("seconds"),
+            claimant_user_id=func.coalesce(table.c.claimant_user_id, agent),
+        )
+    )
+    rows = [{"ticket": i, "seconds": max((at - filed[i]).total_seconds(), 0.0)} for i in open_ids]
+    session.connection().execute(statement, rows)
+    _expire(session, open_ids)
+    return open_ids
+
+
+def _ids_in(session: Session, ids: Sequence[int], where: Sequence[Any]) -> list[int]:
+    query = select(Ticket.id).where(col(Ticket.id).in_(ids), *where).order_by(col(Ticket.id))
+    return [i for i in session.exec(query) if i is not None]
+
+
+def _expire(session: Session, ids: Sequence[int]) -> None:
+    for ticket_id in ids:
+        loaded = session.identity_map.get(identity_key(Ticket, ticket_id))
+        if loaded is not None:
+            session.expire(loaded)
+
+
+def audit_many(
+    session: Session, ticket_ids: Sequence[int], actor: str, event: str, at: datetime, **detail: Any
+) -> None:
+    """The same audit record for many tickets, in one insert."""
+    text = json.dumps(detail, default=str) if detail else None
+    session.add_all(AuditEvent(ticket_id=i, actor=actor, event=event, at=at, detail=text) for i in ticket_ids)
 
 
 def _transition(

@@ -533,3 +533,21 @@ def test_unlinking_a_resolved_ticket_gives_it_no_card(desk: Desk) -> None:
     desk.settle()
     desk.tick()
     assert ticket_now(desk, 4).card_ts is None and ticket_now(desk, 4).incident_id is None
+
+
+def test_claim_and_resolve_of_500_linked_tickets_hold_the_write_lock_under_a_second(engine: Engine) -> None:
+    from tests.incident_load import claim_and_resolve_seconds, linked_incident
+
+    incident_id = linked_incident(engine, 500)
+    claim_seconds, resolve_seconds = claim_and_resolve_seconds(engine, incident_id)
+    assert claim_seconds < 1.0 and resolve_seconds < 1.0, (claim_seconds, resolve_seconds)
+    with session_scope(engine) as session:
+        linked = session.exec(select(Ticket).where(Ticket.incident_id == incident_id)).all()
+        assert len(linked) == 500 and {t.status for t in linked} == {"resolved"}
+        assert all(t.first_response_by == "UAGENT1" and t.sla_met for t in linked)
+        notices = session.exec(select(Ping).where(Ping.kind == "notice")).all()
+        assert len(notices) == 1000  # claimed, then resolved: two notices per partner, no more
+        updates = session.exec(select(Ping).where(Ping.kind == "card_update")).all()
+        assert len({u.ticket_id for u in updates}) == 3  # only the tickets with a card
+        planned = session.exec(select(Ping).where(Ping.kind.in_(["warning", "breach"]))).all()  # type: ignore[attr-defined]
+        assert {p.state for p in planned} == {"dropped"}
