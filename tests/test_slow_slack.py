@@ -54,6 +54,7 @@ def partner_threads(desk: Desk, count: int) -> list[tuple[str, str]]:
     return threads
 
 
+@pytest.mark.heavy  # seconds of a slow Slack: CI runs it
 def test_slow_name_lookups_never_hold_the_write_lock_against_a_form(desk: Desk) -> None:
     """users.info answering in 2 s, 20 partner messages from authors not cached yet, and a form in the
     middle: the form files at once (no "busy"), and every request is acknowledged within 3 s."""
@@ -174,6 +175,7 @@ def test_two_processes_failing_in_one_channel_at_once_alert_the_lead_once(engine
     assert len(alerts) == 1
 
 
+@pytest.mark.heavy  # seconds of a slow Slack: CI runs it
 def test_forms_open_within_their_trigger_while_deliveries_crowd_the_after_ack_pool(desk: Desk) -> None:
     """20 Resolve and incident Update presses at once, beside 20 Claim presses whose after-ack work
     (replies and deliveries) fills the pool, Slack at 0.5 s a call: every views.open reaches Slack
@@ -248,6 +250,7 @@ def test_a_direct_message_is_answered_within_a_second_whatever_else_is_due(desk:
     desk.settle()
 
 
+@pytest.mark.heavy  # seconds of a slow Slack: CI runs it
 def test_a_batch_longer_than_its_lease_keeps_every_row(sqlite_url: str, fake_slack: FakeSlack) -> None:
     """WORKER_BATCH rows are claimed at once whatever the lease; with Slack at 0.3 s a call, 20 posts
     take 6 s, longer than the 4 s lease: the leases of the rows still waiting are renewed, so one
