@@ -3,7 +3,8 @@
 second in one channel (Slack's documented pace).
 
 Prints first how long an incident's claim and resolve hold the store's write lock with N linked
-tickets (SQLite and PostgreSQL; goal: under 1 s each), then: time to the incident message, time until the last filer's confirmation, 429s, messages
+tickets (SQLite and PostgreSQL; goal: under 1 s each), then: time to the incident message, time
+until the last filer's confirmation, 429s, messages
 posted twice, and the acknowledgements. Goals: every ack < 3 s, one incident, one page, 0 429s,
 0 duplicates.
 

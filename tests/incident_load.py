@@ -90,7 +90,6 @@ def print_lock_holds(server_url: str | None, count: int = 500) -> list[str]:
             migrate(engine)
             claim, resolve = claim_and_resolve_seconds(engine, linked_incident(engine, count))
             engine.dispose()
-            lines.append(
-                f"{name:<10} {count} linked: claim holds the write lock {claim:.3f} s, resolve {resolve:.3f} s"
-            )
+            held = f"claim holds the write lock {claim:.3f} s, resolve {resolve:.3f} s"
+            lines.append(f"{name:<10} {count} linked: {held}")
     return lines
