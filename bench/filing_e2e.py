@@ -26,7 +26,7 @@ from bench.common import (  # noqa: E402
     served,
     summary,  # noqa: E402
 )
-from handlers import views  # noqa: E402
+from handlers.ui import tickets as views  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
 from tests.slack_requests import submitted  # noqa: E402
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import bench_postgres_url  # noqa: E402
 from bot.desks import build_desks  # noqa: E402
-from handlers import reports  # noqa: E402
+from handlers.operations import reports as reports  # noqa: E402
 from storage.db import make_engine, migrate, session_scope  # noqa: E402
 from storage.reports import figures, report_rows, weekly_met  # noqa: E402
 from tests.helpers import make_settings, seed  # noqa: E402

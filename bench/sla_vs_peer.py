@@ -23,7 +23,7 @@ import pytz
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handlers.sla import WEEKDAYS, SlaPolicy, build_calendar, first_response_due  # noqa: E402
+from handlers.rules.sla import WEEKDAYS, SlaPolicy, build_calendar, first_response_due  # noqa: E402
 
 ZONE = "Europe/Rome"
 

@@ -81,7 +81,7 @@ def serve(
     from bot.app import build_app
     from bot.server import Server, make_wsgi_app
     from bot.worker import Worker, until_known
-    from handlers.rules import warm_up_language_detector
+    from handlers.rules.eligibility import warm_up_language_detector
 
     runtime = _runtime(settings)
     server = Server(
@@ -182,7 +182,7 @@ def sla_due(
     """Print when the first response to a ticket is due (last line: ISO-8601 with the desk's offset)."""
     from bot.clock import system_clock
     from bot.desks import build_desks
-    from handlers.sla import first_response_window, parse_instant
+    from handlers.rules.sla import first_response_window, parse_instant
     from storage.vocabulary import CLASS_WORDS, QUEUE_WORDS, Queue
 
     settings = get_settings()
@@ -303,7 +303,7 @@ def report(
     format: Annotated[str, typer.Option(help="text | csv | json | png")] = "text",
 ) -> None:
     """SLA figures for a period: per desk, queue and class (SPEC "Reports"); CSV has a row per ticket."""
-    from handlers import reports
+    from handlers.operations import reports as reports
     from storage.db import reading, session_scope
 
     settings = get_settings()
@@ -332,7 +332,7 @@ def report(
 def _report_content(session, desks, first, last, desk, queue, format, now):  # type: ignore[no-untyped-def]
     import io
 
-    from handlers import reports
+    from handlers.operations import reports as reports
     from storage.reports import report_rows
 
     if format in ("text", "json"):

@@ -11,7 +11,12 @@ from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 
 from bot.settings import Settings
-from handlers import agents, commands, events, filing, home, incident_actions
+from handlers.listeners import agents as agents
+from handlers.listeners import commands as commands
+from handlers.listeners import events as events
+from handlers.listeners import filing as filing
+from handlers.listeners import home as home
+from handlers.listeners import incidents as incident_actions
 from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -58,7 +63,7 @@ def build_app(runtime: Runtime, settings: Settings) -> App:
 
     @app.error
     def log_listener_error(error: Exception, logger: logging.Logger) -> None:
-        # Database outages are answered by the listeners (handlers.common.guarded); this is the rest.
+        # Database outages are answered by the listeners (handlers.listeners.common.guarded); this is the rest.
         logger.exception("listener failed: %r", error)
 
     for group in (commands, filing, agents, incident_actions, home, events):

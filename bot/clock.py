@@ -6,7 +6,7 @@ import threading
 
 import pendulum
 
-from handlers.sla import Clock
+from handlers.rules.sla import Clock
 
 
 def system_clock() -> pendulum.DateTime:

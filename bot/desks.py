@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.settings import Settings
 from handlers.desks import DeskBook
-from handlers.sla import SlaPolicy, build_calendar
+from handlers.rules.sla import SlaPolicy, build_calendar
 
 
 def build_desks(settings: Settings) -> DeskBook:

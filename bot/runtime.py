@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 from bot.desks import build_desks
 from bot.settings import Settings
 from handlers.config import DeskConfig, DeskContacts
-from handlers.delivery import Deliverer
+from handlers.delivery.deliverer import Deliverer
+from handlers.rules.sla import Clock
 from handlers.runtime import Runtime
-from handlers.sla import Clock
 from storage.db import make_engine, migrate
 
 LOOKUP_TIMEOUT_SECONDS = 2.0  # users.info: a slow Slack can't hold a reply long

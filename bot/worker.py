@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from handlers.delivery import Deliverer
+from handlers.delivery.deliverer import Deliverer
 from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.sla import DeskCalendar, SlaPolicy
+from handlers.rules.sla import DeskCalendar, SlaPolicy
 
 
 @dataclass(frozen=True)

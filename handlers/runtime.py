@@ -16,9 +16,9 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from handlers.config import DeskConfig
-from handlers.delivery import Deliverer
+from handlers.delivery.deliverer import Deliverer
 from handlers.desks import DeskBook
-from handlers.sla import Clock
+from handlers.rules.sla import Clock
 from storage.db import collect_owed
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ import pendulum
 from sqlalchemy.engine import Engine
 
 from bot.desks import build_desks
-from handlers import incidents
-from handlers import operations as ops
 from handlers.config import DeskConfig
+from handlers.operations import incidents as incidents
+from handlers.operations import tickets as ops
 from storage.db import session_scope
 from storage.models import Incident, Ping, Ticket
 from tests.helpers import add_companies, load_ticket, make_settings, seed

@@ -27,7 +27,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlmodel import col, select
 
-from handlers import views
+from handlers.ui import tickets as views
 from storage.db import make_engine, migrate, session_scope
 from storage.models import Incident, Ping, Ticket
 from tests.fake_slack import FakeSlack

@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlmodel import select
 
-from handlers import views
+from handlers.ui import tickets as views
 from storage.db import session_scope
 from storage.directory import import_directory, parse_directory_csv
 from storage.models import Ticket

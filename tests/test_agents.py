@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handlers import views
+from handlers.ui import tickets as views
 from storage.db import session_scope
 from storage.models import Ticket
 from tests.helpers import (

@@ -11,8 +11,8 @@ import pendulum
 import pytest
 from sqlmodel import select
 
-from handlers import conversation
-from handlers.conversation import Author, SlackMessage
+from handlers.operations import conversation as conversation
+from handlers.operations.conversation import Author, SlackMessage
 from storage.db import session_scope
 from storage.models import Ping, PingState, Ticket
 from tests.fake_slack import FakeSlack

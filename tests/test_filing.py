@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlmodel import func, select
 
-from handlers import views
+from handlers.ui import tickets as views
 from storage import pings as ping_store
 from storage.db import session_scope
 from storage.models import Ping, PingKind, PingState, Ticket

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from bot.clock import SettableClock
 from bot.runtime import build_runtime
 from bot.server import store_health
-from handlers import views
+from handlers.ui import tickets as views
 from storage.db import describe_store_error, make_engine, migrate, session_scope
 from storage.directory import import_directory, parse_directory_csv
 from storage.models import Ticket

@@ -16,9 +16,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.desks import build_desks
-from handlers import incident_views, reports
-from handlers import operations as ops
 from handlers.config import DeskConfig
+from handlers.operations import reports as reports
+from handlers.operations import tickets as ops
+from handlers.ui import incidents as incident_views
 from storage import incidents as incident_store
 from storage.db import make_engine, migrate, session_scope
 from storage.directory import member_by_slack_id

@@ -15,8 +15,8 @@ from slack_bolt.request import BoltRequest
 from bot.app import build_app
 from bot.clock import SettableClock
 from bot.runtime import build_runtime
-from handlers import views
 from handlers.runtime import Runtime
+from handlers.ui import tickets as views
 from storage.db import session_scope
 from storage.models import Ticket
 from tests.fake_slack import FakeSlack

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from handlers.agents import ACTIONS
-from handlers.commands import ANSWERS
+from handlers.listeners.agents import ACTIONS
+from handlers.listeners.commands import ANSWERS
 
 MANIFEST = yaml.safe_load((Path(__file__).resolve().parent.parent / "manifest.yml").read_text())
 

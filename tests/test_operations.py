@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.desks import build_desks
-from handlers import operations as ops
 from handlers.config import DeskConfig
+from handlers.operations import tickets as ops
 from storage.db import make_engine, migrate, session_scope
 from storage.directory import member_by_slack_id
 from storage.models import Partner, Ping, Ticket

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from bot.worker import Worker
-from handlers import views
-from handlers.common import DATABASE_DOWN
+from handlers.listeners.common import DATABASE_DOWN
+from handlers.ui import tickets as views
 from storage.db import session_scope
 from storage.models import Ping, Ticket
 from tests.fake_slack import FakeSlack

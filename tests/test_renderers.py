@@ -9,8 +9,8 @@ import pendulum
 from slack_sdk.models.blocks import Block
 
 from handlers.config import DeskConfig, DeskContacts
-from handlers.renderers import SUPERSEDED, Message, PingFacts, Skip, render
-from handlers.views import TicketView
+from handlers.delivery.renderers import SUPERSEDED, Message, PingFacts, Skip, render
+from handlers.ui.tickets import TicketView
 from storage.vocabulary import PingKind
 
 FILED = pendulum.parse("2026-11-27T17:00:00+01:00")

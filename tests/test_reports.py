@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.desks import build_desks
-from handlers import operations as ops
-from handlers import reports
 from handlers.config import DeskConfig
+from handlers.operations import reports as reports
+from handlers.operations import tickets as ops
 from storage.db import session_scope
 from storage.directory import member_by_slack_id
 from storage.models import Partner, Ticket

@@ -7,7 +7,7 @@ import urllib.error
 
 import pytest
 
-from handlers.retry import Verdict, after_no_answer, after_slack_error, backoff
+from handlers.rules.retry import Verdict, after_no_answer, after_slack_error, backoff
 
 
 def test_rate_limits_wait_for_retry_after() -> None:

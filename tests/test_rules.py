@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers import rules
-from handlers.rules import FilerFacts, Refusal, may_file, route
+from handlers.rules import eligibility as rules
+from handlers.rules.eligibility import FilerFacts, Refusal, may_file, route
 from storage.vocabulary import Queue, TicketClass
 
 LADDER, MINIMUM = ("W-FE", "W-SE", "W-DE"), "W-FE"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.sla import (
+from handlers.rules.sla import (
     WEEKDAYS,
     add_business_seconds,
     build_calendar,

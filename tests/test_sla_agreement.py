@@ -9,7 +9,7 @@ import random
 import pendulum
 import pytest
 
-from handlers import sla
+from handlers.rules import sla as sla
 from tests import sla_reference as reference
 
 WEEK = {d: ["09:00-18:00"] for d in sla.WEEKDAYS[:5]}

@@ -14,7 +14,7 @@ import requests
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from handlers import views
+from handlers.ui import tickets as views
 from storage import pings as ping_store
 from storage.db import session_scope
 from storage.models import Ping, PingKind, Ticket
@@ -180,7 +180,7 @@ def test_forms_open_within_their_trigger_while_deliveries_crowd_the_after_ack_po
     """20 Resolve and incident Update presses at once, beside 20 Claim presses whose after-ack work
     (replies and deliveries) fills the pool, Slack at 0.5 s a call: every views.open reaches Slack
     within 2.5 s of its press (a trigger lasts 3 s)."""
-    from handlers import incident_views
+    from handlers.ui import incidents as incident_views
     from storage.models import Incident
     from tests.slack_requests import button_payload
     from tests.test_acks import open_tickets
@@ -311,8 +311,8 @@ def test_auth_test_failing_at_start_is_asked_again_until_it_answers(desk: Desk) 
 
 def test_an_edit_that_arrives_before_its_copy_is_recorded_follows_it(desk: Desk) -> None:
     """Another process is still recording the copy when the edit arrives: the edit waits for it."""
-    from handlers import conversation
-    from handlers.conversation import Author, SlackMessage
+    from handlers.operations import conversation as conversation
+    from handlers.operations.conversation import Author, SlackMessage
 
     ticket = filed(desk)
     message = SlackMessage("CPARTNER", "1795510005.000100", ticket.filer_thread_ts or "", "Frist text")

@@ -7,7 +7,9 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from handlers import incident_views, rules, views
+from handlers.rules import eligibility as rules
+from handlers.ui import incidents as incident_views
+from handlers.ui import tickets as views
 
 NOW = pendulum.parse("2026-11-24T10:00:00+01:00")
 

@@ -8,10 +8,10 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from handlers import views
-from handlers.common import identify, look_up, runtime_of
-from handlers.present import view_of
+from handlers.listeners.common import identify, look_up, runtime_of
+from handlers.operations.present import view_of
 from handlers.runtime import Runtime
+from handlers.ui import tickets as views
 from storage import tickets as ticket_store
 from storage.db import reading, session_scope
 

@@ -12,11 +12,12 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from handlers import operations as ops
-from handlers import rules, views
-from handlers.common import BUSY, Who, filer_facts, first_input, guarded, identify, runtime_of
+from handlers.listeners.common import BUSY, Who, filer_facts, first_input, guarded, identify, runtime_of
+from handlers.operations import tickets as ops
+from handlers.rules import eligibility as rules
+from handlers.rules.sla import Queue
 from handlers.runtime import Runtime
-from handlers.sla import Queue
+from handlers.ui import tickets as views
 from storage import tickets as ticket_store
 from storage.db import collect_owed, is_lock_timeout, session_scope, within
 from storage.vocabulary import CLASS_WORDS, QUEUE_WORDS, TicketClass

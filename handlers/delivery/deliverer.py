@@ -20,14 +20,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
-from handlers import retry
 from handlers.config import DeskConfig
+from handlers.delivery.renderers import Message, PingFacts, Skip, render
 from handlers.desks import DeskBook
-from handlers.present import incident_view, view_of
-from handlers.renderers import Message, PingFacts, Skip, render
-from handlers.reports import owe_weekly_digests, report_files
-from handlers.sla import Clock
-from handlers.views import TicketView
+from handlers.operations.present import incident_view, view_of
+from handlers.operations.reports import owe_weekly_digests, report_files
+from handlers.rules import retry as retry
+from handlers.rules.sla import Clock
+from handlers.ui.tickets import TicketView
 from storage import incidents as incident_store
 from storage import pace
 from storage import pings as ping_store

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from handlers.rules import FilerFacts, escape, is_certified
+from handlers.rules.eligibility import FilerFacts, escape, is_certified
 from storage import directory
 from storage import tickets as ticket_store
 from storage.db import describe_store_error, is_lock_timeout, reading, session_scope

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pendulum
 
-from handlers.sla import DeskCalendar
+from handlers.rules.sla import DeskCalendar
 from storage.reports import Bounds, Figures, IncidentFigures
 
 CSV_COLUMNS = [
@@ -195,7 +195,7 @@ def as_blocks(
     overall: Figures | None = None,
 ) -> list[dict[str, Any]]:
     """The figures as a Slack message: within Slack's 50 blocks and 3,000 characters a section."""
-    from handlers.rules import escape
+    from handlers.rules.eligibility import escape
 
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"SLA report {first} to {last}"[:150]}}
@@ -384,7 +384,7 @@ def report_files(
 
 def owe_weekly_digests(session: Any, desks: Any, report_channels: Mapping[str, str], now: datetime) -> int:
     """Each Monday at each desk's opening, last week's digest is owed once (any process may ask)."""
-    from handlers.sla import next_opening
+    from handlers.rules.sla import next_opening
     from storage import pings as ping_store
     from storage.vocabulary import PingKind
 

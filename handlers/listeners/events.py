@@ -10,12 +10,13 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from handlers import conversation, views
-from handlers import operations as ops
-from handlers.common import identify, is_agent, look_up, runtime_of
-from handlers.conversation import Author, SlackMessage
-from handlers.present import view_of
+from handlers.listeners.common import identify, is_agent, look_up, runtime_of
+from handlers.operations import conversation as conversation
+from handlers.operations import tickets as ops
+from handlers.operations.conversation import Author, SlackMessage
+from handlers.operations.present import view_of
 from handlers.runtime import Runtime
+from handlers.ui import tickets as views
 from storage import tickets as ticket_store
 from storage.db import reading, session_scope
 from storage.directory import get_partner, member_by_slack_id

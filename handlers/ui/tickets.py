@@ -14,7 +14,7 @@ from typing import Any
 
 import pendulum
 
-from handlers.rules import (
+from handlers.rules.eligibility import (
     CARE_TOPICS,
     CRITICAL_REASONS,
     DESCRIPTION_MAX,

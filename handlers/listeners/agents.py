@@ -14,9 +14,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from handlers import conversation, rules, views
-from handlers import operations as ops
-from handlers.common import (
+from handlers.listeners.common import (
     Who,
     failure_message,
     guarded,
@@ -29,8 +27,12 @@ from handlers.common import (
     runtime_of,
     visible_ticket,
 )
+from handlers.operations import conversation as conversation
+from handlers.operations import tickets as ops
+from handlers.rules import eligibility as rules
+from handlers.rules.sla import Clock
 from handlers.runtime import Runtime
-from handlers.sla import Clock
+from handlers.ui import tickets as views
 from storage import tickets as ticket_store
 from storage.db import collect_owed, session_scope, within
 from storage.models import Ticket

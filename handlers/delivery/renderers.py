@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handlers import incident_views, views
 from handlers.config import DeskConfig
-from handlers.incident_views import IncidentView
-from handlers.views import TicketView
+from handlers.ui import incidents as incident_views
+from handlers.ui import tickets as views
+from handlers.ui.incidents import IncidentView
+from handlers.ui.tickets import TicketView
 from storage.pings import SUPERSEDED  # the store counts missed pings by this reason
 from storage.vocabulary import DEADLINE_KINDS, PingKind
 

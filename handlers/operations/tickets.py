@@ -15,16 +15,17 @@ from typing import Any
 
 from sqlmodel import Session
 
-from handlers import rules, views
 from handlers.config import DeskConfig
 from handlers.desks import DeskBook
-from handlers.sla import (
+from handlers.rules import eligibility as rules
+from handlers.rules.sla import (
     DeskCalendar,
     SlaWindow,
     business_seconds_between,
     deadline_plan,
     first_response_window,
 )
+from handlers.ui import tickets as views
 from storage import incidents as incident_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store
@@ -142,7 +143,7 @@ def file_ticket(
     assert ticket.id is not None
     # The incidents module builds on these operations; it is asked here, when a filing may be part of
     # a wider problem.
-    from handlers import incidents
+    from handlers.operations import incidents as incidents
 
     joined = incidents.join_or_open(session, desk, ticket, now) if incidents.may_join(ticket) else None
     receipt = {"redirected": new.redirected, "incident": joined.incident.ref if joined else None}

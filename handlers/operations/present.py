@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from handlers.desks import DeskBook
-from handlers.incident_views import IncidentLine, IncidentView
-from handlers.views import TicketView
+from handlers.ui.incidents import IncidentLine, IncidentView
+from handlers.ui.tickets import TicketView
 from storage.directory import get_partner
 from storage.incidents import linked_with_companies
 from storage.models import Incident, Ticket

@@ -18,8 +18,8 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
-from handlers import operations as ops
-from handlers.rules import agent_text, clean, cut, escape
+from handlers.operations import tickets as ops
+from handlers.rules.eligibility import agent_text, clean, cut, escape
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.models import Ticket

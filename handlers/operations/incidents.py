@@ -16,8 +16,10 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from handlers import incident_views, rules, views
-from handlers import operations as ops
+from handlers.operations import tickets as ops
+from handlers.rules import eligibility as rules
+from handlers.ui import incidents as incident_views
+from handlers.ui import tickets as views
 from storage import incidents as incident_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store

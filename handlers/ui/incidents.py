@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handlers.rules import CRITICAL_REASONS, NOTE_MAX, agent_text, cut, escape, safe
-from handlers.views import (
+from handlers.rules.eligibility import CRITICAL_REASONS, NOTE_MAX, agent_text, cut, escape, safe
+from handlers.ui.tickets import (
     Block,
     _input,
     _modal,

@@ -11,9 +11,8 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers import incident_views, reports, rules, views
-from handlers.agents import ACTIONS, run_agent_command
-from handlers.common import (
+from handlers.listeners.agents import ACTIONS, run_agent_command
+from handlers.listeners.common import (
     answer_later,
     failure_message,
     guarded,
@@ -24,11 +23,15 @@ from handlers.common import (
     runtime_of,
     visible_ticket,
 )
-from handlers.filing import form_for, refusal_for
-from handlers.incident_actions import list_incidents, run_incident_command
-from handlers.present import incident_view, view_of
+from handlers.listeners.filing import form_for, refusal_for
+from handlers.listeners.incidents import list_incidents, run_incident_command
+from handlers.operations import reports as reports
+from handlers.operations.present import incident_view, view_of
+from handlers.rules import eligibility as rules
+from handlers.rules.sla import Queue
 from handlers.runtime import Runtime
-from handlers.sla import Queue
+from handlers.ui import incidents as incident_views
+from handlers.ui import tickets as views
 from storage import incidents as incident_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store

@@ -1,7 +1,7 @@
 """Mass incidents, the listener side: the incident message's buttons and forms, and the words of
 `/ticket incident I-3 claim|update TEXT|resolve NOTE|unlink T-9` and `/ticket incidents`.
 
-Parse, find the incident, call the desk operation (`handlers.incidents`), word its result.
+Parse, find the incident, call the desk operation (`handlers.operations.incidents`), word its result.
 """
 
 from __future__ import annotations
@@ -17,10 +17,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from handlers import incident_views
-from handlers import incidents as ops
-from handlers import operations as ticket_ops
-from handlers.common import (
+from handlers.listeners.common import (
     Who,
     failure_message,
     guarded,
@@ -30,8 +27,11 @@ from handlers.common import (
     parse_ticket_id,
     runtime_of,
 )
-from handlers.present import incident_view
+from handlers.operations import incidents as ops
+from handlers.operations import tickets as ticket_ops
+from handlers.operations.present import incident_view
 from handlers.runtime import Runtime
+from handlers.ui import incidents as incident_views
 from storage import incidents as incident_store
 from storage import tickets as ticket_store
 from storage.db import reading, session_scope, within
