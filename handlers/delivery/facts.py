@@ -1,0 +1,146 @@
+"""Reading the facts a delivery row is rendered from, in one go (rendering itself reads nothing)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from handlers.delivery.renderers import PingFacts
+from handlers.desks import DeskBook
+from handlers.operations.present import incident_view, view_of
+from handlers.operations.reports import report_files
+from handlers.ui.tickets import TicketView
+from storage import incidents as incident_store
+from storage import pings as ping_store
+from storage.directory import desk_leads
+from storage.models import DEADLINE_KINDS, IncidentStatus, Ping, PingKind, PingState, Ticket, TicketStatus
+from storage.vocabulary import COPY_KINDS
+
+UNPOSTED = (PingState.PLANNED, PingState.SENDING)
+# What a direct message that belongs to no ticket renders against.
+NO_TICKET = TicketView(
+    ref="", queue="", klass=None, topic=None, subject="", description="", product=None,
+    critical_reason=None, company="", filer="", status="", desk_label="", timezone="UTC",
+    filed_at=datetime.fromtimestamp(0, UTC), due_at=datetime.fromtimestamp(0, UTC),
+)  # fmt: skip
+
+
+def _slack_refused(ping: Ping) -> bool:
+    """Earlier attempts failed at Slack (not merely waited for their turn or their parent)."""
+    return ping.attempts > 1 and bool(ping.last_error) and "waiting" not in (ping.last_error or "")
+
+
+def _incident_answered(session: Any, incident: Any) -> bool:
+    """Nobody is waiting: the incident is claimed or resolved, or each of its tickets is answered."""
+    if incident.claimant_user_id is not None or incident.status == IncidentStatus.RESOLVED:
+        return True
+    return incident_store.earliest_unanswered_ticket(session, incident.id or 0) is None
+
+
+def _older_update(ping: Ping, others: list[Ping], kind: PingKind, state: PingState) -> bool:
+    """An older update of the same message in `state`. Updates go out oldest first: one rendered
+    earlier never lands after a later one, and two processes never wait for each other."""
+    return any(p.kind == kind and p.state == state and (p.id or 0) < (ping.id or 0) for p in others)
+
+
+def ticket_facts(
+    desks: DeskBook, session: Any, ping: Ping, ticket: Ticket | None, now: datetime
+) -> PingFacts:
+    """Everything the renderer needs, read in one go (rendering itself reads nothing)."""
+    kind = PingKind(ping.kind)
+    payload = json.loads(ping.text) if ping.text and ping.text.startswith("{") else {}
+    if ticket is None:  # a direct message, a report, a digest: no ticket's
+        facts = PingFacts(
+            kind, ping.seq, ping.text, ping.planned_at, NO_TICKET, "", None, "", None, None, False
+        )
+        facts = replace(facts, payload=payload)
+        if kind in (PingKind.REPORT, PingKind.DIGEST):
+            first, last = date.fromisoformat(payload["first"]), date.fromisoformat(payload["last"])
+            desk, queue = payload.get("desk"), payload.get("queue")
+            facts = replace(facts, report=report_files(session, desks, first, last, desk, queue, now))
+        return facts
+    later_due, missed = False, 0
+    if kind in DEADLINE_KINDS:
+        later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
+    others = [p for p in ping_store.pings_for(session, ticket.id or 0) if p.id != ping.id]
+    # Read again after its pings: a card recorded as posted has its ts on the ticket by now (both are
+    # written in one transaction), so "posted, but no ts" is never seen half-way.
+    session.refresh(ticket)
+    pending = {p.kind for p in others if p.state in UNPOSTED}
+    copy = next((p for p in others if p.id == payload.get("copy")), None)
+    if copy is None and payload.get("source"):  # an edit that came before its copy was recorded
+        copy = ping_store.by_source(session, COPY_KINDS, str(payload["source"]))
+    card_ts, card_pending, via_incident = ticket.card_ts, PingKind.CARD in pending, False
+    if ticket.incident_id and not card_ts and not any(p.kind == PingKind.CARD for p in others):
+        # A linked ticket has no card of its own: the incident message's thread stands in for it.
+        incident = incident_store.get_incident(session, ticket.incident_id)
+        card_ts, via_incident = (incident.message_ts if incident else None), True
+        card_pending = incident is not None and incident.message_ts is None
+    return PingFacts(
+        kind=kind,
+        seq=ping.seq,
+        text=ping.text,
+        planned_at=ping.planned_at,
+        ticket=view_of(session, ticket, desks),
+        queue_channel=ticket.queue_channel,
+        card_ts=card_ts,
+        filer_user_id=ticket.filer_user_id,
+        filer_channel=ticket.filer_channel,
+        filer_thread_ts=ticket.filer_thread_ts,
+        outside_hours=ticket.outside_hours,
+        payload=payload,
+        copy_channel=copy.channel if copy and copy.state == PingState.SENT else None,
+        copy_ts=copy.message_ts if copy and copy.state == PingState.SENT else None,
+        copy_unposted=bool(copy and copy.state in UNPOSTED),
+        earlier_copy_unposted=kind in COPY_KINDS and ping_store.earlier_copy_unposted(session, ping),
+        answered=ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED,
+        later_due=later_due,
+        missed=missed,
+        slack_refused=_slack_refused(ping),
+        card_pending=card_pending,
+        card_update_in_flight=_older_update(ping, others, PingKind.CARD_UPDATE, PingState.SENDING),
+        card_update_covered=_older_update(ping, others, PingKind.CARD_UPDATE, PingState.PLANNED),
+        confirmation_pending=PingKind.CONFIRMATION in pending,
+        leads=tuple(desk_leads(session, ticket.desk)),
+        via_incident=via_incident,
+    )
+
+
+def incident_facts(desks: DeskBook, session: Any, ping: Ping, now: datetime) -> PingFacts:
+    """An incident's own row: the incident as it is now, its message, and its other rows."""
+    incident = incident_store.get_incident(session, ping.incident_id or 0)
+    assert incident is not None
+    kind = PingKind(ping.kind)
+    later_due, missed = False, 0
+    if kind in DEADLINE_KINDS:
+        later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
+    others = [p for p in ping_store.incident_pings(session, incident.id or 0) if p.id != ping.id]
+    session.refresh(incident)  # after its pings, as with a ticket's card (see `_facts`)
+    payload = {}
+    if kind is PingKind.PAGE:  # the on-call may have been paged for some of its tickets already
+        payload["paged"] = [f"T-{n}" for n in incident_store.paged_already(session, incident.id or 0)]
+    return PingFacts(
+        kind=kind,
+        seq=ping.seq,
+        text=ping.text,
+        planned_at=ping.planned_at,
+        ticket=NO_TICKET,
+        queue_channel=incident.queue_channel,
+        card_ts=incident.message_ts,
+        filer_user_id="",
+        filer_channel=None,
+        filer_thread_ts=None,
+        outside_hours=False,
+        payload=payload,
+        answered=kind in DEADLINE_KINDS and _incident_answered(session, incident),
+        later_due=later_due,
+        missed=missed,
+        slack_refused=_slack_refused(ping),
+        card_pending=any(p.kind == PingKind.INCIDENT and p.state in UNPOSTED for p in others),
+        card_update_in_flight=_older_update(ping, others, PingKind.INCIDENT_UPDATE, PingState.SENDING),
+        card_update_covered=_older_update(ping, others, PingKind.INCIDENT_UPDATE, PingState.PLANNED),
+        leads=tuple(desk_leads(session, incident.desk)),
+        incident=incident_view(session, incident, desks),
+    )
