@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import OWED_KEY
 from storage.models import DEADLINE_KINDS, Ping, PingKind, PingState
+from storage.vocabulary import SUPERSEDED
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,6 @@ def earlier_due_deadline_pings(session: Session, ping: Ping, due_now: datetime) 
         and (p.state in unposted or (p.state == PingState.DROPPED and p.last_error == SUPERSEDED))
     )
     return later, missed
-
-
-SUPERSEDED = "superseded by a later ping of the same ticket"
 
 
 def owe(

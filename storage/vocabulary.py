@@ -101,3 +101,8 @@ class Turn(StrEnum):
 # What a person may type where one of these is asked for.
 QUEUE_WORDS = frozenset(queue.value for queue in Queue)
 CLASS_WORDS = frozenset(klass.value for klass in TicketClass)
+
+
+# Why a deadline ping was not posted: a later one of the same plan went out instead (the store counts
+# the pings missed meanwhile by it).
+SUPERSEDED = "superseded by a later ping of the same ticket"

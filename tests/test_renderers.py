@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import Block
 
 from handlers.config import DeskConfig, DeskContacts
 from handlers.delivery.renderers import SUPERSEDED, Message, PingFacts, Skip, render
+from handlers.rules import retry
 from handlers.ui.tickets import TicketView
 from storage.vocabulary import PingKind
 
@@ -49,7 +50,7 @@ def test_card_and_its_update_go_to_the_queue_channel_with_valid_blocks() -> None
 
 def test_a_card_update_waits_for_a_card_in_flight_and_gives_up_on_one_that_failed() -> None:
     waiting = render(facts(PingKind.CARD_UPDATE, card_ts=None, card_pending=True), FILED, CONFIG)
-    assert isinstance(waiting, Skip) and waiting.retry_in == 20
+    assert isinstance(waiting, Skip) and waiting.retry_in == retry.PARENT_WAIT_SECONDS
     gone = render(facts(PingKind.CARD_UPDATE, card_ts=None), FILED, CONFIG)
     assert isinstance(gone, Skip) and gone.retry_in is None
 

@@ -12,16 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from handlers.config import DeskConfig
+from handlers.rules import retry
 from handlers.ui import incidents as incident_views
 from handlers.ui import tickets as views
 from handlers.ui.incidents import IncidentView
 from handlers.ui.tickets import TicketView
-from storage.pings import SUPERSEDED  # the store counts missed pings by this reason
-from storage.vocabulary import DEADLINE_KINDS, PingKind
+from storage.vocabulary import DEADLINE_KINDS, SUPERSEDED, PingKind
 
-WAIT_FOR_PARENT_SECONDS = 20.0
 # An edit that arrived before its message's copy was recorded waits this long for it.
 WAIT_FOR_COPY_SECONDS = 120.0
+PARENT_WAIT, IN_TURN = retry.PARENT_WAIT_SECONDS, retry.IN_TURN_SECONDS
 # An update whose message an older, not yet rendered update will show as it is then: not needed.
 COVERED = "covered by an older update still to go out"
 
@@ -118,13 +118,13 @@ def _card_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rende
     if not facts.card_ts:
         # The card may be in flight with what the ticket was before this change: update it after.
         if facts.card_pending:
-            return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
+            return Skip("waiting for the card", PARENT_WAIT)
         return Skip("the card could not be posted")
     if facts.card_update_covered:
         return Skip(COVERED)
     if facts.card_update_in_flight:
         # Updates of a card go out oldest first, one at a time: none lands after a later one.
-        return Skip("waiting for an older update of the card", 0.0)
+        return Skip("waiting for an older update of the card", IN_TURN)
     text, blocks = views.ticket_card(facts.ticket)
     return Message(facts.queue_channel, text, blocks, update_ts=facts.card_ts)
 
@@ -144,7 +144,7 @@ def _confirmation(facts: PingFacts, _now: datetime, config: DeskConfig) -> Rende
 
 def _notice(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     if not facts.filer_thread_ts and facts.confirmation_pending:
-        return Skip("waiting for the confirmation", WAIT_FOR_PARENT_SECONDS)
+        return Skip("waiting for the confirmation", PARENT_WAIT)
     return Message(
         facts.filer_channel or facts.filer_user_id, facts.text or "", thread_ts=facts.filer_thread_ts
     )
@@ -152,7 +152,7 @@ def _notice(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
 
 def _warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     if not facts.card_ts and facts.card_pending:
-        return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
+        return Skip("waiting for the card", PARENT_WAIT)
     shares = config.warning_shares
     share = shares[facts.seq] if facts.seq < len(shares) else 0.5
     note = late_note(facts, now, config)
@@ -186,9 +186,9 @@ def _lead_alert(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Render
 
 def _to_card(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     if not facts.card_ts and facts.card_pending:
-        return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
+        return Skip("waiting for the card", PARENT_WAIT)
     if facts.earlier_copy_unposted:
-        return Skip("waiting for the copy of an earlier message", 0.0)
+        return Skip("waiting for the copy of an earlier message", IN_TURN)
     if not facts.card_ts:
         return Skip("no card or incident message to copy it to")
     text = facts.payload.get("text", "")
@@ -199,9 +199,9 @@ def _to_card(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
 
 def _to_partner(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     if not facts.filer_thread_ts and facts.confirmation_pending:
-        return Skip("waiting for the confirmation", WAIT_FOR_PARENT_SECONDS)
+        return Skip("waiting for the confirmation", PARENT_WAIT)
     if facts.earlier_copy_unposted:
-        return Skip("waiting for the copy of an earlier message", 0.0)
+        return Skip("waiting for the copy of an earlier message", IN_TURN)
     channel = facts.filer_channel or facts.filer_user_id
     return Message(channel, facts.payload.get("text", ""), thread_ts=facts.filer_thread_ts)
 
@@ -209,17 +209,21 @@ def _to_partner(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Render
 def _edit(facts: PingFacts, now: datetime, _config: DeskConfig) -> Rendered:
     if not (facts.copy_channel and facts.copy_ts):
         if facts.copy_unposted:
-            return Skip("waiting for the copy", 1.0)
+            return Skip("waiting for the copy", PARENT_WAIT)
         if facts.payload.get("source") and (now - facts.planned_at).total_seconds() < WAIT_FOR_COPY_SECONDS:
             # Another process may still be recording the copy of the message this edits.
-            return Skip("waiting for the copy to be recorded", 2.0)
+            return Skip("waiting for the copy to be recorded", PARENT_WAIT)
         return Skip("the copy was never posted")
     return Message(facts.copy_channel, facts.payload.get("text", ""), update_ts=facts.copy_ts)
 
 
 def _delete(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     if not (facts.copy_channel and facts.copy_ts):
-        return Skip("waiting for the copy", 1.0) if facts.copy_unposted else Skip("the copy was never posted")
+        return (
+            Skip("waiting for the copy", PARENT_WAIT)
+            if facts.copy_unposted
+            else Skip("the copy was never posted")
+        )
     return Message(facts.copy_channel, "", delete_ts=facts.copy_ts)
 
 
@@ -230,7 +234,7 @@ def _reaction(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered
 
 def _note(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     if not facts.card_ts and facts.card_pending:
-        return Skip("waiting for the card", WAIT_FOR_PARENT_SECONDS)
+        return Skip("waiting for the card", PARENT_WAIT)
     if not facts.card_ts:
         return Skip("no card or incident message to add the note to")
     text = facts.payload.get("text", "")
@@ -305,12 +309,12 @@ def _incident_message(facts: PingFacts, _now: datetime, _config: DeskConfig) -> 
 def _incident_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     if not facts.card_ts:
         if facts.card_pending:  # it may be in flight with an older state: update it once it is posted
-            return Skip("waiting for the incident message", 1.0)
+            return Skip("waiting for the incident message", PARENT_WAIT)
         return Skip("the incident message could not be posted")
     if facts.card_update_covered:
         return Skip(COVERED)
     if facts.card_update_in_flight:
-        return Skip("waiting for an older update of the incident message", 0.0)
+        return Skip("waiting for an older update of the incident message", IN_TURN)
     text, blocks = incident_views.incident_message(_incident_of(facts))
     return Message(facts.queue_channel, text, blocks, update_ts=facts.card_ts)
 
@@ -324,7 +328,7 @@ def _incident_page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rende
 
 def _incident_warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     if not facts.card_ts and facts.card_pending:
-        return Skip("waiting for the incident message", WAIT_FOR_PARENT_SECONDS)
+        return Skip("waiting for the incident message", PARENT_WAIT)
     shares = config.warning_shares
     share = shares[facts.seq] if facts.seq < len(shares) else 0.5
     note = late_note(facts, now, config)

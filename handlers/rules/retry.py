@@ -24,6 +24,12 @@ CHANNEL_ERRORS = frozenset(
 )
 SERVER_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 MAX_BACKOFF_SECONDS = 600.0
+# A row whose parent message is not posted yet (the card a copy goes under, the confirmation, the copy an
+# edit changes, the incident message) looks again after this long: one value for every such wait.
+PARENT_WAIT_SECONDS = 2.0
+# A row that waits its turn behind an older one (copies in the order written, updates oldest first) is
+# tried again at once: the older one is being posted.
+IN_TURN_SECONDS = 0.0
 
 
 class Verdict(StrEnum):
