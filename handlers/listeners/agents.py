@@ -30,10 +30,8 @@ from handlers.listeners.common import (
 from handlers.operations import conversation as conversation
 from handlers.operations import tickets as ops
 from handlers.rules import eligibility as rules
-from handlers.rules.sla import Clock
 from handlers.runtime import Runtime
 from handlers.ui import tickets as views
-from storage import tickets as ticket_store
 from storage.db import collect_owed, session_scope, within
 from storage.models import Ticket
 
@@ -224,16 +222,3 @@ def _actor(who: Who) -> ops.Actor:
 
 def _desk(runtime: Runtime) -> ops.Desk:
     return ops.Desk(runtime.config, runtime.desks)
-
-
-def record_thread_reply(
-    runtime: Runtime, session: Session, channel: str, thread_ts: str, user_id: str
-) -> int | None:
-    """An agent's reply in a ticket's thread: the ticket's id when it was the first response."""
-    if not is_agent(session, runtime, user_id):
-        return None
-    ticket = ticket_store.ticket_by_thread(session, channel, thread_ts)
-    if ticket is None or ticket.id is None or ticket.first_response_at is not None:
-        return None
-    clock: Clock = runtime.clock
-    return ticket.id if ops.record_thread_reply(session, ticket, user_id, clock(), _desk(runtime)) else None

@@ -16,7 +16,8 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from handlers.operations import tickets as ops
+from handlers.operations import deadlines
+from handlers.operations.context import Actor, Desk
 from handlers.rules import eligibility as rules
 from handlers.ui import incidents as incident_views
 from handlers.ui import tickets as views
@@ -66,10 +67,10 @@ class _Verdicts:
     breached: int = 0
     changed: int = 0  # linked tickets changed
 
-    def count(self, verdict: ops.Verdict | None) -> None:
-        if verdict is ops.Verdict.MET:
+    def count(self, verdict: deadlines.Verdict | None) -> None:
+        if verdict is deadlines.Verdict.MET:
             self.met += 1
-        elif verdict is ops.Verdict.BREACHED:
+        elif verdict is deadlines.Verdict.BREACHED:
             self.breached += 1
 
 
@@ -77,7 +78,7 @@ def may_join(ticket: Ticket) -> bool:
     return ticket.klass == TicketClass.CRITICAL and ticket.critical_reason in INCIDENT_REASONS
 
 
-def join_or_open(session: Session, desk: ops.Desk, ticket: Ticket, now: datetime) -> Joined | None:
+def join_or_open(session: Session, desk: Desk, ticket: Ticket, now: datetime) -> Joined | None:
     """A new matching Critical: linked to its desk's open incident for the reason, or the N-th from
     different companies within M minutes opens one. Decided under the watch row's lock."""
     assert ticket.id is not None and ticket.critical_reason is not None
@@ -119,7 +120,7 @@ def join_or_open(session: Session, desk: ops.Desk, ticket: Ticket, now: datetime
     ping_store.owe_for_incident(session, incident.id, PingKind.PAGE, now, "page")
     if unanswered:
         earliest = min(unanswered, key=lambda t: t.due_at)
-        series = ops.remaining_deadline_pings(desk, earliest, now)
+        series = deadlines.remaining_deadline_pings(desk, earliest, now)
         ping_store.plan_incident_deadlines(session, incident.id, series)
     companies = len({t.partner_id for t in matches})
     for linked in matches:
@@ -130,19 +131,19 @@ def join_or_open(session: Session, desk: ops.Desk, ticket: Ticket, now: datetime
     return Joined(incident, opened=True)
 
 
-def _join(session: Session, desk: ops.Desk, incident: Incident, ticket: Ticket, now: datetime) -> None:
+def _join(session: Session, desk: Desk, incident: Incident, ticket: Ticket, now: datetime) -> None:
     """A later matching ticket: a line of the incident message, no card, no pings of its own."""
     assert incident.id is not None and ticket.id is not None
     incident_store.link(session, incident.id, [ticket.id])
     if incident.claimant_user_id:  # someone is on it already: the partner is told so at once
         ticket_store.claim_ticket(session, ticket.id, incident.claimant_user_id, now)
-        ops.record_first_response(session, ticket, incident.claimant_user_id, now, desk)
+        deadlines.record_first_response(session, ticket, incident.claimant_user_id, now, desk)
     ticket_store.audit(session, ticket.id, "sla-desk", "incident_linked", now, incident=incident.ref)
     _refresh_due(session, desk, incident, now)
     ping_store.owe_incident_update(session, incident.id, now)
 
 
-def _refresh_due(session: Session, desk: ops.Desk, incident: Incident, now: datetime) -> None:
+def _refresh_due(session: Session, desk: Desk, incident: Incident, now: datetime) -> None:
     """The incident's series is timed by its earliest due open ticket: replanned when that changes."""
     assert incident.id is not None
     earliest = incident_store.earliest_unanswered_ticket(session, incident.id)
@@ -150,16 +151,14 @@ def _refresh_due(session: Session, desk: ops.Desk, incident: Incident, now: date
         return  # (nobody waiting: the series' pings find the incident answered when they fall due)
     incident_store.set_due(session, incident.id, earliest.due_at)
     if incident.claimant_user_id is None:
-        plan = ops.remaining_deadline_pings(desk, earliest, now)
+        plan = deadlines.remaining_deadline_pings(desk, earliest, now)
         ping_store.plan_incident_deadlines(session, incident.id, plan)
 
 
 # --- agents at work on an incident ----------------------------------------------------------------------
 
 
-def claim(
-    session: Session, desk: ops.Desk, incident: Incident, actor: ops.Actor, now: datetime
-) -> IncidentResult:
+def claim(session: Session, desk: Desk, incident: Incident, actor: Actor, now: datetime) -> IncidentResult:
     """The first response for every linked ticket: each claimed by the agent unless someone holds it."""
     assert incident.id is not None
     if not actor.is_agent:
@@ -187,20 +186,18 @@ def claim(
     return _done(session, incident, verdicts)
 
 
-def _first_responses(desk: ops.Desk, linked: list[Ticket], now: datetime) -> list[FirstResponse]:
-    return [ops.first_response_of(t, now, desk) for t in linked if t.first_response_at is None]
+def _first_responses(desk: Desk, linked: list[Ticket], now: datetime) -> list[FirstResponse]:
+    return [deadlines.first_response_of(t, now, desk) for t in linked if t.first_response_at is None]
 
 
-def _answer_all(
-    session: Session, responses: list[FirstResponse], actor: ops.Actor, now: datetime
-) -> _Verdicts:
+def _answer_all(session: Session, responses: list[FirstResponse], actor: Actor, now: datetime) -> _Verdicts:
     """The first response for every linked ticket nobody had answered, at once."""
     ticket_store.record_first_responses(session, actor.user_id, responses)
     ping_store.drop_deadline_pings_of(session, [r.ticket_id for r in responses])
     verdicts = _Verdicts()
     for met in (True, False):
         ids = [r.ticket_id for r in responses if r.met is met]
-        verdict = ops.Verdict.MET if met else ops.Verdict.BREACHED
+        verdict = deadlines.Verdict.MET if met else deadlines.Verdict.BREACHED
         ticket_store.audit_many(session, ids, actor.user_id, "first_response", now, sla=verdict.value)
         verdicts.met, verdicts.breached = (len(ids), verdicts.breached) if met else (verdicts.met, len(ids))
     return verdicts
@@ -213,7 +210,7 @@ def _tell_all(session: Session, notices: dict[int, str | None], now: datetime) -
 
 
 def update(
-    session: Session, incident: Incident, actor: ops.Actor, text: str, key: str, now: datetime
+    session: Session, incident: Incident, actor: Actor, text: str, key: str, now: datetime
 ) -> IncidentResult:
     """TEXT into every linked partner's thread, once per partner even when the request comes twice
     (`key`: the request's own id)."""
@@ -237,7 +234,12 @@ def update(
 
 
 def resolve(
-    session: Session, desk: ops.Desk, incident: Incident, actor: ops.Actor, note: str | None, now: datetime
+    session: Session,
+    desk: Desk,
+    incident: Incident,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
 ) -> IncidentResult:
     """Every linked open ticket resolved with NOTE; each filer told once (one notice, the resolve)."""
     assert incident.id is not None
@@ -264,7 +266,12 @@ def resolve(
 
 
 def unlink(
-    session: Session, desk: ops.Desk, incident: Incident, ticket: Ticket, actor: ops.Actor, now: datetime
+    session: Session,
+    desk: Desk,
+    incident: Incident,
+    ticket: Ticket,
+    actor: Actor,
+    now: datetime,
 ) -> IncidentResult:
     """A ticket that is not part of it: handled on its own again, with its own card and pings."""
     assert incident.id is not None and ticket.id is not None
@@ -277,7 +284,7 @@ def unlink(
     fresh = ticket_store.get_ticket(session, ticket.id) or ticket
     if fresh.status != TicketStatus.RESOLVED:  # a resolved ticket just leaves the list
         if fresh.first_response_at is None:
-            plan = ops.remaining_deadline_pings(desk, fresh, now)
+            plan = deadlines.remaining_deadline_pings(desk, fresh, now)
             ping_store.replan_deadline_pings(session, ticket.id, plan)
         if ping_store.owe(session, ticket.id, PingKind.CARD, now, once=True) is None:
             ping_store.owe(session, ticket.id, PingKind.CARD_UPDATE, now)  # it had a card: it changes

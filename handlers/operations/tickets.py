@@ -15,14 +15,17 @@ from typing import Any
 
 from sqlmodel import Session
 
-from handlers.config import DeskConfig
-from handlers.desks import DeskBook
+from handlers.operations import incidents
+from handlers.operations.context import Actor, Desk
+from handlers.operations.deadlines import (
+    Verdict,
+    deadline_pings,
+    record_first_response,
+    remaining_deadline_pings,
+    window_of,
+)
 from handlers.rules import eligibility as rules
 from handlers.rules.sla import (
-    DeskCalendar,
-    SlaWindow,
-    business_seconds_between,
-    deadline_plan,
     first_response_window,
 )
 from handlers.ui import tickets as views
@@ -31,27 +34,8 @@ from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.models import Partner, Ticket
 from storage.pings import PlannedPing
-from storage.tickets import ChangeResult, FirstResponse
+from storage.tickets import ChangeResult
 from storage.vocabulary import IncidentStatus, PingKind, Queue, TicketClass, TicketStatus
-
-
-@dataclass(frozen=True)
-class Desk:
-    """The plain values the operations need: the operator's settings and the desks' calendars."""
-
-    config: DeskConfig
-    desks: DeskBook
-
-
-@dataclass(frozen=True)
-class Actor:
-    user_id: str
-    is_agent: bool
-
-
-class Verdict(StrEnum):
-    MET = "met"
-    BREACHED = "breached"
 
 
 class Refusal(StrEnum):
@@ -141,10 +125,6 @@ def file_ticket(
     if not created:
         return ticket, False
     assert ticket.id is not None
-    # The incidents module builds on these operations; it is asked here, when a filing may be part of
-    # a wider problem.
-    from handlers.operations import incidents as incidents
-
     joined = incidents.join_or_open(session, desk, ticket, now) if incidents.may_join(ticket) else None
     receipt = {"redirected": new.redirected, "incident": joined.incident.ref if joined else None}
     first = []
@@ -163,59 +143,7 @@ def file_ticket(
     return ticket, True
 
 
-def deadline_pings(desk: Desk, calendar: DeskCalendar, window: SlaWindow) -> list[PlannedPing]:
-    config = desk.config
-    plan = deadline_plan(
-        calendar, window, config.warning_shares, config.escalation_interval_seconds, config.escalation_max
-    )
-    return [PlannedPing(PingKind(kind), seq, at) for kind, seq, at in plan]
-
-
-def remaining_deadline_pings(desk: Desk, ticket: Ticket, now: datetime) -> list[PlannedPing]:
-    """The pings of the ticket's window still ahead of `now`; what is already past of it is not
-    posted as a burst, except the breach alert, which goes out at once."""
-    calendar, window = _window_of(desk, ticket)
-    plan = []
-    for item in deadline_pings(desk, calendar, window):
-        if item.at > now:
-            plan.append(item)
-        elif item.kind is PingKind.BREACH:
-            plan.append(PlannedPing(item.kind, item.seq, now))
-    return plan
-
-
-def _window_of(desk: Desk, ticket: Ticket) -> tuple[DeskCalendar, SlaWindow]:
-    calendar = desk.desks.calendar(ticket.desk)
-    return calendar, first_response_window(
-        calendar, ticket.queue, ticket.klass, ticket.filed_at, desk.desks.policy
-    )
-
-
 # --- agents at work --------------------------------------------------------------------------------------
-
-
-def first_response_of(ticket: Ticket, now: datetime, desk: Desk | None = None) -> FirstResponse:
-    """A first response given now: never before the filing; how long it took in the window's own time
-    (business time for business-time windows), kept for reports; and whether it met the SLA."""
-    at = max(now, ticket.filed_at)
-    elapsed = (at - ticket.filed_at).total_seconds()
-    if desk is not None and ticket.business_time and ticket.desk in desk.desks.calendars:
-        elapsed = business_seconds_between(desk.desks.calendar(ticket.desk), ticket.filed_at, at)
-    return FirstResponse(ticket.id or 0, at, at <= ticket.due_at, elapsed)
-
-
-def record_first_response(
-    session: Session, ticket: Ticket, by: str, now: datetime, desk: Desk | None = None
-) -> Verdict | None:
-    """Stop the SLA clock once: the verdict when this call stopped it, else None."""
-    elapsed = first_response_of(ticket, now, desk).elapsed_seconds
-    if not ticket_store.record_first_response(session, ticket, by, now, elapsed):
-        return None
-    ping_store.drop_deadline_pings(session, ticket.id or 0)
-    met = max(now, ticket.filed_at) <= ticket.due_at
-    verdict = Verdict.MET if met else Verdict.BREACHED
-    ticket_store.audit(session, ticket.id, by, "first_response", now, sla=verdict.value)
-    return verdict
 
 
 def claim(session: Session, ticket: Ticket, actor: Actor, now: datetime, desk: Desk | None = None) -> Result:
@@ -286,7 +214,7 @@ def reopen(session: Session, desk: Desk, ticket: Ticket, actor: Actor, now: date
         return Refused(Refusal.NOT_RESOLVED, ticket)
     fresh = ticket_store.get_ticket(session, ticket.id or 0) or ticket
     if fresh.first_response_at is None:
-        calendar, window = _window_of(desk, fresh)
+        calendar, window = window_of(desk, fresh)
         ping_store.restore_deadline_pings(session, fresh.id or 0, deadline_pings(desk, calendar, window))
     incident = incident_store.get_incident(session, fresh.incident_id) if fresh.incident_id else None
     if incident is not None and incident.status == IncidentStatus.RESOLVED:
@@ -357,13 +285,3 @@ def _changed(
     ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
     if notice:
         ping_store.owe(session, ticket.id or 0, PingKind.NOTICE, now, text=notice)
-
-
-def record_thread_reply(
-    session: Session, ticket: Ticket, agent: str, now: datetime, desk: Desk | None = None
-) -> Verdict | None:
-    """An agent's reply in a ticket's thread is a first response; the card shows it."""
-    verdict = record_first_response(session, ticket, agent, now, desk)
-    if verdict is not None:
-        ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
-    return verdict
