@@ -45,6 +45,20 @@ def _older_update(ping: Ping, others: list[Ping], kind: PingKind, state: PingSta
     return any(p.kind == kind and p.state == state and (p.id or 0) < (ping.id or 0) for p in others)
 
 
+def ticketless_facts(
+    desks: DeskBook, session: Any, ping: Ping, payload: dict[str, Any], now: datetime
+) -> PingFacts:
+    """A direct message, a report or a digest: no ticket's (a report's files are made here)."""
+    kind = PingKind(ping.kind)
+    facts = PingFacts(kind, ping.seq, ping.text, ping.planned_at, NO_TICKET, "", None, "", None, None, False)
+    facts = replace(facts, payload=payload)
+    if kind in (PingKind.REPORT, PingKind.DIGEST):
+        first, last = date.fromisoformat(payload["first"]), date.fromisoformat(payload["last"])
+        desk, queue = payload.get("desk"), payload.get("queue")
+        facts = replace(facts, report=report_files(session, desks, first, last, desk, queue, now))
+    return facts
+
+
 def ticket_facts(
     desks: DeskBook, session: Any, ping: Ping, ticket: Ticket | None, now: datetime
 ) -> PingFacts:
@@ -52,15 +66,7 @@ def ticket_facts(
     kind = PingKind(ping.kind)
     payload = json.loads(ping.text) if ping.text and ping.text.startswith("{") else {}
     if ticket is None:  # a direct message, a report, a digest: no ticket's
-        facts = PingFacts(
-            kind, ping.seq, ping.text, ping.planned_at, NO_TICKET, "", None, "", None, None, False
-        )
-        facts = replace(facts, payload=payload)
-        if kind in (PingKind.REPORT, PingKind.DIGEST):
-            first, last = date.fromisoformat(payload["first"]), date.fromisoformat(payload["last"])
-            desk, queue = payload.get("desk"), payload.get("queue")
-            facts = replace(facts, report=report_files(session, desks, first, last, desk, queue, now))
-        return facts
+        return ticketless_facts(desks, session, ping, payload, now)
     later_due, missed = False, 0
     if kind in DEADLINE_KINDS:
         later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
