@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from handlers.config import DeskConfig
 from handlers.delivery.deliverer import Deliverer
 from handlers.desks import DeskBook
+from handlers.operations.context import DeskPolicy
 from handlers.rules.sla import Clock
 from storage.db import collect_owed
 
@@ -43,6 +44,12 @@ class Runtime:
     )
     team_id: str = ""
     bot_user_id: str = ""
+    # The plain values every desk operation is handed: built once, here.
+    policy: DeskPolicy = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.policy = DeskPolicy(self.config, self.desks)
+
     # Work after an ack (Slack calls, replies on the response URL) runs here, never on the pool
     # that acknowledges requests, so a slow Slack can't make another request miss its 3 seconds.
     work: ThreadPoolExecutor = field(

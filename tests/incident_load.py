@@ -54,7 +54,7 @@ def linked_incident(engine: Engine, count: int) -> int:
 
 def claim_and_resolve_seconds(engine: Engine, incident_id: int) -> tuple[float, float]:
     """Each operation's whole transaction: as long as it holds the store's write lock."""
-    desk = ops.Desk(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/")))
+    desk = ops.DeskPolicy(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/")))
     agent = ops.Actor("UAGENT1", True)
     timings = []
     for operation in ("claim", "resolve"):

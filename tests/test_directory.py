@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
-from handlers.listeners.filing import FORM_LOCK_WAIT_MS
+from handlers.listeners.common import FORM_LOCK_WAIT_MS
 from storage.db import session_scope
 from storage.directory import (
     DirectoryError,

@@ -378,7 +378,7 @@ def test_the_update_button_asks_for_the_text_and_sends_it_to_every_partner(desk:
 
 # --- decided in the database ------------------------------------------------------------------------------
 
-DESK = ops.Desk(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/")))
+DESK = ops.DeskPolicy(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/")))
 FILED = pendulum.parse("2026-11-24T10:00:00+01:00")
 
 

@@ -21,7 +21,7 @@ from tests.helpers import make_settings, seed
 FILED = pendulum.parse("2026-11-24T10:00:00+01:00")
 AGENT, OTHER_AGENT = ops.Actor("UAGENT1", True), ops.Actor("UAGENT2", True)
 ALICE, ERIN = ops.Actor("UALICE", False), ops.Actor("UERIN", False)
-DESK = ops.Desk(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/")))
+DESK = ops.DeskPolicy(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/")))
 
 
 @pytest.fixture

@@ -34,12 +34,12 @@ def local(text: str) -> pendulum.DateTime:
     return pendulum.parse(text, tz=CET)  # type: ignore[return-value]
 
 
-def desk_setup(**settings: object) -> ops.Desk:
-    return ops.Desk(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/", **settings)))
+def desk_setup(**settings: object) -> ops.DeskPolicy:
+    return ops.DeskPolicy(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/", **settings)))
 
 
 def file(
-    session: object, desk: ops.Desk, queue: Queue, klass: TicketClass | None, at: str, key: str
+    session: object, desk: ops.DeskPolicy, queue: Queue, klass: TicketClass | None, at: str, key: str
 ) -> Ticket:
     alice = member_by_slack_id(session, "UALICE")  # type: ignore[arg-type]
     assert alice is not None
@@ -49,7 +49,7 @@ def file(
     return ticket
 
 
-def week_of_tickets(engine: Engine, desk: ops.Desk) -> None:
+def week_of_tickets(engine: Engine, desk: ops.DeskPolicy) -> None:
     """Monday 23 to Sunday 29 November 2026, desk cet; the report is read on Thursday 10:00."""
     seed(engine)
     with session_scope(engine) as session:

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from sqlmodel import Session
 
 from handlers.listeners.common import (
+    FORM_LOCK_WAIT_MS,
     Who,
     failure_message,
     guarded,
@@ -35,7 +36,6 @@ from handlers.ui import tickets as views
 from storage.db import collect_owed, session_scope, within
 from storage.models import Ticket
 
-FORM_LOCK_WAIT_MS = 1500  # a form is answered on the form: its store work must end in time
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 REOPEN_FIRST = "{ref} is resolved; reopen it first with `/ticket reopen {ref}`."
 
@@ -220,5 +220,5 @@ def _actor(who: Who) -> ops.Actor:
     return ops.Actor(who.user_id, who.is_agent)
 
 
-def _desk(runtime: Runtime) -> ops.Desk:
-    return ops.Desk(runtime.config, runtime.desks)
+def _desk(runtime: Runtime) -> ops.DeskPolicy:
+    return runtime.policy

@@ -42,6 +42,9 @@ class SlackLookupFailed(Exception):
     """Slack did not answer users.info in time: who is asking is unknown, not a stranger."""
 
 
+# A form is answered on the form: its store work before the ack waits this long for a lock at most.
+FORM_LOCK_WAIT_MS = 1500
+
 TICKET_ID = re.compile(r"^(?:t-?)?(\d{1,9})$", re.IGNORECASE)
 
 F = TypeVar("F", bound=Callable[..., Any])

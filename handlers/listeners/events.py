@@ -12,7 +12,6 @@ from sqlmodel import Session
 
 from handlers.listeners.common import identify, is_agent, look_up, runtime_of
 from handlers.operations import conversation as conversation
-from handlers.operations import tickets as ops
 from handlers.operations.conversation import Author, SlackMessage
 from handlers.operations.present import view_of
 from handlers.runtime import Runtime
@@ -98,7 +97,7 @@ def in_ticket_thread(
 
 def carry_message(runtime: Runtime, event: dict[str, Any]) -> None:
     message = slack_message(event["channel"], event)
-    desk = ops.Desk(runtime.config, runtime.desks)
+    desk = runtime.policy
 
     def carry(session: Session, ticket: Ticket, author: Author | None) -> object:
         assert author is not None

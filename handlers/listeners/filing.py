@@ -12,7 +12,16 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from handlers.listeners.common import BUSY, Who, filer_facts, first_input, guarded, identify, runtime_of
+from handlers.listeners.common import (
+    BUSY,
+    FORM_LOCK_WAIT_MS,
+    Who,
+    filer_facts,
+    first_input,
+    guarded,
+    identify,
+    runtime_of,
+)
 from handlers.operations import tickets as ops
 from handlers.rules import eligibility as rules
 from handlers.rules.sla import Queue
@@ -25,7 +34,6 @@ from storage.vocabulary import CLASS_WORDS, QUEUE_WORDS, TicketClass
 log = logging.getLogger(__name__)
 # A form is answered on the form: its store work must end well inside Slack's 3 seconds.
 FORM_BUDGET_SECONDS = 2.3
-FORM_LOCK_WAIT_MS = 1500
 
 
 def register(app: App) -> None:
@@ -160,7 +168,7 @@ def submit_form(
                 assert who.partner is not None
                 ticket, _ = ops.file_ticket(
                     session,
-                    ops.Desk(runtime.config, runtime.desks),
+                    runtime.policy,
                     who.user_id,
                     who.partner,
                     new_ticket(answers, routing),

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from sqlmodel import Session
 
 from handlers.listeners.common import (
+    FORM_LOCK_WAIT_MS,
     Who,
     failure_message,
     guarded,
@@ -39,7 +40,6 @@ from storage.models import Incident
 from storage.vocabulary import IncidentStatus
 
 log = logging.getLogger(__name__)
-FORM_LOCK_WAIT_MS = 1500  # a form is answered on the form: its store work must end in time
 USAGE = (
     "Usage: `/ticket incident I-3 claim`, `/ticket incident I-3 update TEXT`, "
     "`/ticket incident I-3 resolve NOTE` or `/ticket incident I-3 unlink T-9`; "
@@ -278,5 +278,5 @@ def _actor(who: Who) -> ticket_ops.Actor:
     return ticket_ops.Actor(who.user_id, who.is_agent)
 
 
-def _desk(runtime: Runtime) -> ticket_ops.Desk:
-    return ticket_ops.Desk(runtime.config, runtime.desks)
+def _desk(runtime: Runtime) -> ticket_ops.DeskPolicy:
+    return runtime.policy

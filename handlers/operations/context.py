@@ -10,7 +10,7 @@ from handlers.desks import DeskBook
 
 
 @dataclass(frozen=True)
-class Desk:
+class DeskPolicy:
     """The plain values the operations need: the operator's settings and the desks' calendars."""
 
     config: DeskConfig

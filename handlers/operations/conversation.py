@@ -86,7 +86,7 @@ def carry_message(
     message: SlackMessage,
     author: Author,
     now: datetime,
-    desk: ops.Desk | None = None,
+    desk: ops.DeskPolicy | None = None,
 ) -> tuple[Carried, ops.Verdict | None]:
     """A person's message in one of the ticket's threads."""
     at = min(now, message.written_at)  # copies go out in the order they were written
@@ -110,7 +110,7 @@ def carry_message(
 
 
 def _support_wrote(
-    session: Session, ticket: Ticket, author: Author, now: datetime, desk: ops.Desk | None
+    session: Session, ticket: Ticket, author: Author, now: datetime, desk: ops.DeskPolicy | None
 ) -> ops.Verdict | None:
     """An agent's message reached the partner: the first response, if none came before."""
     ticket_store.set_turn(session, ticket.id or 0, Turn.PARTNER)

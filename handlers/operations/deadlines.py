@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
-from handlers.operations.context import Desk
+from handlers.operations.context import DeskPolicy
 from handlers.rules.sla import (
     DeskCalendar,
     SlaWindow,
@@ -29,7 +29,7 @@ class Verdict(StrEnum):
     BREACHED = "breached"
 
 
-def deadline_pings(desk: Desk, calendar: DeskCalendar, window: SlaWindow) -> list[PlannedPing]:
+def deadline_pings(desk: DeskPolicy, calendar: DeskCalendar, window: SlaWindow) -> list[PlannedPing]:
     config = desk.config
     plan = deadline_plan(
         calendar, window, config.warning_shares, config.escalation_interval_seconds, config.escalation_max
@@ -37,7 +37,7 @@ def deadline_pings(desk: Desk, calendar: DeskCalendar, window: SlaWindow) -> lis
     return [PlannedPing(PingKind(kind), seq, at) for kind, seq, at in plan]
 
 
-def remaining_deadline_pings(desk: Desk, ticket: Ticket, now: datetime) -> list[PlannedPing]:
+def remaining_deadline_pings(desk: DeskPolicy, ticket: Ticket, now: datetime) -> list[PlannedPing]:
     """The pings of the ticket's window still ahead of `now`; what is already past of it is not
     posted as a burst, except the breach alert, which goes out at once."""
     calendar, window = window_of(desk, ticket)
@@ -50,14 +50,14 @@ def remaining_deadline_pings(desk: Desk, ticket: Ticket, now: datetime) -> list[
     return plan
 
 
-def window_of(desk: Desk, ticket: Ticket) -> tuple[DeskCalendar, SlaWindow]:
+def window_of(desk: DeskPolicy, ticket: Ticket) -> tuple[DeskCalendar, SlaWindow]:
     calendar = desk.desks.calendar(ticket.desk)
     return calendar, first_response_window(
         calendar, ticket.queue, ticket.klass, ticket.filed_at, desk.desks.policy
     )
 
 
-def first_response_of(ticket: Ticket, now: datetime, desk: Desk | None = None) -> FirstResponse:
+def first_response_of(ticket: Ticket, now: datetime, desk: DeskPolicy | None = None) -> FirstResponse:
     """A first response given now: never before the filing; how long it took in the window's own time
     (business time for business-time windows), kept for reports; and whether it met the SLA."""
     at = max(now, ticket.filed_at)
@@ -68,7 +68,7 @@ def first_response_of(ticket: Ticket, now: datetime, desk: Desk | None = None) -
 
 
 def record_first_response(
-    session: Session, ticket: Ticket, by: str, now: datetime, desk: Desk | None = None
+    session: Session, ticket: Ticket, by: str, now: datetime, desk: DeskPolicy | None = None
 ) -> Verdict | None:
     """Stop the SLA clock once: the verdict when this call stopped it, else None."""
     elapsed = first_response_of(ticket, now, desk).elapsed_seconds

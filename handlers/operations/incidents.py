@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from handlers.operations import deadlines
-from handlers.operations.context import Actor, Desk
+from handlers.operations.context import Actor, DeskPolicy
 from handlers.rules import eligibility as rules
 from handlers.ui import incidents as incident_views
 from handlers.ui import tickets as views
@@ -78,7 +78,7 @@ def may_join(ticket: Ticket) -> bool:
     return ticket.klass == TicketClass.CRITICAL and ticket.critical_reason in INCIDENT_REASONS
 
 
-def join_or_open(session: Session, desk: Desk, ticket: Ticket, now: datetime) -> Joined | None:
+def join_or_open(session: Session, desk: DeskPolicy, ticket: Ticket, now: datetime) -> Joined | None:
     """A new matching Critical: linked to its desk's open incident for the reason, or the N-th from
     different companies within M minutes opens one. Decided under the watch row's lock."""
     assert ticket.id is not None and ticket.critical_reason is not None
@@ -131,7 +131,7 @@ def join_or_open(session: Session, desk: Desk, ticket: Ticket, now: datetime) ->
     return Joined(incident, opened=True)
 
 
-def _join(session: Session, desk: Desk, incident: Incident, ticket: Ticket, now: datetime) -> None:
+def _join(session: Session, desk: DeskPolicy, incident: Incident, ticket: Ticket, now: datetime) -> None:
     """A later matching ticket: a line of the incident message, no card, no pings of its own."""
     assert incident.id is not None and ticket.id is not None
     incident_store.link(session, incident.id, [ticket.id])
@@ -143,7 +143,7 @@ def _join(session: Session, desk: Desk, incident: Incident, ticket: Ticket, now:
     ping_store.owe_incident_update(session, incident.id, now)
 
 
-def _refresh_due(session: Session, desk: Desk, incident: Incident, now: datetime) -> None:
+def _refresh_due(session: Session, desk: DeskPolicy, incident: Incident, now: datetime) -> None:
     """The incident's series is timed by its earliest due open ticket: replanned when that changes."""
     assert incident.id is not None
     earliest = incident_store.earliest_unanswered_ticket(session, incident.id)
@@ -158,7 +158,9 @@ def _refresh_due(session: Session, desk: Desk, incident: Incident, now: datetime
 # --- agents at work on an incident ----------------------------------------------------------------------
 
 
-def claim(session: Session, desk: Desk, incident: Incident, actor: Actor, now: datetime) -> IncidentResult:
+def claim(
+    session: Session, desk: DeskPolicy, incident: Incident, actor: Actor, now: datetime
+) -> IncidentResult:
     """The first response for every linked ticket: each claimed by the agent unless someone holds it."""
     assert incident.id is not None
     if not actor.is_agent:
@@ -186,7 +188,7 @@ def claim(session: Session, desk: Desk, incident: Incident, actor: Actor, now: d
     return _done(session, incident, verdicts)
 
 
-def _first_responses(desk: Desk, linked: list[Ticket], now: datetime) -> list[FirstResponse]:
+def _first_responses(desk: DeskPolicy, linked: list[Ticket], now: datetime) -> list[FirstResponse]:
     return [deadlines.first_response_of(t, now, desk) for t in linked if t.first_response_at is None]
 
 
@@ -235,7 +237,7 @@ def update(
 
 def resolve(
     session: Session,
-    desk: Desk,
+    desk: DeskPolicy,
     incident: Incident,
     actor: Actor,
     note: str | None,
@@ -267,7 +269,7 @@ def resolve(
 
 def unlink(
     session: Session,
-    desk: Desk,
+    desk: DeskPolicy,
     incident: Incident,
     ticket: Ticket,
     actor: Actor,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from handlers.operations import incidents
-from handlers.operations.context import Actor, Desk
+from handlers.operations.context import Actor, DeskPolicy
 from handlers.operations.deadlines import (
     Verdict,
     deadline_pings,
@@ -88,7 +88,7 @@ class NewTicket:
 
 def file_ticket(
     session: Session,
-    desk: Desk,
+    desk: DeskPolicy,
     filer: str,
     partner: Partner,
     new: NewTicket,
@@ -146,7 +146,9 @@ def file_ticket(
 # --- agents at work --------------------------------------------------------------------------------------
 
 
-def claim(session: Session, ticket: Ticket, actor: Actor, now: datetime, desk: Desk | None = None) -> Result:
+def claim(
+    session: Session, ticket: Ticket, actor: Actor, now: datetime, desk: DeskPolicy | None = None
+) -> Result:
     if not actor.is_agent:
         return Refused(Refusal.AGENTS_ONLY, ticket)
     if ticket_store.claim_ticket(session, ticket.id or 0, actor.user_id, now) is not ChangeResult.DONE:
@@ -206,7 +208,7 @@ def resolve(session: Session, ticket: Ticket, actor: Actor, note: str | None, no
     return Done(ticket)
 
 
-def reopen(session: Session, desk: Desk, ticket: Ticket, actor: Actor, now: datetime) -> Result:
+def reopen(session: Session, desk: DeskPolicy, ticket: Ticket, actor: Actor, now: datetime) -> Result:
     """Back in the queue. Still unanswered: its original window again; answered: no new deadline."""
     if not actor.is_agent and ticket.filer_user_id != actor.user_id:
         return Refused(Refusal.NOT_FILER, ticket)
@@ -234,7 +236,13 @@ def reopen(session: Session, desk: Desk, ticket: Ticket, actor: Actor, now: date
 
 
 def reclassify(
-    session: Session, desk: Desk, ticket: Ticket, actor: Actor, klass: str, reason: str | None, now: datetime
+    session: Session,
+    desk: DeskPolicy,
+    ticket: Ticket,
+    actor: Actor,
+    klass: str,
+    reason: str | None,
+    now: datetime,
 ) -> Result:
     """A Technical Support ticket's new class: its window runs from the filing, and the new window's
     pings replace the old ones. What is already past of the new window is not posted as a burst."""
