@@ -13,6 +13,7 @@ from typing import Any
 
 from handlers.config import DeskConfig
 from handlers.rules import retry
+from handlers.ui import deadlines
 from handlers.ui import incidents as incident_views
 from handlers.ui import tickets as views
 from handlers.ui.incidents import IncidentView
@@ -156,19 +157,19 @@ def _warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     shares = config.warning_shares
     share = shares[facts.seq] if facts.seq < len(shares) else 0.5
     note = late_note(facts, now, config)
-    text = views.warning_text(facts.ticket, share, now, note)
+    text = deadlines.warning_text(_watched_ticket(facts), share, now, note)
     return Message(facts.queue_channel, text, thread_ts=facts.card_ts, late=bool(note))
 
 
 def _breach(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = late_note(facts, now, config)
-    text = views.breach_text(facts.ticket, _who(facts, config), now, note)
+    text = deadlines.breach_text(_watched_ticket(facts), _who(facts, config), note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 
 def _escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = late_note(facts, now, config)
-    text = views.escalation_text(facts.ticket, facts.seq, _who(facts, config), now, note)
+    text = deadlines.escalation_text(_watched_ticket(facts), facts.seq, _who(facts, config), now, note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 
@@ -258,6 +259,17 @@ def _report(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     return Message(facts.payload.get("to", ""), f"*{heading}*\n```{text[:3500]}```", files=files)
 
 
+def _watched_ticket(facts: PingFacts) -> deadlines.Watched:
+    ticket = facts.ticket
+    words = views.ticket_deadline_words(ticket)
+    return deadlines.Watched(ticket.ref, ticket.due_at, ticket.timezone, ticket.desk_label, **words)
+
+
+def _watched_incident(view: IncidentView) -> deadlines.Watched:
+    words = incident_views.incident_deadline_words(view)
+    return deadlines.Watched(view.ref, view.due_at, view.timezone, view.desk_label, **words)
+
+
 def _who(facts: PingFacts, config: DeskConfig) -> str:
     """The desk's leads, to mention on a breach or an escalation (a ticket's or an incident's)."""
     contacts = config.contacts.get((facts.incident or facts.ticket).desk)
@@ -332,21 +344,21 @@ def _incident_warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Re
     shares = config.warning_shares
     share = shares[facts.seq] if facts.seq < len(shares) else 0.5
     note = late_note(facts, now, config)
-    text = incident_views.warning_text(_incident_of(facts), share, now, note)
+    text = deadlines.warning_text(_watched_incident(_incident_of(facts)), share, now, note)
     return Message(facts.queue_channel, text, thread_ts=facts.card_ts, late=bool(note))
 
 
 def _incident_breach(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = late_note(facts, now, config)
     view = _incident_of(facts)
-    text = incident_views.breach_text(view, _who(facts, config), now, note)
+    text = deadlines.breach_text(_watched_incident(view), _who(facts, config), note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 
 def _incident_escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = late_note(facts, now, config)
     view = _incident_of(facts)
-    text = incident_views.escalation_text(view, facts.seq, _who(facts, config), now, note)
+    text = deadlines.escalation_text(_watched_incident(view), facts.seq, _who(facts, config), now, note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 

@@ -164,28 +164,18 @@ def page_text(view: IncidentView, phone: str, paged_already: Sequence[str] = ())
     )
 
 
-def warning_text(view: IncidentView, share: float, now: datetime, late_note: str) -> str:
-    return (
-        f":hourglass_flowing_sand: {int(round(share * 100))}% of the first-response window of "
-        f"*{view.ref}* ({size_words(view)}) has passed: {time_left(view.due_at, now)}. "
-        f"Claim it to answer them all.{late_note}"
-    )
-
-
-def breach_text(view: IncidentView, who: str, now: datetime, late_note: str) -> str:
-    return (
-        f":rotating_light: {who} mass incident *{view.ref}* ({reason_words(view.reason)}, "
-        f"{size_words(view)}) breached its first-response SLA at "
-        f"{desk_time(view.due_at, view.timezone, view.desk_label)}. Nobody has claimed it yet."
-        f"{_open_link(view)}{late_note}"
-    )
-
-
-def escalation_text(view: IncidentView, number: int, who: str, now: datetime, late_note: str) -> str:
-    return (
-        f":fire: Escalation {number}: {who} mass incident *{view.ref}* ({size_words(view)}) is still "
-        f"unclaimed, {time_left(view.due_at, now)}.{_open_link(view)}{late_note}"
-    )
+def incident_deadline_words(view: IncidentView) -> dict[str, str]:
+    """What the deadline pings (handlers/ui/deadlines.py) say of a mass incident."""
+    return {
+        "noun": "mass incident ",
+        "described": f"{reason_words(view.reason)}, {size_words(view)}",
+        "size": f" ({size_words(view)})",
+        "subject": "",
+        "link": _open_link(view),
+        "remedy": "Claim it to answer them all.",
+        "nobody": "Nobody has claimed it yet.",
+        "still": "unclaimed",
+    }
 
 
 # --- what partners read in their own thread --------------------------------------------------------------

@@ -517,27 +517,18 @@ def mentions(leads: Sequence[str], lead_group: str | None) -> str:
     return " ".join(parts) or "(no desk lead configured)"
 
 
-def warning_text(ticket: TicketView, share: float, now: datetime, late_note: str) -> str:
-    return (
-        f":hourglass_flowing_sand: {int(round(share * 100))}% of the first-response window of "
-        f"*{ticket.ref}* has passed: {time_left(ticket.due_at, now)}. Claim it from the card.{late_note}"
-    )
-
-
-def breach_text(ticket: TicketView, who: str, now: datetime, late_note: str) -> str:
-    return (
-        f":rotating_light: {who} *{ticket.ref}* ({kind_label(ticket)}, {escape(ticket.company)}) "
-        f"breached its first-response SLA at {desk_time(ticket.due_at, ticket.timezone, ticket.desk_label)}: "
-        f"_{safe(ticket.subject, SUBJECT_MAX)}_. Nobody has answered yet.{card_link_text(ticket)}{late_note}"
-    )
-
-
-def escalation_text(ticket: TicketView, number: int, who: str, now: datetime, late_note: str) -> str:
-    return (
-        f":fire: Escalation {number}: {who} *{ticket.ref}* is still unanswered, "
-        f"{time_left(ticket.due_at, now)}: _{safe(ticket.subject, SUBJECT_MAX)}_."
-        f"{card_link_text(ticket)}{late_note}"
-    )
+def ticket_deadline_words(ticket: TicketView) -> dict[str, str]:
+    """What the deadline pings (handlers/ui/deadlines.py) say of a ticket."""
+    return {
+        "noun": "",
+        "described": f"{kind_label(ticket)}, {escape(ticket.company)}",
+        "size": "",
+        "subject": f": _{safe(ticket.subject, SUBJECT_MAX)}_",
+        "link": card_link_text(ticket),
+        "remedy": "Claim it from the card.",
+        "nobody": "Nobody has answered yet.",
+        "still": "unanswered",
+    }
 
 
 def page_text(ticket: TicketView, phone: str) -> str:
