@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -163,18 +164,41 @@ def _next_seq(session: Session, ticket_id: int, kind: PingKind) -> int:
     return int(session.exec(query).one())
 
 
-def drop_deadline_pings(session: Session, ticket_id: int) -> int:
+def _drop_planned(session: Session, owner: Any, kinds: Sequence[PingKind], reason: str) -> int:
+    """The planned (unsent) rows of these kinds whose owner matches: dropped, with why."""
     result = session.execute(
         update(Ping)
         .execution_options(synchronize_session=False)
         .where(
-            col(Ping.ticket_id) == ticket_id,
-            col(Ping.state) == PingState.PLANNED.value,
-            col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]),
+            owner, col(Ping.state) == PingState.PLANNED.value, col(Ping.kind).in_([k.value for k in kinds])
         )
-        .values(state=PingState.DROPPED.value)
+        .values(state=PingState.DROPPED.value, last_error=reason[:500] if reason else None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def drop_deadline_pings(session: Session, ticket_id: int) -> int:
+    """A ticket answered: its unsent deadline pings."""
+    return _drop_planned(session, col(Ping.ticket_id) == ticket_id, DEADLINE_KINDS, "answered")
+
+
+def drop_deadline_pings_of(session: Session, ticket_ids: Sequence[int], reason: str = "answered") -> int:
+    """Many tickets answered at once (an incident's claim or resolve): their unsent deadline pings."""
+    if not ticket_ids:
+        return 0
+    return _drop_planned(session, col(Ping.ticket_id).in_(ticket_ids), DEADLINE_KINDS, reason)
+
+
+def drop_incident_deadlines(session: Session, incident_id: int) -> int:
+    return _drop_planned(session, col(Ping.incident_id) == incident_id, DEADLINE_KINDS, "answered")
+
+
+def fold_ticket_pings(session: Session, ticket_ids: Sequence[int], reason: str) -> int:
+    """A ticket joins an incident: its own unsent deadline pings and page give way to the incident's."""
+    if not ticket_ids:
+        return 0
+    kinds = (*DEADLINE_KINDS, PingKind.PAGE)
+    return _drop_planned(session, col(Ping.ticket_id).in_(ticket_ids), kinds, reason)
 
 
 def store_now(session: Session) -> datetime:
@@ -494,54 +518,6 @@ def plan_incident_deadlines(session: Session, incident_id: int, plan: Iterable[P
         owe_for_incident(session, incident_id, item.kind, item.at, key, plan=number, seq=item.seq)
     session.flush()
     return number
-
-
-def drop_incident_deadlines(session: Session, incident_id: int) -> int:
-    result = session.execute(
-        update(Ping)
-        .execution_options(synchronize_session=False)
-        .where(
-            col(Ping.incident_id) == incident_id,
-            col(Ping.state) == PingState.PLANNED.value,
-            col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]),
-        )
-        .values(state=PingState.DROPPED.value, last_error="answered")
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def fold_ticket_pings(session: Session, ticket_ids: Sequence[int], reason: str) -> int:
-    """A ticket joins an incident: its own unsent deadline pings and page give way to the incident's."""
-    if not ticket_ids:
-        return 0
-    result = session.execute(
-        update(Ping)
-        .execution_options(synchronize_session=False)
-        .where(
-            col(Ping.ticket_id).in_(ticket_ids),
-            col(Ping.state) == PingState.PLANNED.value,
-            col(Ping.kind).in_([k.value for k in (*DEADLINE_KINDS, PingKind.PAGE)]),
-        )
-        .values(state=PingState.DROPPED.value, last_error=reason[:500])
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def drop_deadline_pings_of(session: Session, ticket_ids: Sequence[int], reason: str = "answered") -> int:
-    """Many tickets answered at once (an incident's claim or resolve): their unsent deadline pings."""
-    if not ticket_ids:
-        return 0
-    result = session.execute(
-        update(Ping)
-        .execution_options(synchronize_session=False)
-        .where(
-            col(Ping.ticket_id).in_(ticket_ids),
-            col(Ping.state) == PingState.PLANNED.value,
-            col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]),
-        )
-        .values(state=PingState.DROPPED.value, last_error=reason)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def owe_each(session: Session, texts: dict[int, str | None], kind: PingKind, at: datetime) -> None:

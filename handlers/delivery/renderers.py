@@ -186,12 +186,17 @@ def _lead_alert(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Render
 
 
 def _to_card(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    return _in_card_thread(facts, "copy it to", in_order=True)
+
+
+def _in_card_thread(facts: PingFacts, what: str, in_order: bool) -> Rendered:
+    """A copy or a note in the card's thread (a linked ticket's: the incident message's, prefixed)."""
     if not facts.card_ts and facts.card_pending:
         return Skip("waiting for the card", PARENT_WAIT)
-    if facts.earlier_copy_unposted:
+    if in_order and facts.earlier_copy_unposted:
         return Skip("waiting for the copy of an earlier message", IN_TURN)
     if not facts.card_ts:
-        return Skip("no card or incident message to copy it to")
+        return Skip(f"no card or incident message to {what}")
     text = facts.payload.get("text", "")
     if facts.via_incident:
         text = f"*{facts.ticket.ref}* · {text}"
@@ -209,22 +214,23 @@ def _to_partner(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Render
 
 def _edit(facts: PingFacts, now: datetime, _config: DeskConfig) -> Rendered:
     if not (facts.copy_channel and facts.copy_ts):
-        if facts.copy_unposted:
-            return Skip("waiting for the copy", PARENT_WAIT)
-        if facts.payload.get("source") and (now - facts.planned_at).total_seconds() < WAIT_FOR_COPY_SECONDS:
-            # Another process may still be recording the copy of the message this edits.
-            return Skip("waiting for the copy to be recorded", PARENT_WAIT)
-        return Skip("the copy was never posted")
+        return _no_copy_yet(facts, now)
     return Message(facts.copy_channel, facts.payload.get("text", ""), update_ts=facts.copy_ts)
 
 
-def _delete(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+def _no_copy_yet(facts: PingFacts, now: datetime) -> Skip:
+    """An edit or a deletion whose copy is not out: it waits for it, or there is nothing to change."""
+    if facts.copy_unposted:
+        return Skip("waiting for the copy", PARENT_WAIT)
+    if facts.payload.get("source") and (now - facts.planned_at).total_seconds() < WAIT_FOR_COPY_SECONDS:
+        # Another process may still be recording the copy of the message this edits.
+        return Skip("waiting for the copy to be recorded", PARENT_WAIT)
+    return Skip("the copy was never posted")
+
+
+def _delete(facts: PingFacts, now: datetime, _config: DeskConfig) -> Rendered:
     if not (facts.copy_channel and facts.copy_ts):
-        return (
-            Skip("waiting for the copy", PARENT_WAIT)
-            if facts.copy_unposted
-            else Skip("the copy was never posted")
-        )
+        return _no_copy_yet(facts, now)
     return Message(facts.copy_channel, "", delete_ts=facts.copy_ts)
 
 
@@ -234,14 +240,7 @@ def _reaction(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered
 
 
 def _note(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
-    if not facts.card_ts and facts.card_pending:
-        return Skip("waiting for the card", PARENT_WAIT)
-    if not facts.card_ts:
-        return Skip("no card or incident message to add the note to")
-    text = facts.payload.get("text", "")
-    if facts.via_incident:
-        text = f"*{facts.ticket.ref}* · {text}"
-    return Message(facts.queue_channel, text, thread_ts=facts.card_ts)
+    return _in_card_thread(facts, "add the note to", in_order=False)
 
 
 def _direct(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
