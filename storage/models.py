@@ -202,7 +202,8 @@ class Ping(SQLModel, table=True):
     channel: str | None = None
     message_ts: str | None = None
     last_error: str | None = None
-    text: str | None = Field(default=None, sa_column=Column(Text))
+    text: str | None = Field(default=None, sa_column=Column(Text))  # what to say, as written
+    payload: str | None = Field(default=None, sa_column=Column(Text))  # JSON: what the row carries
 
 
 class DirectoryStage(SQLModel, table=True):

@@ -7,6 +7,7 @@ planned --(due; claimed under a row lock, with a lease)--> sending --> sent
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class PlannedPing:
     seq: int
     at: datetime
     text: str | None = None
+    payload: dict[str, Any] | None = None
 
     def row(self, ticket_id: int, plan: int = 0) -> Ping:
         return Ping(
@@ -38,7 +40,17 @@ class PlannedPing:
             planned_at=self.at,
             next_attempt_at=self.at,
             text=self.text,
+            payload=_json(self.payload),
         )
+
+
+def _json(payload: dict[str, Any] | None) -> str | None:
+    return json.dumps(payload) if payload is not None else None
+
+
+def payload_of(ping: Ping) -> dict[str, Any]:
+    """What a row carries (a copy's text, a DM's addressee, a report's period): {} when nothing."""
+    return dict(json.loads(ping.payload)) if ping.payload else {}
 
 
 def _owed(session: Session, rows: Iterable[Ping]) -> None:
@@ -129,6 +141,7 @@ def owe(
     at: datetime,
     text: str | None = None,
     once: bool = False,
+    payload: dict[str, Any] | None = None,
 ) -> Ping | None:
     """Record a message the bot owes now (card, confirmation, notice, …).
 
@@ -148,8 +161,9 @@ def owe(
     for _ in range(5):
         seq = 0 if once else _next_seq(session, ticket_id, kind)
         ping = Ping(
-            ticket_id=ticket_id, kind=kind.value, seq=seq, planned_at=at, next_attempt_at=at, text=text
-        )
+            ticket_id=ticket_id, kind=kind.value, seq=seq, planned_at=at, next_attempt_at=at, text=text,
+            payload=_json(payload),
+        )  # fmt: skip
         if _added(session, ping):  # another process may take the same seq at the same moment
             return ping
         if once:
@@ -377,6 +391,7 @@ def owe_once(
     at: datetime,
     ticket_id: int | None = None,
     text: str | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> Ping | None:
     """Owe what one Slack message asks for, once: a second delivery of the same event owes nothing."""
 
@@ -396,6 +411,7 @@ def owe_once(
             planned_at=at,
             next_attempt_at=at,
             text=text,
+            payload=_json(payload),
         )
         # The same event may be handled by two threads or processes: the same message owed meanwhile
         # (then it is owed already, seen on the next round), or the same seq taken.
@@ -409,7 +425,7 @@ def owe_lead_alert(
 ) -> bool:
     """Tell the desk lead that a channel can't be posted to: once a channel, problem and day, however
     many tickets and processes fail there at the same moment (the key is unique in the store)."""
-    key = f"lead-alert:{channel}:{problem}:{at.astimezone(UTC).date().isoformat()}"
+    key = f"lead-alert:{channel}:{problem}:{at.astimezone(UTC).date().isoformat()}"  # text, no payload
     return owe_once(session, PingKind.LEAD_ALERT, key, at, ticket_id, text) is not None
 
 

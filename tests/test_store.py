@@ -235,3 +235,29 @@ def test_a_thread_finds_its_ticket_through_an_index_on_postgresql(pg_engine: Eng
             plans[name] = "\n".join(row[0] for row in session.execute(text(f"EXPLAIN {compiled}")))
         for index, plan in plans.items():
             assert index in plan and "Seq Scan" not in plan, plan
+
+
+def test_migration_0007_moves_json_payloads_out_of_text(tmp_path: object) -> None:
+    """Ping.text held either text or JSON told apart by "{": the JSON moves to its own column."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.db import alembic_config, make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    command.upgrade(alembic_config(engine), "0006")
+    with engine.begin() as connection:
+        for n, body in enumerate(['{"text": "a copy"}', "plain words"]):
+            connection.execute(
+                text(
+                    "INSERT INTO ping (kind, plan, seq, planned_at, next_attempt_at, state, attempts, "
+                    "unsure, late, text) VALUES ('notice', 0, :n, '2026-11-24 09:00:00', "
+                    "'2026-11-24 09:00:00', 'planned', 0, 0, 0, :body)"
+                ),
+                {"n": n, "body": body},
+            )
+    migrate(engine)
+    with engine.begin() as connection:
+        rows = connection.execute(text("SELECT text, payload FROM ping ORDER BY seq")).all()
+    assert rows == [(None, '{"text": "a copy"}'), ("plain words", None)]
+    engine.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -64,7 +63,7 @@ def ticket_facts(
 ) -> PingFacts:
     """Everything the renderer needs, read in one go (rendering itself reads nothing)."""
     kind = PingKind(ping.kind)
-    payload = json.loads(ping.text) if ping.text and ping.text.startswith("{") else {}
+    payload = ping_store.payload_of(ping)
     if ticket is None:  # a direct message, a report, a digest: no ticket's
         return ticketless_facts(desks, session, ping, payload, now)
     later_due, missed = False, 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -241,7 +240,7 @@ def _report(
         "queue": queue,
     }
     with session_scope(runtime.engine) as session:
-        ping_store.owe_once(session, PingKind.REPORT, f"report:{trigger}", now, None, json.dumps(payload))
+        ping_store.owe_once(session, PingKind.REPORT, f"report:{trigger}", now, None, payload=payload)
     return f"SLA report {first} to {last}: the chart and the CSV follow in a direct message.", blocks
 
 

@@ -94,13 +94,16 @@ def carry_message(
         if not author.is_agent or NOTE.match(message.text):
             _mark(session, ticket, message, INTERNAL_MARK, at)
             return Carried.INTERNAL, None
-        payload = json.dumps({"text": copy_text(author, message)})
-        if ping_store.owe_once(session, PingKind.TO_PARTNER, message.source, at, ticket.id, payload) is None:
+        payload = {"text": copy_text(author, message)}
+        if (
+            ping_store.owe_once(session, PingKind.TO_PARTNER, message.source, at, ticket.id, payload=payload)
+            is None
+        ):
             return Carried.ALREADY, None
         _mark(session, ticket, message, SENT_MARK, at)
         return Carried.TO_PARTNER, _support_wrote(session, ticket, author, now, desk)
-    payload = json.dumps({"text": copy_text(author, message)})
-    if ping_store.owe_once(session, PingKind.TO_CARD, message.source, at, ticket.id, payload) is None:
+    payload = {"text": copy_text(author, message)}
+    if ping_store.owe_once(session, PingKind.TO_CARD, message.source, at, ticket.id, payload=payload) is None:
         return Carried.ALREADY, None
     if author.is_agent:
         return Carried.TO_CARD, _support_wrote(session, ticket, author, now, desk)
@@ -120,8 +123,8 @@ def _support_wrote(
 
 
 def _mark(session: Session, ticket: Ticket, message: SlackMessage, reaction: str, at: datetime) -> None:
-    payload = json.dumps({"channel": message.channel, "ts": message.ts, "name": reaction})
-    ping_store.owe_once(session, PingKind.REACTION, message.source, at, ticket.id, payload)
+    payload = {"channel": message.channel, "ts": message.ts, "name": reaction}
+    ping_store.owe_once(session, PingKind.REACTION, message.source, at, ticket.id, payload=payload)
 
 
 def carry_edit(
@@ -134,16 +137,20 @@ def carry_edit(
         if ping_store.by_source(session, (PingKind.REACTION,), message.source) is not None:
             return False  # a message marked already, with no copy: an internal note stays internal
         # Its copy may not be recorded yet (another process handles the message): the edit waits for it.
-        payload = json.dumps({"source": message.source, "text": text})
+        waiting: dict[str, object] = {"source": message.source, "text": text}
         source = f"{message.source}:{edited}"
-        return ping_store.owe_once(session, PingKind.EDIT, source, now, ticket.id, payload) is not None
+        return (
+            ping_store.owe_once(session, PingKind.EDIT, source, now, ticket.id, payload=waiting) is not None
+        )
     if copy.state == PingState.PLANNED:  # not out yet: it goes out edited
-        copy.text = json.dumps({"text": text})
+        copy.payload = json.dumps({"text": text})
         session.add(copy)
         return True
-    payload = json.dumps({"copy": copy.id, "text": text})
+    payload = {"copy": copy.id, "text": text}
     return (
-        ping_store.owe_once(session, PingKind.EDIT, f"{message.source}:{edited}", now, ticket.id, payload)
+        ping_store.owe_once(
+            session, PingKind.EDIT, f"{message.source}:{edited}", now, ticket.id, payload=payload
+        )
         is not None
     )
 
@@ -156,9 +163,9 @@ def carry_deletion(session: Session, ticket: Ticket, channel: str, ts: str, now:
         return False
     if ping_store.drop_unsent(session, copy, "its message was deleted before it was copied"):
         return True
-    payload = json.dumps({"copy": copy.id})
+    payload = {"copy": copy.id}
     return (
-        ping_store.owe_once(session, PingKind.DELETE, f"{source}:deleted", now, ticket.id, payload)
+        ping_store.owe_once(session, PingKind.DELETE, f"{source}:deleted", now, ticket.id, payload=payload)
         is not None
     )
 
@@ -170,12 +177,15 @@ def post_note(
     if not actor.is_agent:
         return ops.Refused(ops.Refusal.AGENTS_ONLY, ticket)
     body = cut(f"*{escape(name)}* (internal note): {clean(text)}", COPY_MAX)
-    ping_store.owe(session, ticket.id or 0, PingKind.NOTE, now, text=json.dumps({"text": body}))
+    ping_store.owe(session, ticket.id or 0, PingKind.NOTE, now, payload={"text": body})
     ticket_store.audit(session, ticket.id, actor.user_id, "note", now)
     return ops.Done(ticket)
 
 
 def answer_direct_message(session: Session, channel: str, ts: str, to: str, text: str, now: datetime) -> bool:
     """A direct message to the bot gets one answer, however often Slack delivers it."""
-    payload = json.dumps({"to": to, "text": text})
-    return ping_store.owe_once(session, PingKind.DIRECT, f"{channel}:{ts}", now, None, payload) is not None
+    payload = {"to": to, "text": text}
+    return (
+        ping_store.owe_once(session, PingKind.DIRECT, f"{channel}:{ts}", now, None, payload=payload)
+        is not None
+    )

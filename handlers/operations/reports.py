@@ -408,6 +408,6 @@ def owe_weekly_digests(session: Any, desks: Any, report_channels: Mapping[str, s
             "last": last_week[1].isoformat(),
         }
         source = f"digest:{desk}:{monday.isoformat()}"
-        if ping_store.owe_once(session, PingKind.DIGEST, source, opening, None, json.dumps(payload)):
+        if ping_store.owe_once(session, PingKind.DIGEST, source, opening, None, payload=payload):
             owed += 1
     return owed

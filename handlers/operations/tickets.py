@@ -7,7 +7,6 @@ only word the result.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -130,7 +129,7 @@ def file_ticket(
     first = []
     if joined is None or joined.opened:  # a ticket that joins an incident is a line of its message
         first.append(PlannedPing(PingKind.CARD, 0, now))
-    first.append(PlannedPing(PingKind.CONFIRMATION, 0, now, text=json.dumps(receipt)))
+    first.append(PlannedPing(PingKind.CONFIRMATION, 0, now, payload=receipt))
     if joined is None:  # a linked ticket's page and deadline series are the incident's
         if critical and window.outside_hours:
             first.append(PlannedPing(PingKind.PAGE, 0, now))
@@ -187,7 +186,7 @@ def reassign(
     )
     if to != actor.user_id:  # the new holder hears of it, with a link to the card
         told = {"to": to, "text": views.assigned_dm(actor.user_id, ticket), "card_link": True}
-        ping_store.owe(session, ticket.id or 0, PingKind.DIRECT, now, text=json.dumps(told))
+        ping_store.owe(session, ticket.id or 0, PingKind.DIRECT, now, payload=told)
     return Done(ticket)
 
 
