@@ -208,7 +208,7 @@ def _plan_import(session: Session, rows: list[DirectoryRow]) -> ImportPlan:
     for row in rows:
         partners.setdefault(company_key(row.company), row)
     problems = _reference_problems(rows, partners, stored)
-    problems += _store_conflicts(session, rows, partners, stored, by_id)
+    problems += _store_conflicts(session, rows, by_id)
     if problems:
         raise DirectoryError(problems)
     counts = {"partners_added": 0, "partners_changed": 0, "members_added": 0, "members_changed": 0}
@@ -266,8 +266,6 @@ def _reference_problems(
 def _store_conflicts(
     session: Session,
     rows: list[DirectoryRow],
-    partners: dict[str, DirectoryRow],
-    stored: dict[str, Partner],
     by_id: dict[int | None, Partner],
 ) -> list[str]:
     """A Slack user id the file gives one company while the store has it on another company's

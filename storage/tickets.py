@@ -251,7 +251,7 @@ def _transition(
     return _result(session, ticket_id, _conditional_update(session, ticket_id, where, values))
 
 
-def claim_ticket(session: Session, ticket_id: int, agent: str, at: datetime) -> ChangeResult:
+def claim_ticket(session: Session, ticket_id: int, agent: str) -> ChangeResult:
     unclaimed = [col(Ticket.status) == TicketStatus.OPEN, col(Ticket.claimant_user_id).is_(None)]
     return _transition(
         session, ticket_id, unclaimed, {"status": TicketStatus.CLAIMED, "claimant_user_id": agent}

@@ -40,13 +40,13 @@ def test_conditional_changes_decide_in_the_database(engine: Engine) -> None:
     ticket_id = new_ticket(engine)
     with session_scope(engine) as session:
         Done, Conflict = ticket_store.ChangeResult.DONE, ticket_store.ChangeResult.CONFLICT
-        assert ticket_store.claim_ticket(session, ticket_id, "UAGENT1", NOW) is Done
-        assert ticket_store.claim_ticket(session, ticket_id, "UAGENT2", NOW) is Conflict
+        assert ticket_store.claim_ticket(session, ticket_id, "UAGENT1") is Done
+        assert ticket_store.claim_ticket(session, ticket_id, "UAGENT2") is Conflict
         assert ticket_store.release_ticket(session, ticket_id, "UAGENT2") is Conflict
         assert ticket_store.resolve_ticket(session, ticket_id, "UAGENT1", "ok", NOW) is Done
         assert ticket_store.resolve_ticket(session, ticket_id, "UAGENT1", "ok", NOW) is Conflict
         assert ticket_store.reopen_ticket(session, ticket_id, NOW) is Done
-        assert ticket_store.claim_ticket(session, 999, "UAGENT1", NOW) is ticket_store.ChangeResult.NOT_FOUND
+        assert ticket_store.claim_ticket(session, 999, "UAGENT1") is ticket_store.ChangeResult.NOT_FOUND
         ticket = ticket_store.get_ticket(session, ticket_id)
         assert ticket is not None
         assert ticket_store.record_first_response(session, ticket, "UAGENT1", NOW)

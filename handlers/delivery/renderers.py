@@ -175,7 +175,7 @@ def _escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered
 
 def _page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = late_note(facts, now, config)
-    text = views.page_text(facts.ticket, config.support_phone) + note
+    text = views.page_text(facts.ticket) + note
     return Message(_oncall(facts, config), text, late=bool(note))
 
 

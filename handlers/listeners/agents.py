@@ -66,7 +66,7 @@ def press_claim(
     runtime: Runtime, client: WebClient, user_id: str, action: dict[str, Any], channel: str | None
 ) -> None:
     try:
-        reply = run_agent_command(runtime, client, user_id, "claim", [action.get("value") or ""])
+        reply = run_agent_command(runtime, user_id, "claim", [action.get("value") or ""])
     except Exception as error:
         reply = failure_message(error)
     if channel:
@@ -74,7 +74,7 @@ def press_claim(
 
 
 @guarded
-def submit_resolution(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def submit_resolution(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
     """The Resolve form: resolved at once, or the reason shown on the form."""
     runtime = runtime_of(context)
     metadata = json.loads(view.get("private_metadata") or "{}")
@@ -94,7 +94,7 @@ def submit_resolution(ack: Ack, view: dict[str, Any], client: WebClient, context
     runtime.after_ack(runtime.deliver_owed, owed)
 
 
-def run_agent_command(runtime: Runtime, client: WebClient, user_id: str, verb: str, args: list[str]) -> str:
+def run_agent_command(runtime: Runtime, user_id: str, verb: str, args: list[str]) -> str:
     """claim | release | reassign | resolve | reopen | class: the reply for the person who asked."""
     ticket_id = parse_ticket_id(args[0]) if args else None
     if ticket_id is None:

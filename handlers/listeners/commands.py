@@ -73,20 +73,20 @@ def ticket_command(
         runtime.open_form(open_form_then_check, runtime, client, respond, command, choice)
     elif sub in ACTIONS:
         ack()
-        answer_later(runtime, respond, lambda: (run_agent_command(runtime, client, user_id, sub, args), None))
+        answer_later(runtime, respond, lambda: (run_agent_command(runtime, user_id, sub, args), None))
     elif sub == "report":
         ack()
         trigger = str(command.get("trigger_id") or runtime.clock().isoformat())
-        compute = lambda: _report(runtime, client, user_id, args, trigger)  # noqa: E731
+        compute = lambda: _report(runtime, user_id, args, trigger)  # noqa: E731
         answer_later(runtime, respond, compute)
     elif sub == "incident":
         ack()
         key = str(command.get("trigger_id") or "")
-        compute = lambda: (run_incident_command(runtime, client, user_id, args, key), None)  # noqa: E731
+        compute = lambda: (run_incident_command(runtime, user_id, args, key), None)  # noqa: E731
         answer_later(runtime, respond, compute)
     elif sub in ANSWERS:
         ack()
-        answer_later(runtime, respond, lambda: ANSWERS[sub](runtime, client, user_id, args))
+        answer_later(runtime, respond, lambda: ANSWERS[sub](runtime, user_id, args))
     else:
         ack(response_type="ephemeral", text=UNKNOWN.format(word=rules.escape(sub[:40])))
 
@@ -136,9 +136,7 @@ def check_filer(
         respond(text=message, response_type="ephemeral")
 
 
-def _status(
-    runtime: Runtime, client: WebClient, user_id: str, args: list[str]
-) -> tuple[str, list[Any] | None]:
+def _status(runtime: Runtime, user_id: str, args: list[str]) -> tuple[str, list[Any] | None]:
     ticket_id = parse_ticket_id(args[0]) if args else None
     if ticket_id is None:
         return "Please give a ticket id, like `/ticket status T-42`.", None
@@ -152,9 +150,7 @@ def _status(
     return text, blocks
 
 
-def _company_list(
-    runtime: Runtime, client: WebClient, user_id: str, _args: list[str]
-) -> tuple[str, list[Any] | None]:
+def _company_list(runtime: Runtime, user_id: str, _args: list[str]) -> tuple[str, list[Any] | None]:
     look_up(runtime, user_id)
     with session_scope(reading(runtime.engine)) as session:
         who = identify(session, runtime, user_id, remember=False)
@@ -168,9 +164,7 @@ def _company_list(
     return rules.escape(title), blocks
 
 
-def _queue(
-    runtime: Runtime, client: WebClient, user_id: str, args: list[str]
-) -> tuple[str, list[Any] | None]:
+def _queue(runtime: Runtime, user_id: str, args: list[str]) -> tuple[str, list[Any] | None]:
     queue = desk = None
     for word in (a.lower() for a in args):
         if word in QUEUE_WORDS:
@@ -205,9 +199,7 @@ def _queue(
     return title, blocks[:1] + rows + blocks[1:]
 
 
-def _report(
-    runtime: Runtime, client: WebClient, user_id: str, args: list[str], trigger: str
-) -> tuple[str, list[Any] | None]:
+def _report(runtime: Runtime, user_id: str, args: list[str], trigger: str) -> tuple[str, list[Any] | None]:
     """The figures as a message now; the chart and the CSV follow as files in the agent's DM."""
     words = [a.lower() for a in args]
     desk = next((w for w in words if w in runtime.desks.calendars), None)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext
-from slack_sdk import WebClient
 from sqlmodel import Session
 
 from handlers.listeners.common import identify, is_agent, look_up, runtime_of
@@ -29,7 +28,7 @@ def register(app: App) -> None:
     app.event("message")(message_event)
 
 
-def message_event(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def message_event(event: dict[str, Any], context: BoltContext) -> None:
     runtime = runtime_of(context)
     subtype = event.get("subtype")
     # One lane a thread: its messages, edits and deletions are handled in the order they came.
@@ -41,7 +40,7 @@ def message_event(event: dict[str, Any], client: WebClient, context: BoltContext
         runtime.after_ack_in_order(lane, carry_deletion, runtime, event)
     elif subtype in REPLY_SUBTYPES and _from_a_person(event, runtime):
         if event.get("channel_type") == "im":
-            runtime.after_ack(answer_direct_message, runtime, client, event)
+            runtime.after_ack(answer_direct_message, runtime, event)
         elif event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
             runtime.after_ack_in_order(lane, carry_message, runtime, event)
 
@@ -134,7 +133,7 @@ def carry_deletion(runtime: Runtime, event: dict[str, Any]) -> None:
     in_ticket_thread(runtime, event["channel"], str(thread_ts), carry)
 
 
-def answer_direct_message(runtime: Runtime, client: WebClient, event: dict[str, Any]) -> None:
+def answer_direct_message(runtime: Runtime, event: dict[str, Any]) -> None:
     """What the bot does, and the commands that fit who is writing. No ticket is filed from a DM."""
     user_id = event["user"]
     look_up(runtime, user_id)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -74,7 +73,7 @@ def refusal_for(
 
 
 @guarded
-def choose_queue(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def choose_queue(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
     """The chooser's Next: the chosen team's form, or why this person can't file there."""
     runtime = runtime_of(context)
     picked = _selected(view, "queue")
@@ -143,9 +142,7 @@ def check_answers(answers: FormAnswers) -> rules.FormErrors:
 
 
 @guarded
-def submit_form(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
+def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     runtime = runtime_of(context)
     user_id = body["user"]["id"]
     answers = read_answers(view)

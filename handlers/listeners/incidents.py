@@ -78,7 +78,7 @@ def press_claim(
     runtime: Runtime, client: WebClient, user_id: str, body: dict[str, Any], ref: str, channel: str | None
 ) -> None:
     try:
-        reply = run_incident_command(runtime, client, user_id, [ref, "claim"], key=body.get("trigger_id", ""))
+        reply = run_incident_command(runtime, user_id, [ref, "claim"], key=body.get("trigger_id", ""))
     except Exception as error:
         reply = failure_message(error)
     if channel:
@@ -116,9 +116,9 @@ def refusal_before(session: Session, who: Who, args: list[str]) -> str | None:
         return found
     verb = args[1].lower()
     if found.status == IncidentStatus.RESOLVED:
-        return refusal_text(ops.IncidentRefused(ops.IncidentRefusal.RESOLVED, found), verb)
+        return refusal_text(ops.IncidentRefused(ops.IncidentRefusal.RESOLVED, found))
     if verb == "update" and not " ".join(args[2:]).strip():
-        return refusal_text(ops.IncidentRefused(ops.IncidentRefusal.EMPTY, found), verb)
+        return refusal_text(ops.IncidentRefused(ops.IncidentRefusal.EMPTY, found))
     return None
 
 
@@ -139,7 +139,7 @@ def finish_form(
     runtime: Runtime, client: WebClient, user_id: str, args: list[str], key: str, channel: str
 ) -> None:
     try:
-        reply = run_incident_command(runtime, client, user_id, args, key)
+        reply = run_incident_command(runtime, user_id, args, key)
     except Exception as error:
         reply = failure_message(error)
     try:  # where the button was pressed, else in a direct message
@@ -151,7 +151,7 @@ def finish_form(
         log.warning("could not tell %s how their incident request went: %r", user_id, error)
 
 
-def run_incident_command(runtime: Runtime, client: WebClient, user_id: str, args: list[str], key: str) -> str:
+def run_incident_command(runtime: Runtime, user_id: str, args: list[str], key: str) -> str:
     """`/ticket incident I-3 …`: the reply for the person who asked. `key` tells a request Slack sent
     twice from two requests."""
     look_up(runtime, user_id)
@@ -186,7 +186,7 @@ def _run(session: Session, runtime: Runtime, who: Who, args: list[str], key: str
     if isinstance(result, str):
         return result, False
     if isinstance(result, ops.IncidentRefused):
-        return refusal_text(result, verb), False
+        return refusal_text(result), False
     return done_text(result, verb, args[2:]), True
 
 
@@ -242,7 +242,7 @@ def done_text(done: ops.IncidentDone, verb: str, args: list[str]) -> str:
     return f"T-{parse_ticket_id(args[0])} is no longer part of {ref}; it is handled on its own again."
 
 
-def refusal_text(refused: ops.IncidentRefused, verb: str) -> str:
+def refusal_text(refused: ops.IncidentRefused) -> str:
     ref = refused.incident.ref
     texts = {
         ops.IncidentRefusal.AGENTS_ONLY: "Only support agents can work on incidents.",
@@ -255,9 +255,7 @@ def refusal_text(refused: ops.IncidentRefused, verb: str) -> str:
     return texts[refused.reason]
 
 
-def list_incidents(
-    runtime: Runtime, client: WebClient, user_id: str, args: list[str]
-) -> tuple[str, list[Any] | None]:
+def list_incidents(runtime: Runtime, user_id: str, args: list[str]) -> tuple[str, list[Any] | None]:
     """`/ticket incidents [desk]`: the open incidents, with their first tickets."""
     desk = next((a.lower() for a in args if a.lower() in runtime.desks.calendars), None)
     look_up(runtime, user_id)

@@ -136,7 +136,7 @@ def _join(session: Session, desk: DeskPolicy, incident: Incident, ticket: Ticket
     assert incident.id is not None and ticket.id is not None
     incident_store.link(session, incident.id, [ticket.id])
     if incident.claimant_user_id:  # someone is on it already: the partner is told so at once
-        ticket_store.claim_ticket(session, ticket.id, incident.claimant_user_id, now)
+        ticket_store.claim_ticket(session, ticket.id, incident.claimant_user_id)
         deadlines.record_first_response(session, ticket, incident.claimant_user_id, now, desk)
     ticket_store.audit(session, ticket.id, "sla-desk", "incident_linked", now, incident=incident.ref)
     _refresh_due(session, desk, incident, now)

@@ -150,7 +150,7 @@ def claim(
 ) -> Result:
     if not actor.is_agent:
         return Refused(Refusal.AGENTS_ONLY, ticket)
-    if ticket_store.claim_ticket(session, ticket.id or 0, actor.user_id, now) is not ChangeResult.DONE:
+    if ticket_store.claim_ticket(session, ticket.id or 0, actor.user_id) is not ChangeResult.DONE:
         fresh = ticket_store.get_ticket(session, ticket.id or 0) or ticket
         if fresh.status == TicketStatus.CLAIMED:
             return Refused(Refusal.CLAIMED, fresh, holder=fresh.claimant_user_id)

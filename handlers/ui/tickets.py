@@ -531,7 +531,7 @@ def ticket_deadline_words(ticket: TicketView) -> dict[str, str]:
     }
 
 
-def page_text(ticket: TicketView, phone: str) -> str:
+def page_text(ticket: TicketView) -> str:
     return (
         f":pager: After-hours *critical* ticket *{ticket.ref}* from {escape(ticket.company)} "
         f"(<@{ticket.filer}>): _{safe(ticket.subject, SUBJECT_MAX)}_. First response due "
