@@ -63,7 +63,7 @@ def build_app(runtime: Runtime, settings: Settings) -> App:
 
     @app.error
     def log_listener_error(error: Exception, logger: logging.Logger) -> None:
-        # Database outages are answered by the listeners (handlers.listeners.common.guarded); this is the rest.
+        # Database outages are answered by the listeners (listeners/common.py `guarded`); this is the rest.
         logger.exception("listener failed: %r", error)
 
     for group in (commands, filing, agents, incident_actions, home, events):

@@ -19,7 +19,7 @@ from storage.models import ChannelPace
 
 
 @dataclass(frozen=True)
-class Turn:
+class ChannelTurn:
     taken: bool  # the turn is this process's: post after `wait` seconds
     wait: float  # seconds from now until the turn (not taken: until the channel is free again)
 
@@ -39,7 +39,7 @@ def take_turn(
     store_time: datetime | Callable[[], datetime],
     gap: float,
     longest_wait: float,
-) -> Turn:
+) -> ChannelTurn:
     """The channel's next turn, taken when it comes within `longest_wait` seconds; else nothing is
     taken and the caller tries again after `wait`. A callable `store_time` is read once the row is
     locked, so that waiting for the lock does not make the turn late."""
@@ -52,10 +52,10 @@ def take_turn(
     turn = max(now, row.next_at)
     wait = (turn - now).total_seconds()
     if wait > longest_wait:
-        return Turn(False, wait)
+        return ChannelTurn(False, wait)
     row.next_at = turn + timedelta(seconds=gap)
     session.add(row)
-    return Turn(True, wait)
+    return ChannelTurn(True, wait)
 
 
 def hold_off(session: Session, channel: str, store_time: datetime, seconds: float) -> None:

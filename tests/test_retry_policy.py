@@ -7,12 +7,12 @@ import urllib.error
 
 import pytest
 
-from handlers.rules.retry import Verdict, after_no_answer, after_slack_error, backoff
+from handlers.rules.retry import Action, after_no_answer, after_slack_error, backoff
 
 
 def test_rate_limits_wait_for_retry_after() -> None:
     decision = after_slack_error(429, "ratelimited", "30", attempts=1)
-    assert (decision.verdict, decision.wait_seconds, decision.unsure) == (Verdict.RETRY, 30.0, False)
+    assert (decision.action, decision.wait_seconds, decision.unsure) == (Action.RETRY, 30.0, False)
     assert after_slack_error(429, "ratelimited", None, 1).wait_seconds == 1.0
     assert after_slack_error(429, "ratelimited", "soon", 1).wait_seconds == 1.0
 
@@ -20,17 +20,17 @@ def test_rate_limits_wait_for_retry_after() -> None:
 @pytest.mark.parametrize(("status", "code"), [(500, "internal_error"), (503, ""), (200, "fatal_error")])
 def test_slack_side_failures_retry_and_look_first(status: int, code: str) -> None:
     decision = after_slack_error(status, code, None, attempts=3)
-    assert decision.verdict is Verdict.RETRY and decision.unsure and 4 <= decision.wait_seconds <= 8
+    assert decision.action is Action.RETRY and decision.unsure and 4 <= decision.wait_seconds <= 8
 
 
 @pytest.mark.parametrize("code", ["not_in_channel", "channel_not_found", "is_archived", "cannot_dm_bot"])
 def test_an_unreachable_channel_is_not_retried_blindly(code: str) -> None:
-    assert after_slack_error(200, code, None, 1).verdict is Verdict.CHANNEL
+    assert after_slack_error(200, code, None, 1).action is Action.CHANNEL
 
 
 def test_anything_else_is_final() -> None:
     decision = after_slack_error(200, "invalid_blocks", None, 1)
-    assert (decision.verdict, decision.reason) == (Verdict.FAIL, "invalid_blocks")
+    assert (decision.action, decision.reason) == (Action.FAIL, "invalid_blocks")
 
 
 def test_no_answer_retries_and_a_timeout_may_hide_a_post() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handlers.rules import eligibility as rules
-from handlers.rules.eligibility import FilerFacts, Refusal, may_file, route
+from handlers.rules.eligibility import FilerFacts, FilingRefusal, may_file, route
 from storage.vocabulary import Queue, TicketClass
 
 LADDER, MINIMUM = ("W-FE", "W-SE", "W-DE"), "W-FE"
@@ -28,7 +28,7 @@ def test_certified_at_or_above_the_lowest_qualifying_level(
 
 def test_a_stranger_is_sent_to_their_system_integrator() -> None:
     decision = may_file(None, Queue.TECH, LADDER, MINIMUM)
-    assert decision.refusal is Refusal.NOT_A_MEMBER and "system integrator" in decision.message
+    assert decision.refusal is FilingRefusal.NOT_A_MEMBER and "system integrator" in decision.message
 
 
 @pytest.mark.parametrize("queue", list(Queue))
@@ -36,7 +36,7 @@ def test_a_stranger_is_sent_to_their_system_integrator() -> None:
 def test_bronze_and_resellers_are_referred_for_both_queues(queue: Queue, tier: str) -> None:
     facts = member(tier, assigned_partner="Gold & Co", assigned_partner_contacts=("UGOLD",))
     decision = may_file(facts, queue, LADDER, MINIMUM)
-    assert decision.refusal is Refusal.REFERRED
+    assert decision.refusal is FilingRefusal.REFERRED
     assert "Gold &amp; Co" in decision.message and "<@UGOLD>" in decision.message
 
 
@@ -44,7 +44,7 @@ def test_uncertified_members_may_file_customer_care_but_not_technical_support() 
     facts = member(certification=None, certified_colleagues=("<@UALICE>",))
     assert may_file(facts, Queue.CARE, LADDER, MINIMUM).allowed
     refused = may_file(facts, Queue.TECH, LADDER, MINIMUM, support_phone="+39 1")
-    assert refused.refusal is Refusal.NOT_CERTIFIED
+    assert refused.refusal is FilingRefusal.NOT_CERTIFIED
     assert "W-FE" in refused.message and "<@UALICE>" in refused.message and "+39 1" in refused.message
     alone = may_file(member(certification=None), Queue.TECH, LADDER, MINIMUM)
     assert "Nobody at Acme Telecom is certified yet" in alone.message

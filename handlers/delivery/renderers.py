@@ -97,7 +97,7 @@ def render(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     return RENDERERS[facts.kind](facts, now, config)
 
 
-def late_note(facts: PingFacts, now: datetime, config: DeskConfig) -> str:
+def _late(facts: PingFacts, now: datetime, config: DeskConfig) -> str:
     """Deadline pings and pages posted well after their time say so."""
     if facts.kind not in (*DEADLINE_KINDS, PingKind.PAGE):
         return ""
@@ -156,25 +156,25 @@ def _warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
         return Skip("waiting for the card", PARENT_WAIT)
     shares = config.warning_shares
     share = shares[facts.seq] if facts.seq < len(shares) else 0.5
-    note = late_note(facts, now, config)
+    note = _late(facts, now, config)
     text = deadlines.warning_text(_watched_ticket(facts), share, now, note)
     return Message(facts.queue_channel, text, thread_ts=facts.card_ts, late=bool(note))
 
 
 def _breach(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    note = late_note(facts, now, config)
+    note = _late(facts, now, config)
     text = deadlines.breach_text(_watched_ticket(facts), _who(facts, config), note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 
 def _escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    note = late_note(facts, now, config)
+    note = _late(facts, now, config)
     text = deadlines.escalation_text(_watched_ticket(facts), facts.seq, _who(facts, config), now, note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 
 def _page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    note = late_note(facts, now, config)
+    note = _late(facts, now, config)
     text = views.page_text(facts.ticket) + note
     return Message(_oncall(facts, config), text, late=bool(note))
 
@@ -331,7 +331,7 @@ def _incident_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> R
 
 
 def _incident_page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    note = late_note(facts, now, config)
+    note = _late(facts, now, config)
     paged = facts.payload.get("paged") or []
     text = incident_views.page_text(_incident_of(facts), config.support_phone, paged) + note
     return Message(_oncall(facts, config), text, late=bool(note))
@@ -342,20 +342,20 @@ def _incident_warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Re
         return Skip("waiting for the incident message", PARENT_WAIT)
     shares = config.warning_shares
     share = shares[facts.seq] if facts.seq < len(shares) else 0.5
-    note = late_note(facts, now, config)
+    note = _late(facts, now, config)
     text = deadlines.warning_text(_watched_incident(_incident_of(facts)), share, now, note)
     return Message(facts.queue_channel, text, thread_ts=facts.card_ts, late=bool(note))
 
 
 def _incident_breach(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    note = late_note(facts, now, config)
+    note = _late(facts, now, config)
     view = _incident_of(facts)
     text = deadlines.breach_text(_watched_incident(view), _who(facts, config), note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 
 def _incident_escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    note = late_note(facts, now, config)
+    note = _late(facts, now, config)
     view = _incident_of(facts)
     text = deadlines.escalation_text(_watched_incident(view), facts.seq, _who(facts, config), now, note)
     return Message(facts.queue_channel, text, late=bool(note))

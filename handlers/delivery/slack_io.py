@@ -149,11 +149,11 @@ class SlackPoster:
         decision = retry.after_slack_error(status, code, retry_after, ping.attempts)
         if status == 429 and message.channel:  # the whole channel waits, in every process
             hold_off(self.engine, message.channel, decision.wait_seconds)
-        if decision.verdict is retry.Verdict.RETRY:
+        if decision.action is retry.Action.RETRY:
             return Outcome(
                 State.RETRY, retry_in=decision.wait_seconds, unsure=decision.unsure, reason=decision.reason
             )
-        if decision.verdict is retry.Verdict.CHANNEL:
+        if decision.action is retry.Action.CHANNEL:
             if ticket and ping.kind == PingKind.CONFIRMATION and message.channel != ticket.filer_user_id:
                 # The bot is not in the filer's channel: a direct message still reaches them.
                 outcome = self.send(replace(message, channel=ticket.filer_user_id), ping, ticket, claim)

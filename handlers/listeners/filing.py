@@ -150,7 +150,7 @@ def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
     if errors:
         if "description" in errors.by_block and answers.queue is Queue.CARE and answers.description:
             with session_scope(runtime.engine) as session:
-                refused = {"queue": Queue.CARE.value, "reason": rules.Refusal.NOT_ENGLISH}
+                refused = {"queue": Queue.CARE.value, "reason": rules.FilingRefusal.NOT_ENGLISH}
                 ticket_store.audit(session, None, user_id, "filing_refused", runtime.clock(), **refused)
         ack(response_action="errors", errors=errors.by_block)
         return

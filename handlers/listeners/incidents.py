@@ -28,7 +28,7 @@ from handlers.listeners.common import (
     parse_ticket_id,
     runtime_of,
 )
-from handlers.operations import incidents as ops
+from handlers.operations import incidents as incident_ops
 from handlers.operations import tickets as ticket_ops
 from handlers.operations.present import incident_view
 from handlers.runtime import Runtime
@@ -116,9 +116,9 @@ def refusal_before(session: Session, who: Who, args: list[str]) -> str | None:
         return found
     verb = args[1].lower()
     if found.status == IncidentStatus.RESOLVED:
-        return refusal_text(ops.IncidentRefused(ops.IncidentRefusal.RESOLVED, found))
+        return refusal_text(incident_ops.IncidentRefused(incident_ops.IncidentRefusal.RESOLVED, found))
     if verb == "update" and not " ".join(args[2:]).strip():
-        return refusal_text(ops.IncidentRefused(ops.IncidentRefusal.EMPTY, found))
+        return refusal_text(incident_ops.IncidentRefused(incident_ops.IncidentRefusal.EMPTY, found))
     return None
 
 
@@ -126,7 +126,7 @@ def _find(session: Session, who: Who, args: list[str]) -> Incident | str:
     """The incident a request names (`I-3 verb …`), or what is wrong with the request."""
     if not who.is_agent:
         return "Only support agents can work on incidents."
-    incident_id = ops.parse_incident_id(args[0]) if args else None
+    incident_id = incident_ops.parse_incident_id(args[0]) if args else None
     if incident_id is None or len(args) < 2 or args[1].lower() not in VERBS:
         return USAGE
     incident = incident_store.get_incident(session, incident_id)
@@ -185,25 +185,31 @@ def _run(session: Session, runtime: Runtime, who: Who, args: list[str], key: str
     result = VERBS[verb](Asked(session, runtime, who, found, args[2:], key))
     if isinstance(result, str):
         return result, False
-    if isinstance(result, ops.IncidentRefused):
+    if isinstance(result, incident_ops.IncidentRefused):
         return refusal_text(result), False
     return done_text(result, verb, args[2:]), True
 
 
-Outcome = ops.IncidentResult | str
+Outcome = incident_ops.IncidentResult | str
 
 
 def _claim(asked: Asked) -> Outcome:
-    return ops.claim(asked.session, _desk(asked.runtime), asked.incident, _actor(asked.who), _now(asked))
+    return incident_ops.claim(
+        asked.session, _desk(asked.runtime), asked.incident, _actor(asked.who), _now(asked)
+    )
 
 
 def _update(asked: Asked) -> Outcome:
-    return ops.update(asked.session, asked.incident, _actor(asked.who), asked.text, asked.key, _now(asked))
+    return incident_ops.update(
+        asked.session, asked.incident, _actor(asked.who), asked.text, asked.key, _now(asked)
+    )
 
 
 def _resolve(asked: Asked) -> Outcome:
     desk = _desk(asked.runtime)
-    return ops.resolve(asked.session, desk, asked.incident, _actor(asked.who), asked.text, _now(asked))
+    return incident_ops.resolve(
+        asked.session, desk, asked.incident, _actor(asked.who), asked.text, _now(asked)
+    )
 
 
 def _unlink(asked: Asked) -> Outcome:
@@ -214,7 +220,7 @@ def _unlink(asked: Asked) -> Outcome:
     if ticket is None:
         return f"There is no ticket T-{ticket_id}."
     desk = _desk(asked.runtime)
-    return ops.unlink(asked.session, desk, asked.incident, ticket, _actor(asked.who), _now(asked))
+    return incident_ops.unlink(asked.session, desk, asked.incident, ticket, _actor(asked.who), _now(asked))
 
 
 def _now(asked: Asked) -> datetime:
@@ -229,7 +235,7 @@ VERBS: dict[str, Callable[[Asked], Outcome]] = {
 }
 
 
-def done_text(done: ops.IncidentDone, verb: str, args: list[str]) -> str:
+def done_text(done: incident_ops.IncidentDone, verb: str, args: list[str]) -> str:
     ref, count = done.incident.ref, done.tickets
     tickets = f"{count} linked ticket{'s' if count != 1 else ''}"
     if verb == "claim":
@@ -242,14 +248,14 @@ def done_text(done: ops.IncidentDone, verb: str, args: list[str]) -> str:
     return f"T-{parse_ticket_id(args[0])} is no longer part of {ref}; it is handled on its own again."
 
 
-def refusal_text(refused: ops.IncidentRefused) -> str:
+def refusal_text(refused: incident_ops.IncidentRefused) -> str:
     ref = refused.incident.ref
     texts = {
-        ops.IncidentRefusal.AGENTS_ONLY: "Only support agents can work on incidents.",
-        ops.IncidentRefusal.CLAIMED: f"{ref} is already claimed by <@{refused.holder}>.",
-        ops.IncidentRefusal.RESOLVED: f"{ref} is already resolved.",
-        ops.IncidentRefusal.NOT_LINKED: f"That ticket is not part of {ref}.",
-        ops.IncidentRefusal.EMPTY: f"Please write the update, like `/ticket incident {ref} update "
+        incident_ops.IncidentRefusal.AGENTS_ONLY: "Only support agents can work on incidents.",
+        incident_ops.IncidentRefusal.CLAIMED: f"{ref} is already claimed by <@{refused.holder}>.",
+        incident_ops.IncidentRefusal.RESOLVED: f"{ref} is already resolved.",
+        incident_ops.IncidentRefusal.NOT_LINKED: f"That ticket is not part of {ref}.",
+        incident_ops.IncidentRefusal.EMPTY: f"Please write the update, like `/ticket incident {ref} update "
         "The cloud is back for most partners`.",
     }
     return texts[refused.reason]

@@ -39,13 +39,11 @@ PRODUCT_MAX = 150
 NOTE_MAX = 2000
 
 
-class Refusal(StrEnum):
+class FilingRefusal(StrEnum):
     NOT_A_MEMBER = "not_a_member"
     REFERRED = "referred"
     NOT_CERTIFIED = "not_certified"
     NOT_ENGLISH = "not_english"
-    NO_CRITICAL_REASON = "no_critical_reason"
-    BAD_FIELD = "bad_field"
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class FilerFacts:
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    refusal: Refusal | None = None
+    refusal: FilingRefusal | None = None
     message: str = ""
 
 
@@ -92,7 +90,7 @@ def may_file(
     if filer is None:
         return Decision(
             False,
-            Refusal.NOT_A_MEMBER,
+            FilingRefusal.NOT_A_MEMBER,
             "You are not registered as a member of a partner company, so SLA Desk can't open a "
             "ticket for you. Please contact your system integrator (the partner who installed your "
             "system): they open tickets on your behalf.",
@@ -104,7 +102,7 @@ def may_file(
         contacts = ", ".join(f"<@{user}>" for user in filer.assigned_partner_contacts)
         return Decision(
             False,
-            Refusal.REFERRED,
+            FilingRefusal.REFERRED,
             f"{company} is a {filer.tier.title()} partner: support comes through its assigned "
             f"partner, {partner}. Please contact them" + (f" ({contacts})." if contacts else "."),
         )
@@ -122,7 +120,7 @@ def may_file(
         )
         return Decision(
             False,
-            Refusal.NOT_CERTIFIED,
+            FilingRefusal.NOT_CERTIFIED,
             f"Only members who passed at least the {minimum} training may open Technical Support "
             f"tickets. {who}{phone}",
         )

@@ -32,7 +32,9 @@ PARENT_WAIT_SECONDS = 2.0
 IN_TURN_SECONDS = 0.0
 
 
-class Verdict(StrEnum):
+class Action(StrEnum):
+    """What to do after a Slack failure."""
+
     RETRY = "retry"
     CHANNEL = "channel"  # the target is unreachable: fall back or report, never retry blindly
     FAIL = "fail"
@@ -40,7 +42,7 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class RetryDecision:
-    verdict: Verdict
+    action: Action
     wait_seconds: float = 0.0
     # The request may have reached Slack (a timeout after sending): look before posting again.
     unsure: bool = False
@@ -60,17 +62,17 @@ def after_slack_error(status: int, code: str, retry_after: str | None, attempts:
             wait = max(float(retry_after or 1), 1.0)
         except ValueError:
             wait = 1.0
-        return RetryDecision(Verdict.RETRY, wait, reason="ratelimited")
+        return RetryDecision(Action.RETRY, wait, reason="ratelimited")
     if status >= 500 or code in SERVER_ERRORS:
         # Slack's own failure: it may still have posted, so the next attempt looks first.
-        return RetryDecision(Verdict.RETRY, backoff(attempts), unsure=True, reason=f"{status} {code}".strip())
+        return RetryDecision(Action.RETRY, backoff(attempts), unsure=True, reason=f"{status} {code}".strip())
     if code in CHANNEL_ERRORS:
-        return RetryDecision(Verdict.CHANNEL, reason=code)
-    return RetryDecision(Verdict.FAIL, reason=code or f"HTTP {status}")
+        return RetryDecision(Action.CHANNEL, reason=code)
+    return RetryDecision(Action.FAIL, reason=code or f"HTTP {status}")
 
 
 def after_no_answer(error: Exception, attempts: int) -> RetryDecision:
     """No answer at all: a timeout or a refused connection. A timeout may hide a post that happened."""
     cause = getattr(error, "reason", error)  # urllib wraps the socket's error
     unsure = not isinstance(cause, ConnectionRefusedError)
-    return RetryDecision(Verdict.RETRY, backoff(attempts), unsure=unsure, reason=repr(error)[:200])
+    return RetryDecision(Action.RETRY, backoff(attempts), unsure=unsure, reason=repr(error)[:200])
