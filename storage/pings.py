@@ -32,15 +32,14 @@ class PlannedPing:
     payload: dict[str, Any] | None = None
 
     def row(self, ticket_id: int, plan: int = 0) -> Ping:
-        return Ping(
+        return _new_row(
+            self.kind,
+            self.at,
             ticket_id=ticket_id,
-            kind=self.kind.value,
             plan=plan,
             seq=self.seq,
-            planned_at=self.at,
-            next_attempt_at=self.at,
             text=self.text,
-            payload=_json(self.payload),
+            payload=self.payload,
         )
 
 
@@ -160,10 +159,7 @@ def owe(
             return None
     for _ in range(5):
         seq = 0 if once else _next_seq(session, ticket_id, kind)
-        ping = Ping(
-            ticket_id=ticket_id, kind=kind.value, seq=seq, planned_at=at, next_attempt_at=at, text=text,
-            payload=_json(payload),
-        )  # fmt: skip
+        ping = _new_row(kind, at, ticket_id=ticket_id, seq=seq, text=text, payload=payload)
         if _added(session, ping):  # another process may take the same seq at the same moment
             return ping
         if once:
@@ -395,24 +391,11 @@ def owe_once(
 ) -> Ping | None:
     """Owe what one Slack message asks for, once: a second delivery of the same event owes nothing."""
 
-    def owed_already() -> bool:
-        query = select(Ping.id).where(Ping.kind == kind.value, Ping.source == source)
-        return session.exec(query).first() is not None
-
     for _ in range(5):
-        if owed_already():
+        if _owed_by_source(session, kind, source):
             return None
         seq = _next_seq(session, ticket_id, kind) if ticket_id is not None else 0
-        ping = Ping(
-            ticket_id=ticket_id,
-            kind=kind.value,
-            source=source,
-            seq=seq,
-            planned_at=at,
-            next_attempt_at=at,
-            text=text,
-            payload=_json(payload),
-        )
+        ping = _new_row(kind, at, ticket_id=ticket_id, source=source, seq=seq, text=text, payload=payload)
         # The same event may be handled by two threads or processes: the same message owed meanwhile
         # (then it is owed already, seen on the next round), or the same seq taken.
         if _added(session, ping):
@@ -481,19 +464,20 @@ def owe_for_incident(
 ) -> Ping | None:
     """Owe an incident's row once: `key` names it within the incident (a second call owes nothing)."""
     source = f"I-{incident_id}:{key}"
-    if session.exec(select(Ping.id).where(Ping.kind == kind.value, Ping.source == source)).first():
+    if _owed_by_source(session, kind, source):
         return None
-    ping = Ping(
-        incident_id=incident_id,
-        kind=kind.value,
-        source=source,
-        plan=plan,
-        seq=seq,
-        planned_at=at,
-        next_attempt_at=at,
-        text=text,
-    )
+    ping = _new_row(kind, at, incident_id=incident_id, source=source, plan=plan, seq=seq, text=text)
     return ping if _added(session, ping) else None  # or owed meanwhile by another transaction
+
+
+def _new_row(kind: PingKind, at: datetime, payload: dict[str, Any] | None = None, **columns: Any) -> Ping:
+    """A row owed at `at` (due then, first tried then)."""
+    return Ping(kind=kind.value, planned_at=at, next_attempt_at=at, payload=_json(payload), **columns)
+
+
+def _owed_by_source(session: Session, kind: PingKind, source: str) -> bool:
+    query = select(Ping.id).where(Ping.kind == kind.value, Ping.source == source)
+    return session.exec(query).first() is not None
 
 
 def _added(session: Session, ping: Ping) -> bool:
@@ -547,10 +531,8 @@ def owe_each(session: Session, texts: dict[int, str | None], kind: PingKind, at:
     )
     last = dict(session.exec(taken.group_by(col(Ping.ticket_id))).all())
     rows = [
-        Ping(ticket_id=i, kind=kind.value, seq=(last[i] + 1) if i in last else 0, planned_at=at,
-             next_attempt_at=at, text=text)
-        for i, text in texts.items()
-    ]  # fmt: skip
+        _new_row(kind, at, ticket_id=i, seq=last[i] + 1 if i in last else 0, text=t) for i, t in texts.items()
+    ]
     try:
         with session.begin_nested():
             session.add_all(rows)

@@ -116,18 +116,24 @@ def _card(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
 
 
 def _card_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    return _update_in_place(facts, "the card") or Message(
+        facts.queue_channel, *views.ticket_card(facts.ticket), update_ts=facts.card_ts
+    )
+
+
+def _update_in_place(facts: PingFacts, what: str) -> Skip | None:
+    """Why an update of the card (or the incident message) can't go out now, if it can't."""
     if not facts.card_ts:
-        # The card may be in flight with what the ticket was before this change: update it after.
+        # It may be in flight with what it showed before this change: update it once it is posted.
         if facts.card_pending:
-            return Skip("waiting for the card", PARENT_WAIT)
-        return Skip("the card could not be posted")
+            return Skip(f"waiting for {what}", PARENT_WAIT)
+        return Skip(f"{what} could not be posted")
     if facts.card_update_covered:
         return Skip(COVERED)
     if facts.card_update_in_flight:
-        # Updates of a card go out oldest first, one at a time: none lands after a later one.
-        return Skip("waiting for an older update of the card", IN_TURN)
-    text, blocks = views.ticket_card(facts.ticket)
-    return Message(facts.queue_channel, text, blocks, update_ts=facts.card_ts)
+        # Updates of one message go out oldest first, one at a time: none lands after a later one.
+        return Skip(f"waiting for an older update of {what}", IN_TURN)
+    return None
 
 
 def _confirmation(facts: PingFacts, _now: datetime, config: DeskConfig) -> Rendered:
@@ -318,16 +324,9 @@ def _incident_message(facts: PingFacts, _now: datetime, _config: DeskConfig) -> 
 
 
 def _incident_update(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
-    if not facts.card_ts:
-        if facts.card_pending:  # it may be in flight with an older state: update it once it is posted
-            return Skip("waiting for the incident message", PARENT_WAIT)
-        return Skip("the incident message could not be posted")
-    if facts.card_update_covered:
-        return Skip(COVERED)
-    if facts.card_update_in_flight:
-        return Skip("waiting for an older update of the incident message", IN_TURN)
-    text, blocks = incident_views.incident_message(_incident_of(facts))
-    return Message(facts.queue_channel, text, blocks, update_ts=facts.card_ts)
+    return _update_in_place(facts, "the incident message") or Message(
+        facts.queue_channel, *incident_views.incident_message(_incident_of(facts)), update_ts=facts.card_ts
+    )
 
 
 def _incident_page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:

@@ -25,6 +25,7 @@ from handlers.listeners.common import (
     no_such_ticket,
     open_view,
     parse_ticket_id,
+    pressed_in,
     runtime_of,
     visible_ticket,
 )
@@ -53,7 +54,7 @@ def card_button(
     ack()
     runtime = runtime_of(context)
     ticket_id = parse_ticket_id(action.get("value"))
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    channel = pressed_in(body)
     if action.get("action_id") == views.RESOLVE_ACTION and ticket_id is not None:
         # Resolve asks for the resolution note first: a small form (its trigger lasts 3 seconds).
         form = views.resolve_modal(f"T-{ticket_id}", channel)

@@ -157,6 +157,11 @@ def answer_later(
     runtime.after_ack(job)
 
 
+def pressed_in(body: dict[str, Any]) -> str | None:
+    """The channel a button was pressed in (its message's), if any."""
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+
+
 def open_view(client: WebClient, trigger_id: str, form: dict[str, Any]) -> None:
     """Open a form on a trigger (it lasts 3 seconds: run on the runtime's trigger pool)."""
     client.views_open(trigger_id=trigger_id, view=form)

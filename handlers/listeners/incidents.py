@@ -26,6 +26,7 @@ from handlers.listeners.common import (
     look_up,
     open_view,
     parse_ticket_id,
+    pressed_in,
     runtime_of,
 )
 from handlers.operations import incidents as incident_ops
@@ -62,7 +63,7 @@ def incident_button(
     ack()
     runtime = runtime_of(context)
     ref = str(action.get("value") or "")
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    channel = pressed_in(body)
     forms = {
         incident_views.UPDATE_ACTION: incident_views.update_modal,
         incident_views.RESOLVE_ACTION: incident_views.resolve_modal,
