@@ -157,25 +157,28 @@ def _notice(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     )
 
 
+# The deadline pings of a ticket and of an incident: one renderer each, worded by `ui/deadlines.py`.
+
+
 def _warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     if not facts.card_ts and facts.card_pending:
-        return Skip("waiting for the card", PARENT_WAIT)
+        return Skip("waiting for " + ("the incident message" if facts.incident else "the card"), PARENT_WAIT)
     shares = config.warning_shares
     share = shares[facts.seq] if facts.seq < len(shares) else 0.5
     note = _late(facts, now, config)
-    text = deadlines.warning_text(_watched_ticket(facts), share, now, note)
+    text = deadlines.warning_text(_watched(facts), share, now, note)
     return Message(facts.queue_channel, text, thread_ts=facts.card_ts, late=bool(note))
 
 
 def _breach(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = _late(facts, now, config)
-    text = deadlines.breach_text(_watched_ticket(facts), _who(facts, config), note)
+    text = deadlines.breach_text(_watched(facts), _who(facts, config), note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 
 def _escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
     note = _late(facts, now, config)
-    text = deadlines.escalation_text(_watched_ticket(facts), facts.seq, _who(facts, config), now, note)
+    text = deadlines.escalation_text(_watched(facts), facts.seq, _who(facts, config), now, note)
     return Message(facts.queue_channel, text, late=bool(note))
 
 
@@ -264,15 +267,13 @@ def _report(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     return Message(facts.payload.get("to", ""), f"*{heading}*\n```{text[:3500]}```", files=files)
 
 
-def _watched_ticket(facts: PingFacts) -> deadlines.Watched:
-    ticket = facts.ticket
-    words = views.ticket_deadline_words(ticket)
+def _watched(facts: PingFacts) -> deadlines.Watched:
+    """What a deadline ping is about: the incident, for an incident's row, else the ticket."""
+    if facts.incident is not None:
+        view, words = facts.incident, incident_views.incident_deadline_words(facts.incident)
+        return deadlines.Watched(view.ref, view.due_at, view.timezone, view.desk_label, **words)
+    ticket, words = facts.ticket, views.ticket_deadline_words(facts.ticket)
     return deadlines.Watched(ticket.ref, ticket.due_at, ticket.timezone, ticket.desk_label, **words)
-
-
-def _watched_incident(view: IncidentView) -> deadlines.Watched:
-    words = incident_views.incident_deadline_words(view)
-    return deadlines.Watched(view.ref, view.due_at, view.timezone, view.desk_label, **words)
 
 
 def _who(facts: PingFacts, config: DeskConfig) -> str:
@@ -336,35 +337,11 @@ def _incident_page(facts: PingFacts, now: datetime, config: DeskConfig) -> Rende
     return Message(_oncall(facts, config), text, late=bool(note))
 
 
-def _incident_warning(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    if not facts.card_ts and facts.card_pending:
-        return Skip("waiting for the incident message", PARENT_WAIT)
-    shares = config.warning_shares
-    share = shares[facts.seq] if facts.seq < len(shares) else 0.5
-    note = _late(facts, now, config)
-    text = deadlines.warning_text(_watched_incident(_incident_of(facts)), share, now, note)
-    return Message(facts.queue_channel, text, thread_ts=facts.card_ts, late=bool(note))
-
-
-def _incident_breach(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    note = _late(facts, now, config)
-    view = _incident_of(facts)
-    text = deadlines.breach_text(_watched_incident(view), _who(facts, config), note)
-    return Message(facts.queue_channel, text, late=bool(note))
-
-
-def _incident_escalation(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    note = _late(facts, now, config)
-    view = _incident_of(facts)
-    text = deadlines.escalation_text(_watched_incident(view), facts.seq, _who(facts, config), now, note)
-    return Message(facts.queue_channel, text, late=bool(note))
-
-
 INCIDENT_RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]] = {
     PingKind.INCIDENT: _incident_message,
     PingKind.INCIDENT_UPDATE: _incident_update,
     PingKind.PAGE: _incident_page,
-    PingKind.WARNING: _incident_warning,
-    PingKind.BREACH: _incident_breach,
-    PingKind.ESCALATION: _incident_escalation,
+    PingKind.WARNING: _warning,
+    PingKind.BREACH: _breach,
+    PingKind.ESCALATION: _escalation,
 }
