@@ -336,14 +336,8 @@ def _report_content(session, desks, first, last, desk, queue, format, now):  # t
     from storage.reports import report_rows
 
     if format in ("text", "json"):
-        rows, _ = reports.build_report(session, desks, first, last, desk, queue, now)
-        incidents = reports.incident_report(session, desks, first, last, desk, queue)
-        whole = reports.overall_report(session, desks, first, last, desk, queue, now)
-        return (
-            reports.as_text(rows, first, last, desks.labels, incidents, whole)
-            if format == "text"
-            else reports.as_json(rows, first, last, incidents, whole)
-        )
+        report = reports.report_of(session, desks, first, last, desk, queue, now)
+        return reports.as_text(report) if format == "text" else reports.as_json(report)
     if format == "csv":
         _, period = reports.build_report(session, desks, first, last, desk, queue, now)
         buffer = io.StringIO()

@@ -440,10 +440,12 @@ def test_reports_count_incidents_their_tickets_and_time_to_claim(desk: Desk) -> 
         "cet", opened=1, linked=4, claimed=1, time_to_claim_p50=12.0, time_to_claim_max=12.0
     )
     assert found == [expected]
-    text = reports.as_text(rows, day, day, desk.runtime.desks.labels, found)
+    text = reports.as_text(reports.Report(rows, day, day, desk.runtime.desks.labels, found))
     line = "CET: 1 opened · 4 linked tickets · time to claim p50 12 min · longest 12 min"
     assert f"Mass incidents\n  {line}" in text
-    assert json.loads(reports.as_json(rows, day, day, found))["incidents"][0]["linked"] == 4
+    assert (
+        json.loads(reports.as_json(reports.Report(rows, day, day, {}, found)))["incidents"][0]["linked"] == 4
+    )
     _, blocks = blocks_of(desk, "report 2026-11-24..2026-11-24", "UAGENT1")
     assert "Mass incidents" in json.dumps(blocks)
 

@@ -101,12 +101,13 @@ def test_the_overall_line_matches_the_hand_computed_week_in_every_format(engine:
     assert whole.breaches_by_partner == [("Acme Telecom", 2)]
     assert whole.breaches_by_agent == [("UAGENT2", 1), ("nobody", 1)]
     line = "filed 5 · met 2 · breached 2 · % met 50.0%"
-    text = reports.as_text(rows, first, last, desk.desks.labels, overall=whole)
+    report = reports.Report(rows, first, last, desk.desks.labels, overall=whole)
+    text = reports.as_text(report)
     assert f"All groups\n  {line}" in text
-    document = json.loads(reports.as_json(rows, first, last, overall=whole))
+    document = json.loads(reports.as_json(report))
     assert document["all"]["filed"] == 5 and document["all"]["met_percent"] == 50.0
     assert len(document["groups"]) == 3
-    blocks = reports.as_blocks(rows, first, last, desk.desks.labels, overall=whole)
+    blocks = reports.as_blocks(report)
     assert blocks[1]["text"]["text"].startswith("*All groups*\n" + line)
 
 

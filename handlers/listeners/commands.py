@@ -218,10 +218,8 @@ def _report(runtime: Runtime, user_id: str, args: list[str], trigger: str) -> tu
         who = identify(session, runtime, user_id, remember=False)
         if not who.is_agent:
             return "Only support agents can see SLA reports.", None
-        rows, _ = reports.build_report(session, runtime.desks, first, last, desk, queue, now)
-        whole = reports.overall_report(session, runtime.desks, first, last, desk, queue, now)
-        incidents = reports.incident_report(session, runtime.desks, first, last, desk, queue)
-    blocks = reports.as_blocks(rows, first, last, runtime.desks.labels, incidents, whole)
+        report = reports.report_of(session, runtime.desks, first, last, desk, queue, now)
+    rows, blocks = report.rows, reports.as_blocks(report)
     if not rows:
         return f"No tickets were filed from {first} to {last}.", blocks
     payload = {

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -146,14 +146,21 @@ def incident_line(item: IncidentFigures, labels: Mapping[str, str]) -> str:
 OVERALL_LABEL = "All groups"
 
 
-def as_text(
-    rows: Sequence[Figures],
-    first: date,
-    last: date,
-    labels: Mapping[str, str],
-    incidents: Sequence[IncidentFigures] = (),
-    overall: Figures | None = None,
-) -> str:
+@dataclass(frozen=True)
+class Report:
+    """One period's figures, ready to be worded in any format."""
+
+    rows: Sequence[Figures]  # per desk, queue and class
+    first: date
+    last: date
+    labels: Mapping[str, str]  # desk -> its label
+    incidents: Sequence[IncidentFigures] = ()
+    overall: Figures | None = None  # all groups at once
+
+
+def as_text(report: Report) -> str:
+    rows, first, last, labels = report.rows, report.first, report.last, report.labels
+    incidents, overall = report.incidents, report.overall
     if not rows:
         return f"No tickets were filed from {first} to {last}."
     out = [f"SLA report {first} to {last}"]
@@ -166,35 +173,24 @@ def as_text(
     return "\n".join(out) + "\n"
 
 
-def as_json(
-    rows: Sequence[Figures],
-    first: date,
-    last: date,
-    incidents: Sequence[IncidentFigures] = (),
-    overall: Figures | None = None,
-) -> str:
+def as_json(report: Report) -> str:
     def figures(row: Figures) -> dict[str, Any]:
         return {**asdict(row), "met_percent": row.met_percent}
 
     document = {
-        "from": first.isoformat(),
-        "to": last.isoformat(),
-        "all": figures(overall) if overall is not None else None,
-        "groups": [figures(row) for row in rows],
-        "incidents": [asdict(item) for item in incidents],
+        "from": report.first.isoformat(),
+        "to": report.last.isoformat(),
+        "all": figures(report.overall) if report.overall is not None else None,
+        "groups": [figures(row) for row in report.rows],
+        "incidents": [asdict(item) for item in report.incidents],
     }
     return json.dumps(document, indent=2) + "\n"
 
 
-def as_blocks(
-    rows: Sequence[Figures],
-    first: date,
-    last: date,
-    labels: Mapping[str, str],
-    incidents: Sequence[IncidentFigures] = (),
-    overall: Figures | None = None,
-) -> list[dict[str, Any]]:
+def as_blocks(report: Report) -> list[dict[str, Any]]:
     """The figures as a Slack message: within Slack's 50 blocks and 3,000 characters a section."""
+    rows, first, last, labels = report.rows, report.first, report.last, report.labels
+    incidents, overall = report.incidents, report.overall
     from handlers.rules.eligibility import escape
 
     blocks: list[dict[str, Any]] = [
@@ -337,6 +333,16 @@ def build_report(
     return figures(session, period, now, queue), period
 
 
+def report_of(
+    session: Any, desks: Any, first: date, last: date, desk: str | None, queue: str | None, now: datetime
+) -> Report:
+    """The period's report: its groups, its incidents and its overall line."""
+    rows, _ = build_report(session, desks, first, last, desk, queue, now)
+    incidents = incident_report(session, desks, first, last, desk, queue)
+    whole = overall_report(session, desks, first, last, desk, queue, now)
+    return Report(rows, first, last, desks.labels, incidents, whole)
+
+
 def overall_report(
     session: Any, desks: Any, first: date, last: date, desk: str | None, queue: str | None, now: datetime
 ) -> Figures | None:
@@ -377,9 +383,7 @@ def report_files(
         (f"{name}.png", png, f"SLAs met per week to {last}"),
         (f"{name}.csv", buffer.getvalue().encode(), name),
     ]
-    incidents = incident_report(session, desks, first, last, desk, queue)
-    whole = overall_report(session, desks, first, last, desk, queue, now)
-    return as_text(rows, first, last, desks.labels, incidents, whole), files
+    return as_text(report_of(session, desks, first, last, desk, queue, now)), files
 
 
 def owe_weekly_digests(session: Any, desks: Any, report_channels: Mapping[str, str], now: datetime) -> int:
