@@ -17,15 +17,13 @@ from sqlmodel import Session
 from handlers.listeners.common import (
     FORM_LOCK_WAIT_MS,
     Who,
-    failure_message,
     guarded,
     identify,
     is_agent,
     look_up,
     no_such_ticket,
-    open_view,
     parse_ticket_id,
-    pressed_in,
+    press_button,
     runtime_of,
     visible_ticket,
 )
@@ -53,25 +51,13 @@ def card_button(
 ) -> None:
     ack()
     runtime = runtime_of(context)
-    ticket_id = parse_ticket_id(action.get("value"))
-    channel = pressed_in(body)
-    if action.get("action_id") == views.RESOLVE_ACTION and ticket_id is not None:
-        # Resolve asks for the resolution note first: a small form (its trigger lasts 3 seconds).
-        form = views.resolve_modal(f"T-{ticket_id}", channel)
-        runtime.open_form(open_view, client, body.get("trigger_id", ""), form)
-        return
-    runtime.after_ack(press_claim, runtime, client, body["user"]["id"], action, channel)
+    # Resolve asks for the resolution note first, in a small form.
+    forms = {views.RESOLVE_ACTION: views.resolve_modal}
 
+    def claim(user_id: str, value: str) -> str:
+        return run_agent_command(runtime, user_id, "claim", [value])
 
-def press_claim(
-    runtime: Runtime, client: WebClient, user_id: str, action: dict[str, Any], channel: str | None
-) -> None:
-    try:
-        reply = run_agent_command(runtime, user_id, "claim", [action.get("value") or ""])
-    except Exception as error:
-        reply = failure_message(error)
-    if channel:
-        client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
+    press_button(runtime, client, body, action, forms, claim)
 
 
 @guarded

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -155,6 +155,38 @@ def answer_later(
             then()
 
     runtime.after_ack(job)
+
+
+FormFor = Callable[[str, str | None], dict[str, Any]]  # (the button's value, its channel) -> a form
+Claim = Callable[[str, str], str]  # (the presser, the button's value) -> the reply
+
+
+def press_button(
+    runtime: Runtime,
+    client: WebClient,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    forms: Mapping[str, FormFor],
+    claim: Claim,
+) -> None:
+    """A card's or an incident message's button, after its ack: those that ask for text open their
+    form on the trigger pool (a trigger lasts 3 s); Claim runs on the after-ack pool and is answered
+    ephemerally where it was pressed."""
+    value, channel = str(action.get("value") or ""), pressed_in(body)
+    form_for = forms.get(str(action.get("action_id") or ""))
+    if form_for is not None:
+        runtime.open_form(open_view, client, body.get("trigger_id", ""), form_for(value, channel))
+        return
+    runtime.after_ack(_claimed, client, body["user"]["id"], value, channel, claim)
+
+
+def _claimed(client: WebClient, user_id: str, value: str, channel: str | None, claim: Claim) -> None:
+    try:
+        reply = claim(user_id, value)
+    except Exception as error:
+        reply = failure_message(error)
+    if channel:
+        client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
 
 
 def pressed_in(body: dict[str, Any]) -> str | None:

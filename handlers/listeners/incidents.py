@@ -24,9 +24,8 @@ from handlers.listeners.common import (
     guarded,
     identify,
     look_up,
-    open_view,
     parse_ticket_id,
-    pressed_in,
+    press_button,
     runtime_of,
 )
 from handlers.operations import incidents as incident_ops
@@ -62,28 +61,15 @@ def incident_button(
 ) -> None:
     ack()
     runtime = runtime_of(context)
-    ref = str(action.get("value") or "")
-    channel = pressed_in(body)
-    forms = {
+    forms = {  # the text first, in a small form
         incident_views.UPDATE_ACTION: incident_views.update_modal,
         incident_views.RESOLVE_ACTION: incident_views.resolve_modal,
     }
-    if action.get("action_id") in forms:  # the text first, in a small form (its trigger lasts 3 s)
-        form = forms[action["action_id"]](ref, channel)
-        runtime.open_form(open_view, client, body.get("trigger_id", ""), form)
-        return
-    runtime.after_ack(press_claim, runtime, client, body["user"]["id"], body, ref, channel)
 
+    def claim(user_id: str, ref: str) -> str:
+        return run_incident_command(runtime, user_id, [ref, "claim"], key=body.get("trigger_id", ""))
 
-def press_claim(
-    runtime: Runtime, client: WebClient, user_id: str, body: dict[str, Any], ref: str, channel: str | None
-) -> None:
-    try:
-        reply = run_incident_command(runtime, user_id, [ref, "claim"], key=body.get("trigger_id", ""))
-    except Exception as error:
-        reply = failure_message(error)
-    if channel:
-        client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
+    press_button(runtime, client, body, action, forms, claim)
 
 
 @guarded
