@@ -11,6 +11,7 @@ import pendulum
 import pytest
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
+from sqlmodel import select
 
 from bot.app import build_app
 from bot.clock import SettableClock
@@ -18,7 +19,7 @@ from bot.runtime import build_runtime
 from handlers.runtime import Runtime
 from handlers.ui import tickets as views
 from storage.db import session_scope
-from storage.models import Ticket
+from storage.models import Ping, Ticket
 from tests.fake_slack import FakeSlack
 from tests.helpers import load_ticket, make_settings, seed
 from tests.slack_requests import SlackSender, button_payload, signed_headers
@@ -85,7 +86,19 @@ def test_claim_button_applies_after_its_ack(bolt: tuple[App, Runtime], fake_slac
     assert told["user"] == "UAGENT2" and told["text"].startswith("You claimed T-1.")
 
 
-def test_the_bots_own_messages_are_not_replies(bolt: tuple[App, Runtime]) -> None:
+@pytest.mark.parametrize(
+    "sender",
+    [
+        {"subtype": "bot_message", "bot_id": "BOTHER", "user": "UAGENT1"},  # another app, as an agent
+        {"bot_id": "BSLADESK", "user": "UAGENT1"},  # a bot message without the subtype
+        {"user": "UBOTSLADESK"},  # the bot's own user (its copies)
+    ],
+)
+def test_the_bots_own_messages_and_other_bots_are_not_replies(
+    bolt: tuple[App, Runtime], sender: dict[str, str]
+) -> None:
+    """Were they taken for an agent's reply in the card thread, they would be copied to the partner
+    and be the first response: nothing at all may be owed for them."""
     app, runtime = bolt
     event = {
         "type": "event_callback",
@@ -94,8 +107,8 @@ def test_the_bots_own_messages_are_not_replies(bolt: tuple[App, Runtime]) -> Non
         "event_id": "Ev1",
         "event_time": 1,
         "event": {
-            "type": "message", "subtype": "bot_message", "bot_id": "BSLADESK", "channel": "CTECH",
-            "text": "hi", "ts": "1800000002.000100", "thread_ts": "1700000000.000001",
+            "type": "message", "channel": "CTECH", "text": "hi", "ts": "1800000002.000100",
+            "thread_ts": "1700000000.000001", **sender,
         },
     }  # fmt: skip
     status, _ = dispatch(app, json.dumps(event), "application/json")
@@ -103,3 +116,25 @@ def test_the_bots_own_messages_are_not_replies(bolt: tuple[App, Runtime]) -> Non
     with session_scope(runtime.engine) as session:
         ticket = session.get(Ticket, 1)
         assert ticket is not None and ticket.first_response_at is None
+        assert session.exec(select(Ping).where(Ping.source == "CTECH:1800000002.000100")).all() == []
+
+
+def test_an_agents_own_reply_is_carried_where_a_bots_is_not(bolt: tuple[App, Runtime]) -> None:
+    """The same message from the agent themself: copied to the partner, the first response (so the
+    test above can fail)."""
+    app, runtime = bolt
+    event = {
+        "type": "event_callback", "team_id": "T0TEAM", "api_app_id": "A0SLADESK", "event_id": "Ev2",
+        "event_time": 1,
+        "event": {
+            "type": "message", "channel": "CTECH", "text": "hi", "ts": "1800000002.000100",
+            "thread_ts": "1700000000.000001", "user": "UAGENT1",
+        },
+    }  # fmt: skip
+    status, _ = dispatch(app, json.dumps(event), "application/json")
+    assert status == 200 and runtime.wait_idle(10)
+    with session_scope(runtime.engine) as session:
+        ticket = session.get(Ticket, 1)
+        assert ticket is not None and ticket.first_response_at is not None
+        kinds = {p.kind for p in session.exec(select(Ping).where(Ping.source == "CTECH:1800000002.000100"))}
+        assert kinds == {"to_partner", "reaction"}
