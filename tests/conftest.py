@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from storage.db import make_engine, migrate
 from tests.fake_slack import FakeSlack
-from tests.helpers import PG_ENV, PG_URL, Desk, _fresh_postgres, _served
+from tests.helpers import PG_ENV, PG_URL, Desk, _fresh_postgres, _served, start_desk
 
 HEAVY_ENV = "HEAVY_TESTS"
 
@@ -86,6 +86,20 @@ def fake_slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def desk(sqlite_url: str, fake_slack: FakeSlack) -> Iterator[Desk]:
     yield from _served(sqlite_url, fake_slack)
+
+
+@pytest.fixture
+def served(sqlite_url: str, fake_slack: FakeSlack) -> Iterator[Callable[..., Desk]]:
+    """A served desk with settings of its own (`served(channel_pace_seconds=0.5)`), closed after."""
+    started: list[Desk] = []
+
+    def start(**settings: Any) -> Desk:
+        started.append(start_desk(sqlite_url, fake_slack, **settings))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.close()
 
 
 @pytest.fixture

@@ -21,9 +21,12 @@ from sqlmodel import select
 
 from bot.app import build_app
 from bot.clock import SettableClock
+from bot.desks import build_desks
 from bot.runtime import build_runtime
 from bot.server import Server, make_wsgi_app
 from bot.settings import Settings
+from handlers.config import DeskConfig
+from handlers.operations.context import DeskPolicy
 from handlers.runtime import Runtime
 from storage.db import make_engine, session_scope
 from storage.directory import add_agent, import_directory, parse_directory_csv
@@ -123,6 +126,11 @@ def make_settings(database_url: str, api_url: str, **overrides: Any) -> Settings
     )
     values.update(overrides)
     return Settings(**values)
+
+
+def desk_policy(**settings: Any) -> DeskPolicy:
+    """What the operations are handed, for tests that call them without a served app."""
+    return DeskPolicy(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/", **settings)))
 
 
 @dataclass

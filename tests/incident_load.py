@@ -8,13 +8,11 @@ import time
 import pendulum
 from sqlalchemy.engine import Engine
 
-from bot.desks import build_desks
-from handlers.config import DeskConfig
 from handlers.operations import incidents as incidents
 from handlers.operations import tickets as ops
 from storage.db import session_scope
 from storage.models import Incident, Ping, Ticket
-from tests.helpers import add_companies, load_ticket, make_settings, seed
+from tests.helpers import add_companies, desk_policy, load_ticket, seed
 
 NOW = pendulum.parse("2026-11-24T10:00:00+01:00")
 
@@ -54,7 +52,7 @@ def linked_incident(engine: Engine, count: int) -> int:
 
 def claim_and_resolve_seconds(engine: Engine, incident_id: int) -> tuple[float, float]:
     """Each operation's whole transaction: as long as it holds the store's write lock."""
-    desk = ops.DeskPolicy(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/")))
+    desk = desk_policy()
     agent = ops.Actor("UAGENT1", True)
     timings = []
     for operation in ("claim", "resolve"):

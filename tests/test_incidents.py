@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -15,8 +15,6 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.desks import build_desks
-from handlers.config import DeskConfig
 from handlers.operations import reports as reports
 from handlers.operations import tickets as ops
 from handlers.ui import incidents as incident_views
@@ -26,7 +24,6 @@ from storage.directory import member_by_slack_id
 from storage.models import Incident, Partner, Ping, Ticket
 from storage.reports import IncidentFigures
 from storage.vocabulary import PingKind, PingState, Queue, TicketClass, TicketStatus
-from tests.fake_slack import FakeSlack
 from tests.helpers import (
     PG_ENV,
     PG_URL,
@@ -35,11 +32,10 @@ from tests.helpers import (
     add_companies,
     at,
     blocks_of,
+    desk_policy,
     file,
-    make_settings,
     reply,
     seed,
-    start_desk,
     ticket_now,
     tickets,
 )
@@ -49,11 +45,10 @@ CRITICAL = {"class": "critical", "critical_reason": "cloud_unreachable"}
 
 
 @pytest.fixture
-def desk(sqlite_url: str, fake_slack: FakeSlack) -> Iterator[Desk]:
-    running = start_desk(sqlite_url, fake_slack)
+def desk(served: Callable[..., Desk]) -> Desk:
+    running = served()
     add_companies(running.engine, 8)
-    yield running
-    running.close()
+    return running
 
 
 def critical(desk: Desk, user: str, **answers: Any) -> Ticket:
@@ -378,7 +373,7 @@ def test_the_update_button_asks_for_the_text_and_sends_it_to_every_partner(desk:
 
 # --- decided in the database ------------------------------------------------------------------------------
 
-DESK = ops.DeskPolicy(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/")))
+DESK = desk_policy()
 FILED = pendulum.parse("2026-11-24T10:00:00+01:00")
 
 

@@ -9,19 +9,17 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.desks import build_desks
-from handlers.config import DeskConfig
 from handlers.operations import tickets as ops
 from storage.db import make_engine, migrate, session_scope
 from storage.directory import member_by_slack_id
 from storage.models import Partner, Ping, Ticket
 from storage.vocabulary import PingKind, Queue, TicketClass, TicketStatus
-from tests.helpers import make_settings, seed
+from tests.helpers import desk_policy, seed
 
 FILED = pendulum.parse("2026-11-24T10:00:00+01:00")
 AGENT, OTHER_AGENT = ops.Actor("UAGENT1", True), ops.Actor("UAGENT2", True)
 ALICE, ERIN = ops.Actor("UALICE", False), ops.Actor("UERIN", False)
-DESK = ops.DeskPolicy(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/")))
+DESK = desk_policy()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +18,7 @@ from storage.models import Incident
 from storage.pings import owe
 from storage.vocabulary import PingKind
 from tests.fake_slack import FakeSlack
-from tests.helpers import Desk, add_companies, file, filed, start_desk, tickets
+from tests.helpers import Desk, add_companies, file, filed, tickets
 
 # Slack's one second scaled down, so the tests take less time; the fake's limit is scaled alike. The
 # margin is wider than in production (1.1 s for Slack's 1 s): here the fake times arrivals in the same
@@ -36,11 +36,10 @@ def few_429s(fake: FakeSlack, channel: str) -> bool:
 
 
 @pytest.fixture
-def paced(sqlite_url: str, fake_slack: FakeSlack) -> Iterator[Desk]:
-    running = start_desk(sqlite_url, fake_slack, channel_pace_seconds=GAP)
-    fake_slack.pace_per_channel = FAKE_LIMIT  # 429 to a second message within that time
-    yield running
-    running.close()
+def paced(served: Callable[..., Desk]) -> Desk:
+    running = served(channel_pace_seconds=GAP)
+    running.fake.pace_per_channel = FAKE_LIMIT  # 429 to a second message within that time
+    return running
 
 
 def run_worker_until(desk: Desk, done: object, timeout: float = 20.0) -> None:

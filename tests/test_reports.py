@@ -14,8 +14,6 @@ import pendulum
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.desks import build_desks
-from handlers.config import DeskConfig
 from handlers.operations import reports as reports
 from handlers.operations import tickets as ops
 from storage.db import session_scope
@@ -24,7 +22,7 @@ from storage.models import Partner, Ticket
 from storage.reports import figures, report_rows
 from storage.vocabulary import Queue, TicketClass
 from tests.fake_slack import FakeSlack
-from tests.helpers import Desk, blocks_of, make_settings, reply, seed, start_desk
+from tests.helpers import Desk, blocks_of, desk_policy, reply, seed, start_desk
 
 CET = "Europe/Rome"
 AGENT1, AGENT2 = ops.Actor("UAGENT1", True), ops.Actor("UAGENT2", True)
@@ -32,10 +30,6 @@ AGENT1, AGENT2 = ops.Actor("UAGENT1", True), ops.Actor("UAGENT2", True)
 
 def local(text: str) -> pendulum.DateTime:
     return pendulum.parse(text, tz=CET)  # type: ignore[return-value]
-
-
-def desk_setup(**settings: object) -> ops.DeskPolicy:
-    return ops.DeskPolicy(DeskConfig(), build_desks(make_settings("sqlite://", "http://x/api/", **settings)))
 
 
 def file(
@@ -67,7 +61,7 @@ def week_of_tickets(engine: Engine, desk: ops.DeskPolicy) -> None:
 
 
 def test_every_figure_matches_the_hand_computed_week(engine: Engine) -> None:
-    desk = desk_setup()
+    desk = desk_policy()
     week_of_tickets(engine, desk)
     period = reports.bounds(desk.desks.calendars, ["cet"], date(2026, 11, 23), date(2026, 11, 29))
     with session_scope(engine) as session:
@@ -89,7 +83,7 @@ def test_every_figure_matches_the_hand_computed_week(engine: Engine) -> None:
 def test_the_overall_line_matches_the_hand_computed_week_in_every_format(engine: Engine) -> None:
     """All groups at once: 5 filed, met T-1 and T-4, breached T-2 and T-3; first responses of 20, 30
     and 450 minutes (nearest rank: p50 30, p90 450); T-2 resolved after 25 hours; T-1 reopened."""
-    desk = desk_setup()
+    desk = desk_policy()
     week_of_tickets(engine, desk)
     first, last, now = date(2026, 11, 23), date(2026, 11, 29), local("2026-11-26T10:00")
     with session_scope(engine) as session:
@@ -112,7 +106,7 @@ def test_the_overall_line_matches_the_hand_computed_week_in_every_format(engine:
 
 
 def test_every_csv_row_matches(engine: Engine) -> None:
-    desk = desk_setup()
+    desk = desk_policy()
     week_of_tickets(engine, desk)
     period = reports.bounds(desk.desks.calendars, ["cet"], date(2026, 11, 23), date(2026, 11, 29))
     out = io.StringIO()
@@ -142,7 +136,7 @@ def test_formula_looking_cells_are_quoted() -> None:
 
 
 def test_a_week_across_the_dst_change_has_its_local_days() -> None:
-    desk = desk_setup()
+    desk = desk_policy()
     (start, end) = reports.bounds(desk.desks.calendars, ["cet"], date(2026, 10, 19), date(2026, 10, 25))[
         "cet"
     ]
@@ -158,7 +152,7 @@ def test_a_lunch_break_is_not_counted_in_first_response_minutes(sqlite_url: str)
         "cet": {"timezone": CET, "country": "IT", "hours": lunch},
         "est": {"timezone": "America/New_York"},
     }
-    desk = desk_setup(desks=desks)
+    desk = desk_policy(desks=desks)
     engine = make_engine(sqlite_url)
     migrate(engine)
     seed(engine)
@@ -200,7 +194,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_the_cli_writes_each_format(tmp_path: Path, engine: Engine) -> None:
     from tests.test_server_and_cli import run_cli_here
 
-    week_of_tickets(engine, desk_setup())
+    week_of_tickets(engine, desk_policy())
     env = {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "FROZEN_TIME": "2026-11-26T10:00:00+01:00",
@@ -226,7 +220,7 @@ def test_the_cli_writes_each_format(tmp_path: Path, engine: Engine) -> None:
 
 def test_slash_report_answers_and_uploads_the_chart_and_csv_to_the_agent(desk: Desk) -> None:
     desk.at("2026-11-26T10:00:00+01:00")
-    week_of_tickets(desk.engine, desk_setup())
+    week_of_tickets(desk.engine, desk_policy())
     assert reply(desk, "report this-week cet tech", "UALICE") == "Only support agents can see SLA reports."
     text, blocks = blocks_of(desk, "report this-week cet tech", "UAGENT1")
     assert "chart and the CSV follow" in text and "filed 3" in str(blocks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pendulum
@@ -19,16 +19,14 @@ from storage import pings as ping_store
 from storage.db import session_scope
 from storage.models import Ping, PingKind, Ticket
 from tests.fake_slack import FakeSlack, Latency
-from tests.helpers import Desk, add_companies, file, filed, load_ticket, reply, seed, start_desk, tickets
+from tests.helpers import Desk, add_companies, file, filed, load_ticket, reply, seed, tickets
 from tests.test_acks import tech_form_submission
 
 
 @pytest.fixture
-def impatient(sqlite_url: str, fake_slack: FakeSlack) -> Iterator[Desk]:
+def impatient(served: Callable[..., Desk]) -> Desk:
     """A desk whose Slack client gives up after 1 s: an answer slower than that is lost."""
-    running = start_desk(sqlite_url, fake_slack, slack_timeout_seconds=1, worker_lease_seconds=10)
-    yield running
-    running.close()
+    return served(slack_timeout_seconds=1, worker_lease_seconds=10)
 
 
 def partner_threads(desk: Desk, count: int) -> list[tuple[str, str]]:
