@@ -169,7 +169,7 @@ class ChannelPace(SQLModel, table=True):
 
 
 class Ping(SQLModel, table=True):
-    """Everything the bot owes Slack, one row a message (see ARCHITECTURE: deliveries)."""
+    """Everything the bot owes Slack, one row a message (docs/architecture.md: the delivery state machine)."""
 
     __table_args__ = (
         UniqueConstraint("ticket_id", "kind", "plan", "seq", name="uq_ping_ticket_kind_plan_seq"),

@@ -547,21 +547,26 @@ def card_updates_owed(session: Session, ticket_ids: Sequence[int], at: datetime)
     """The cards of those of these tickets that have one, re-rendered (unless an update waits)."""
     if not ticket_ids:
         return
-    carded = select(Ping.ticket_id).where(
-        col(Ping.ticket_id).in_(ticket_ids), Ping.kind == PingKind.CARD.value
-    )
     waiting = select(Ping.ticket_id).where(
         col(Ping.ticket_id).in_(ticket_ids),
         Ping.kind == PingKind.CARD_UPDATE.value,
         Ping.state == PingState.PLANNED.value,
     )
-    due = set(session.exec(carded)) - set(session.exec(waiting))
-    owe_each(session, {i: None for i in sorted(i for i in due if i is not None)}, PingKind.CARD_UPDATE, at)
+    due = with_cards(session, ticket_ids) - {i for i in session.exec(waiting) if i is not None}
+    owe_each(session, {i: None for i in sorted(due)}, PingKind.CARD_UPDATE, at)
 
 
-def has_kind(session: Session, ticket_id: int, kind: PingKind) -> bool:
-    query = select(Ping.id).where(Ping.ticket_id == ticket_id, Ping.kind == kind.value)
-    return session.exec(query.limit(1)).first() is not None
+def with_cards(session: Session, ticket_ids: Sequence[int]) -> set[int]:
+    """Those of these tickets that have a card: its row is owed or posted (a ticket that joined an
+    incident has none; the incident message stands in for it)."""
+    query = select(Ping.ticket_id).where(
+        col(Ping.ticket_id).in_(ticket_ids), Ping.kind == PingKind.CARD.value
+    )
+    return {i for i in session.exec(query) if i is not None}
+
+
+def has_card(session: Session, ticket_id: int) -> bool:
+    return ticket_id in with_cards(session, [ticket_id])
 
 
 def incident_pings(session: Session, incident_id: int) -> list[Ping]:

@@ -78,7 +78,7 @@ def ticket_facts(
     if copy is None and payload.get("source"):  # an edit that came before its copy was recorded
         copy = ping_store.by_source(session, COPY_KINDS, str(payload["source"]))
     card_ts, card_pending, via_incident = ticket.card_ts, PingKind.CARD in pending, False
-    if ticket.incident_id and not card_ts and not any(p.kind == PingKind.CARD for p in others):
+    if ticket.incident_id and not card_ts and not ping_store.has_card(session, ticket.id or 0):
         # A linked ticket has no card of its own: the incident message's thread stands in for it.
         incident = incident_store.get_incident(session, ticket.incident_id)
         card_ts, via_incident = (incident.message_ts if incident else None), True

@@ -67,7 +67,7 @@ class Recorder:
         elif outcome.kind == PingKind.CONFIRMATION and outcome.ts and outcome.channel:
             ticket_store.set_filer_thread(session, outcome.ticket_id, outcome.channel, outcome.ts)
             ticket_store.set_permalinks(session, outcome.ticket_id, filer=outcome.permalink)
-            has_card = ping_store.has_kind(session, outcome.ticket_id, PingKind.CARD)
+            has_card = ping_store.has_card(session, outcome.ticket_id)
             if outcome.permalink and has_card:  # the card links to the partner's thread from now on
                 ping_store.owe(session, outcome.ticket_id, PingKind.CARD_UPDATE, self.clock())
             if outcome.reason:

@@ -300,7 +300,7 @@ def unlink(
 def _tell(session: Session, ticket: Ticket, now: datetime, text: str) -> None:
     """The filer in their thread, and the ticket's card, if it has one, re-rendered."""
     ping_store.owe(session, ticket.id or 0, PingKind.NOTICE, now, text=text)
-    if ticket.card_ts or ping_store.has_kind(session, ticket.id or 0, PingKind.CARD):
+    if ping_store.has_card(session, ticket.id or 0):
         ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
 
 
