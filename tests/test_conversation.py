@@ -293,5 +293,5 @@ def test_copies_survive_a_scheduler_killed_mid_burst(sqlite_url: str, fake_slack
     assert len(rows) == 60 and {r.state for r in rows} == {PingState.SENT}
     texts = [m["text"] for m in fake_slack.delivered("CTECH") if "line " in m["text"]]
     assert texts == [f"*alice* (Acme Telecom): line {n}" for n in range(60)]
-    assert all(json.loads(r.text or "{}") for r in rows)
+    assert all(json.loads(r.payload or "{}") for r in rows)
     desk.engine.dispose()
