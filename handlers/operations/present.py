@@ -12,10 +12,19 @@ from storage.incidents import linked_with_companies
 from storage.models import Incident, Ticket
 
 
+def _shown_in(desks: DeskBook, desk: str) -> dict[str, str]:
+    """A desk's label and time zone, as times are shown to people."""
+    calendar = desks.calendars.get(desk)
+    return {
+        "desk_label": desks.labels.get(desk, desk.upper()),
+        "timezone": calendar.timezone if calendar else "UTC",
+    }
+
+
 def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
     partner = get_partner(session, ticket.partner_id)
-    calendar = desks.calendars.get(ticket.desk)
     return TicketView(
+        **_shown_in(desks, ticket.desk),
         ref=ticket.ref,
         queue=ticket.queue,
         klass=ticket.klass,
@@ -27,8 +36,6 @@ def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
         company=partner.name if partner else "?",
         filer=ticket.filer_user_id,
         status=ticket.status,
-        desk_label=desks.labels.get(ticket.desk, ticket.desk.upper()),
-        timezone=calendar.timezone if calendar else "UTC",
         filed_at=ticket.filed_at,
         due_at=ticket.due_at,
         first_response_at=ticket.first_response_at,
@@ -46,16 +53,14 @@ def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
 
 
 def incident_view(session: Session, incident: Incident, desks: DeskBook) -> IncidentView:
-    calendar = desks.calendars.get(incident.desk)
     lines = tuple(
         IncidentLine(t.ref, company, t.subject, t.filed_at, t.status, t.card_permalink)
         for t, company in linked_with_companies(session, incident.id or 0)
     )
     return IncidentView(
+        **_shown_in(desks, incident.desk),
         ref=incident.ref,
         desk=incident.desk,
-        desk_label=desks.labels.get(incident.desk, incident.desk.upper()),
-        timezone=calendar.timezone if calendar else "UTC",
         reason=incident.reason,
         status=incident.status,
         opened_at=incident.opened_at,
