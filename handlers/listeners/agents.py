@@ -11,19 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
 from sqlmodel import Session
 
 from handlers.listeners.common import (
     FORM_LOCK_WAIT_MS,
     Who,
+    button_listener,
     guarded,
     identify,
     is_agent,
     look_up,
     no_such_ticket,
     parse_ticket_id,
-    press_button,
     runtime_of,
     visible_ticket,
 )
@@ -45,19 +44,12 @@ def register(app: App) -> None:
     app.view(views.RESOLVE_CALLBACK)(submit_resolution)
 
 
-@guarded
-def card_button(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
-    ack()
-    runtime = runtime_of(context)
-    # Resolve asks for the resolution note first, in a small form.
-    forms = {views.RESOLVE_ACTION: views.resolve_modal}
+def _claim_ticket(runtime: Runtime, user_id: str, value: str, _body: dict[str, Any]) -> str:
+    return run_agent_command(runtime, user_id, "claim", [value])
 
-    def claim(user_id: str, value: str) -> str:
-        return run_agent_command(runtime, user_id, "claim", [value])
 
-    press_button(runtime, client, body, action, forms, claim)
+# The card's buttons: Resolve asks for the resolution note first, in a small form; Claim claims.
+card_button = button_listener({views.RESOLVE_ACTION: views.resolve_modal}, _claim_ticket)
 
 
 @guarded

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from slack_bolt import BoltContext
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -159,6 +159,24 @@ def answer_later(
 
 FormFor = Callable[[str, str | None], dict[str, Any]]  # (the button's value, its channel) -> a form
 Claim = Callable[[str, str], str]  # (the presser, the button's value) -> the reply
+ClaimFor = Callable[[Any, str, str, dict[str, Any]], str]  # (runtime, presser, value, body) -> the reply
+
+
+def button_listener(forms: Mapping[str, FormFor], claim: ClaimFor) -> Callable[..., None]:
+    """The listener of a message's buttons (a card's, an incident message's): ack, then a form for
+    those that ask for text, else the claim (`press_button`)."""
+
+    @guarded
+    def pressed(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        runtime = runtime_of(context)
+        press_button(
+            runtime, client, body, action, forms, lambda user, value: claim(runtime, user, value, body)
+        )
+
+    return pressed
 
 
 def press_button(

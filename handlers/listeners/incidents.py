@@ -20,12 +20,12 @@ from sqlmodel import Session
 from handlers.listeners.common import (
     FORM_LOCK_WAIT_MS,
     Who,
+    button_listener,
     failure_message,
     guarded,
     identify,
     look_up,
     parse_ticket_id,
-    press_button,
     runtime_of,
 )
 from handlers.operations import incidents as incident_ops
@@ -55,21 +55,18 @@ def register(app: App) -> None:
     app.view(incident_views.RESOLVE_CALLBACK)(submit_incident_form)
 
 
-@guarded
-def incident_button(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
-    ack()
-    runtime = runtime_of(context)
-    forms = {  # the text first, in a small form
+def _claim_incident(runtime: Runtime, user_id: str, ref: str, body: dict[str, Any]) -> str:
+    return run_incident_command(runtime, user_id, [ref, "claim"], key=body.get("trigger_id", ""))
+
+
+# The incident message's buttons: Update and Resolve ask for the text first, in a small form.
+incident_button = button_listener(
+    {
         incident_views.UPDATE_ACTION: incident_views.update_modal,
         incident_views.RESOLVE_ACTION: incident_views.resolve_modal,
-    }
-
-    def claim(user_id: str, ref: str) -> str:
-        return run_incident_command(runtime, user_id, [ref, "claim"], key=body.get("trigger_id", ""))
-
-    press_button(runtime, client, body, action, forms, claim)
+    },
+    _claim_incident,
+)
 
 
 @guarded
