@@ -24,9 +24,11 @@ cli = typer.Typer(
 sla_cli = typer.Typer(help="The SLA clock.", no_args_is_help=True)
 directory_cli = typer.Typer(help="The partner directory.", no_args_is_help=True)
 agents_cli = typer.Typer(help="Support agents.", no_args_is_help=True)
+channels_cli = typer.Typer(help="Partner channels (Slack Connect).", no_args_is_help=True)
 cli.add_typer(sla_cli, name="sla")
 cli.add_typer(directory_cli, name="directory")
 cli.add_typer(agents_cli, name="agents")
+cli.add_typer(channels_cli, name="channels")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -289,6 +291,64 @@ def agents_list() -> None:
         typer.echo(f"{agent.slack_user_id}\t{agent.desk}\t{'lead' if agent.is_lead else ''}".rstrip())
     if not agents:
         typer.echo("no agents yet: python -m bot agents add U123 --desk cet", err=True)
+
+
+@channels_cli.command("connect")
+def channels_connect(
+    channel_id: Annotated[str, typer.Argument(help="The channel's id (C…), the bot a member of it.")],
+    company: Annotated[str, typer.Argument(help="The partner company, as in the directory.")],
+) -> None:
+    """Connect a channel to a partner company: its intro is posted and pinned there (once)."""
+    from handlers.listeners.channels import ask_slack, connect_channel
+    from handlers.operations.context import Actor
+    from storage.db import collect_owed
+
+    settings = get_settings()
+    require(settings, "slack_bot_token")
+    runtime = _runtime(settings)
+    runtime.learn_team_id()
+    facts = ask_slack(runtime.client, channel_id, runtime.team_id)
+    if isinstance(facts, str):
+        raise fail(facts, 1)
+    with collect_owed() as owed:
+        text = connect_channel(runtime, Actor("cli", True), facts, company)
+    runtime.deliver_owed(owed)  # the intro and its pin now; the worker retries what fails
+    typer.echo(text)
+    if "now serves" not in text and "already serves" not in text:
+        raise typer.Exit(1)
+
+
+@channels_cli.command("list")
+def channels_list() -> None:
+    """List partner channels: channel, company, status, shared, the teams it connects."""
+    from storage.channels import channels_with_companies
+    from storage.db import session_scope
+
+    runtime = _runtime(get_settings())
+    with session_scope(runtime.engine) as session:
+        rows = channels_with_companies(session)
+    for channel, company in rows:
+        shared = "shared" if channel.is_shared else "internal"
+        typer.echo(
+            f"{channel.channel_id}\t{company}\t{channel.status}\t{shared}\t{channel.team_ids}".rstrip()
+        )
+    if not rows:
+        typer.echo("no partner channels yet: python -m bot channels connect C123 'Acme Telecom'", err=True)
+
+
+@channels_cli.command("disconnect")
+def channels_disconnect(channel_id: Annotated[str, typer.Argument(help="The channel's id (C…).")]) -> None:
+    """Take a channel's link to its company away."""
+    from handlers.operations import channels as channel_ops
+    from handlers.operations.context import Actor
+    from storage.db import session_scope
+
+    runtime = _runtime(get_settings())
+    with session_scope(runtime.engine) as session:
+        done = channel_ops.disconnect(session, channel_id, Actor("cli", True), runtime.clock())
+    if done is not True:
+        raise fail(f"{channel_id} is not connected to a partner", 1)
+    typer.echo(f"disconnected {channel_id}")
 
 
 @cli.command()

@@ -25,6 +25,7 @@ from storage.db import collect_owed
 log = logging.getLogger(__name__)
 # users.info answers: e-mails change rarely.
 EMAIL_CACHE_SECONDS = 3600
+FOLLOW_UP_ROUNDS = 3
 
 
 @dataclass
@@ -63,9 +64,15 @@ class Runtime:
     )
 
     def deliver_owed(self, ping_ids: list[int]) -> None:
-        """What one request owed, delivered right after it (the worker retries what fails)."""
-        if ping_ids:
-            self.deliverer.deliver_rows(ping_ids)
+        """What one request owed, delivered right after it, and what posting it owes in turn (a card's
+        update once the confirmation is posted, an intro's pin): a few rounds at most. The worker
+        retries what fails."""
+        for _ in range(FOLLOW_UP_ROUNDS):
+            if not ping_ids:
+                return
+            with collect_owed() as follow_ups:
+                self.deliverer.deliver_rows(ping_ids)
+            ping_ids = follow_ups
 
     _in_flight: int = 0
     _idle: threading.Condition = field(default_factory=threading.Condition)

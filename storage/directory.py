@@ -351,6 +351,12 @@ def remember_slack_id(session: Session, member: Member, slack_user_id: str) -> N
         session.add(member)
 
 
+def partner_by_name(session: Session, name: str) -> Partner | None:
+    """A company as people write it: compared as the import compares names (case, look-alikes)."""
+    wanted = company_key(name)
+    return next((p for p in session.exec(select(Partner)).all() if company_key(p.name) == wanted), None)
+
+
 def get_partner(session: Session, partner_id: int) -> Partner | None:
     return session.get(Partner, partner_id)
 

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.vocabulary import (  # noqa: F401 (the store's callers name them from here too)
     DEADLINE_KINDS,
+    ChannelStatus,
     IncidentStatus,
     PingKind,
     PingState,
@@ -166,6 +167,25 @@ class ChannelPace(SQLModel, table=True):
 
     channel: str = Field(primary_key=True)
     next_at: datetime = _when(nullable=False)
+
+
+class PartnerChannel(SQLModel, table=True):
+    """A channel that serves one partner company: usually a Slack Connect channel shared with the
+    partner's own workspace, whose team ids it records (kept current from Slack's events)."""
+
+    channel_id: str = Field(primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    status: str = ChannelStatus.CONNECTED.value
+    is_shared: bool = False
+    team_ids: str = ""  # the external teams (T…) and orgs (E…) it connects, comma-separated
+    connected_by: str
+    connected_at: datetime = _when(nullable=False)
+    changed_at: datetime = _when(nullable=False)
+    intro_ts: str | None = None
+
+    @property
+    def teams(self) -> set[str]:
+        return {team for team in self.team_ids.split(",") if team}
 
 
 class Ping(SQLModel, table=True):

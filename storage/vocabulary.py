@@ -64,6 +64,9 @@ class PingKind(StrEnum):
     # message re-rendered in place; its page and deadline series reuse PAGE, WARNING, BREACH, ESCALATION.
     INCIDENT = "incident"
     INCIDENT_UPDATE = "incident_update"
+    # A partner channel (Slack Connect): its intro message, and that message pinned.
+    INTRO = "intro"
+    PIN = "pin"
 
 
 # Copies of people's messages, in the order they were written within a thread.
@@ -106,3 +109,12 @@ CLASS_WORDS = frozenset(klass.value for klass in TicketClass)
 # Why a deadline ping was not posted: a later one of the same plan went out instead (the store counts
 # the pings missed meanwhile by it).
 SUPERSEDED = "superseded by a later ping of the same ticket"
+
+
+class ChannelStatus(StrEnum):
+    """A partner channel's link to its company."""
+
+    CONNECTED = "connected"
+    UNSHARED = "unshared"  # no longer shared with the partner's workspace
+    LEFT = "left"  # the bot is no longer in it, or it was archived
+    DISCONNECTED = "disconnected"  # an agent took the link away

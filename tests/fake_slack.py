@@ -67,6 +67,9 @@ class FakeSlack:
         self.hang_after: dict[str, float] = {}
         self.reactions: dict[tuple[str, str], list[str]] = defaultdict(list)  # (channel, ts) -> names
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded
+        # conversations.info: what a channel is (a Slack Connect channel: is_ext_shared, shared_team_ids)
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.pins: dict[str, list[str]] = defaultdict(list)  # channel -> pinned message ts
         self.shared: list[dict[str, Any]] = []  # completed uploads: channel, comment, files with bytes
         # Slack's per-channel limit, when set: a second message (post or update) to a channel within this
         # many seconds is answered 429 with Retry-After, and counted.
@@ -162,6 +165,8 @@ class FakeSlack:
             self.reactions.clear()
             self.uploads.clear()
             self.shared.clear()
+            self.channels.clear()
+            self.pins.clear()
             self.delay = 0.0
             self.pace_per_channel = 0.0
             self.rate_limited = 0
@@ -309,6 +314,20 @@ class FakeSlack:
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channel": {"id": self._channel_of(str(params.get("users")))}}
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel"))
+        if channel in self.channel_errors:
+            return {"ok": False, "error": self.channel_errors[channel]}
+        info = {"id": channel, "name": channel.lower(), "is_member": True, "is_shared": False}
+        return {"ok": True, "channel": {**info, **self.channels.get(channel, {})}}
+
+    def _pins_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(params.get("channel")), str(params.get("timestamp"))
+        if ts in self.pins[channel]:
+            return {"ok": False, "error": "already_pinned"}
+        self.pins[channel].append(ts)
+        return {"ok": True}
 
     def _chat_postEphemeral(self, _params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         return {"ok": True, "message_ts": self._next_ts()}

@@ -25,6 +25,9 @@ def test_least_privilege_scopes() -> None:
         "groups:history",
         "im:history",
         "mpim:history",
+        "channels:read",
+        "groups:read",
+        "pins:write",
     }
 
 

@@ -108,6 +108,7 @@ def _lose_answers_then_retry(desk: Desk, when: str) -> None:
     desk.tick()
 
 
+@pytest.mark.heavy  # Slack's lost answers cost seconds: CI runs it
 def test_a_page_whose_answer_was_lost_is_posted_once(impatient: Desk) -> None:
     desk = impatient
     desk.at("2026-11-24T22:00:00+01:00")  # after hours: a Critical pages the on-call (here the lead)
@@ -122,6 +123,7 @@ def test_a_page_whose_answer_was_lost_is_posted_once(impatient: Desk) -> None:
     assert desk.fake.calls_to("conversations.history")  # it looked, where the page went
 
 
+@pytest.mark.heavy  # Slack's lost answers cost seconds: CI runs it
 def test_a_reassign_dm_whose_answer_was_lost_is_posted_once(impatient: Desk) -> None:
     desk = impatient
     filed(desk)
@@ -132,6 +134,7 @@ def test_a_reassign_dm_whose_answer_was_lost_is_posted_once(impatient: Desk) -> 
     assert len(told) == 1
 
 
+@pytest.mark.heavy  # Slack's lost answers cost seconds: CI runs it
 def test_a_card_is_found_behind_300_newer_messages_and_not_posted_again(impatient: Desk) -> None:
     desk = impatient
     desk.fake.hang_after["chat.postMessage"] = 1.5

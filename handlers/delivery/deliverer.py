@@ -35,7 +35,8 @@ from storage.pings import Claimed
 
 log = logging.getLogger(__name__)
 
-TICKETLESS = (PingKind.DIRECT, PingKind.REPORT, PingKind.DIGEST)  # rows that may belong to no ticket
+# Rows that may belong to no ticket.
+TICKETLESS = (PingKind.DIRECT, PingKind.REPORT, PingKind.DIGEST, PingKind.INTRO, PingKind.PIN)
 # Messages whose permalink is asked for once they are posted, and kept.
 LINKED_KINDS = (PingKind.CARD, PingKind.CONFIRMATION, PingKind.INCIDENT)
 

@@ -11,11 +11,12 @@ from handlers.desks import DeskBook
 from handlers.operations.present import incident_view, view_of
 from handlers.operations.reports import report_files
 from handlers.ui.tickets import TicketView
+from storage import channels as channel_store
 from storage import incidents as incident_store
 from storage import pings as ping_store
-from storage.directory import desk_leads
+from storage.directory import desk_leads, get_partner
 from storage.models import DEADLINE_KINDS, IncidentStatus, Ping, PingKind, PingState, Ticket, TicketStatus
-from storage.vocabulary import COPY_KINDS
+from storage.vocabulary import COPY_KINDS, ChannelStatus
 
 UNPOSTED = (PingState.PLANNED, PingState.SENDING)
 # What a direct message that belongs to no ticket renders against.
@@ -55,7 +56,19 @@ def ticketless_facts(
         first, last = date.fromisoformat(payload["first"]), date.fromisoformat(payload["last"])
         desk, queue = payload.get("desk"), payload.get("queue")
         facts = replace(facts, report=report_files(session, desks, first, last, desk, queue, now))
+    if kind is PingKind.INTRO:
+        facts = replace(facts, intro=_intro_facts(desks, session, str(payload.get("channel") or "")))
     return facts
+
+
+def _intro_facts(desks: DeskBook, session: Any, channel_id: str) -> tuple[str, Any, str] | None:
+    """The company a partner channel serves, and its desk's calendar and label (None: it serves none)."""
+    channel = channel_store.get_channel(session, channel_id)
+    partner = get_partner(session, channel.partner_id) if channel else None
+    if channel is None or partner is None or channel.status != ChannelStatus.CONNECTED:
+        return None
+    desk = partner.desk if partner.desk in desks.calendars else next(iter(sorted(desks.calendars)))
+    return partner.name, desks.calendar(desk), desks.labels.get(desk, desk.upper())
 
 
 def ticket_facts(

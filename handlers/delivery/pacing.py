@@ -21,7 +21,14 @@ LONGEST_PACE_WAIT_SECONDS = 1.5
 def wait_for_turn(engine: Engine, gap: float, message: Message) -> float | None:
     """Keep the channel's pace: None once this process's turn has come (waiting for it when it is
     near), or how long until the channel is free when it is not near."""
-    if gap <= 0 or message.reaction or message.delete_ts or message.files or not message.channel:
+    if (
+        gap <= 0
+        or message.reaction
+        or message.delete_ts
+        or message.files
+        or message.pin_ts
+        or not message.channel
+    ):
         return None
     with session_scope(engine) as session:
         now = lambda: ping_store.store_now(session)  # noqa: E731

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from handlers.delivery.outcome import Outcome, State
 from handlers.rules.sla import Clock
+from storage import channels as channel_store
 from storage import incidents as incident_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store
@@ -57,6 +58,12 @@ class Recorder:
                     self._report_failure(session, ping, outcome, now)
 
     def _after_sent(self, session: Any, outcome: Outcome) -> None:
+        if outcome.kind == PingKind.INTRO and outcome.ts and outcome.channel:
+            # The intro is pinned once it is posted, as a row of its own (a Slack call of its own).
+            channel_store.set_intro(session, outcome.channel, outcome.ts)
+            pin = {"channel": outcome.channel, "ts": outcome.ts}
+            ping_store.owe_once(session, PingKind.PIN, f"pin:{outcome.channel}", self.clock(), payload=pin)
+            return
         if outcome.kind == PingKind.INCIDENT and outcome.ts and outcome.channel:
             incident_store.set_message(
                 session, outcome.incident_id, outcome.channel, outcome.ts, outcome.permalink

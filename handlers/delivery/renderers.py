@@ -13,6 +13,8 @@ from typing import Any
 
 from handlers.config import DeskConfig
 from handlers.rules import retry
+from handlers.rules.sla import DeskCalendar
+from handlers.ui import channels as channel_views
 from handlers.ui import deadlines
 from handlers.ui import incidents as incident_views
 from handlers.ui import tickets as views
@@ -37,6 +39,7 @@ class Message:
     late: bool = False
     delete_ts: str | None = None  # chat.delete of this message instead
     reaction: str | None = None  # reactions.add of this name to the message at `thread_ts`
+    pin_ts: str | None = None  # pins.add of this message instead
     files: list[tuple[str, bytes, str]] = field(default_factory=list)  # (filename, content, title)
 
 
@@ -81,6 +84,8 @@ class PingFacts:
     incident: IncidentView | None = None
     # A linked ticket without a card of its own: its thread copies go to the incident message's thread.
     via_incident: bool = False
+    # A partner channel's intro: the company, its desk's calendar and label.
+    intro: tuple[str, DeskCalendar, str] | None = None
 
 
 Rendered = Message | Skip
@@ -252,6 +257,18 @@ def _note(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     return _in_card_thread(facts, "add the note to", in_order=False)
 
 
+def _intro(facts: PingFacts, _now: datetime, config: DeskConfig) -> Rendered:
+    if facts.intro is None:
+        return Skip("the channel serves no company any more")
+    company, calendar, label = facts.intro
+    text, blocks = channel_views.intro_message(company, calendar, label, config.support_phone)
+    return Message(facts.payload.get("channel", ""), text, blocks)
+
+
+def _pin(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    return Message(facts.payload.get("channel", ""), "", pin_ts=facts.payload.get("ts"))
+
+
 def _direct(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     text = facts.payload.get("text", "")
     if facts.payload.get("card_link") and facts.ticket.card_link:
@@ -308,6 +325,8 @@ RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]]
     PingKind.DIRECT: _direct,
     PingKind.REPORT: _report,
     PingKind.DIGEST: _report,
+    PingKind.INTRO: _intro,
+    PingKind.PIN: _pin,
 }
 
 

@@ -25,7 +25,7 @@ from storage.pings import Claimed
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "sla_desk_ping"
-ALREADY_DONE = frozenset({"already_reacted", "message_not_found"})
+ALREADY_DONE = frozenset({"already_reacted", "already_pinned", "message_not_found"})
 
 
 @dataclass
@@ -44,7 +44,9 @@ class SlackPoster:
             return self._after_error(error, message, ping, ticket, claim)
         except Exception as error:
             return self._no_answer(error, ping, claim.id)
-        is_post = not (message.update_ts or message.delete_ts or message.reaction or message.files)
+        is_post = not (
+            message.update_ts or message.delete_ts or message.reaction or message.files or message.pin_ts
+        )
         if claim.in_flight and is_post and (found := find_posted(self.client, message, ping, claim.id)):
             return Outcome(State.SENT, channel=message.channel, ts=found, late=message.late)
         if (
@@ -85,6 +87,9 @@ class SlackPoster:
         try:
             if message.files:
                 return self._upload(message)
+            if message.pin_ts:
+                self.client.pins_add(channel=message.channel, timestamp=message.pin_ts)
+                return Outcome(State.SENT, channel=message.channel, ts=message.pin_ts)
             if message.reaction:
                 self.client.reactions_add(
                     channel=message.channel, timestamp=message.thread_ts or "", name=message.reaction

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.listeners.agents import ACTIONS, run_agent_command
+from handlers.listeners.channels import run_connect
 from handlers.listeners.common import (
     answer_later,
     failure_message,
@@ -19,6 +20,7 @@ from handlers.listeners.common import (
     look_up,
     no_such_ticket,
     parse_ticket_id,
+    pressed_in,
     runtime_of,
     visible_ticket,
 )
@@ -29,6 +31,7 @@ from handlers.operations.present import incident_view, view_of
 from handlers.rules import eligibility as rules
 from handlers.rules.sla import Queue
 from handlers.runtime import Runtime
+from handlers.ui import channels as channel_views
 from handlers.ui import incidents as incident_views
 from handlers.ui import tickets as views
 from storage import incidents as incident_store
@@ -51,6 +54,35 @@ NEW_USAGE = (
 
 def register(app: App) -> None:
     app.command("/ticket")(ticket_command)
+    for action in (
+        channel_views.INTRO_TECH_ACTION,
+        channel_views.INTRO_CARE_ACTION,
+        channel_views.INTRO_LIST_ACTION,
+    ):
+        app.action(action)(intro_button)
+
+
+@guarded
+def intro_button(
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+) -> None:
+    """A partner channel's intro: Technical Support and Customer Care open the same forms as
+    `/ticket new`; Our open tickets answers the company's list to whoever pressed it."""
+    ack()
+    runtime = runtime_of(context)
+    user_id, value = body["user"]["id"], str(action.get("value") or "")
+    if value == "list":
+        answer_later(runtime, respond, lambda: _company_list(runtime, user_id, []))
+        return
+    pressed = {"channel_id": pressed_in(body), "trigger_id": body.get("trigger_id", ""), "user_id": user_id}
+    runtime.open_form(
+        open_form_then_check, runtime, client, respond, pressed, value if value in QUEUE_WORDS else None
+    )
 
 
 @guarded
@@ -84,6 +116,10 @@ def ticket_command(
         key = str(command.get("trigger_id") or "")
         compute = lambda: (run_incident_command(runtime, user_id, args, key), None)  # noqa: E731
         answer_later(runtime, respond, compute)
+    elif sub == "connect":
+        ack()
+        channel = command.get("channel_id")
+        answer_later(runtime, respond, lambda: (run_connect(runtime, user_id, channel, args), None))
     elif sub in ANSWERS:
         ack()
         answer_later(runtime, respond, lambda: ANSWERS[sub](runtime, user_id, args))

@@ -628,6 +628,7 @@ HELP_TEXT = """*SLA Desk: `/ticket` commands*
 • `/ticket incident I-3 claim|update TEXT|resolve NOTE|unlink T-42`: work on one for all its tickets
 • `/ticket report [this-week|last-week|this-month|last-month|FROM..TO] [cet|est] [tech|care]`:
    SLA figures, a chart and a CSV
+• `/ticket connect COMPANY` in a partner's channel: it serves that company (intro posted and pinned)
 Reply in a card's thread to answer the partner; start with `note:` to keep it internal.
 • `/ticket reopen T-42`, `/ticket status T-42`
 Ticket ids may be written `T-42`, `t-42` or `42`."""

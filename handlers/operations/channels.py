@@ -1,0 +1,84 @@
+"""Partner channels, the desk's side: connecting a channel to a partner company (its intro posted and
+pinned once), taking the link away, and listing the links. Plain values in, a result out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from handlers.operations.context import Actor
+from handlers.rules.channels import ChannelFacts
+from storage import channels as channel_store
+from storage import pings as ping_store
+from storage import tickets as ticket_store
+from storage.directory import partner_by_name
+from storage.models import PartnerChannel
+from storage.vocabulary import ChannelStatus, PingKind
+
+
+class ChannelRefusal(StrEnum):
+    AGENTS_ONLY = "agents_only"
+    UNKNOWN_COMPANY = "unknown_company"
+    OTHER_COMPANY = "other_company"  # the channel serves another company: `company`
+    NOT_A_MEMBER = "not_a_member"  # the bot is not in the channel
+    ARCHIVED = "archived"
+    NOT_CONNECTED = "not_connected"
+
+
+@dataclass(frozen=True)
+class Connected:
+    channel: PartnerChannel
+    company: str
+    again: bool  # it was connected to this company already (nothing new is posted)
+
+
+@dataclass(frozen=True)
+class ChannelRefused:
+    reason: ChannelRefusal
+    company: str = ""
+
+
+def connect(
+    session: Session, facts: ChannelFacts, company: str, actor: Actor, now: datetime
+) -> Connected | ChannelRefused:
+    """Link the channel to the company. The intro (what the desk does, its hours, the filing buttons)
+    is owed once per channel, and pinned once it is posted: connecting again posts nothing."""
+    if not actor.is_agent:
+        return ChannelRefused(ChannelRefusal.AGENTS_ONLY)
+    if not facts.is_member:
+        return ChannelRefused(ChannelRefusal.NOT_A_MEMBER)
+    if facts.is_archived:
+        return ChannelRefused(ChannelRefusal.ARCHIVED)
+    partner = partner_by_name(session, company)
+    if partner is None or partner.id is None:
+        return ChannelRefused(ChannelRefusal.UNKNOWN_COMPANY, company)
+    existing = channel_store.get_channel(session, facts.channel_id)
+    serving = existing is not None and existing.status != ChannelStatus.DISCONNECTED
+    if existing is not None and serving and existing.partner_id != partner.id:
+        other = session.get(type(partner), existing.partner_id)
+        return ChannelRefused(ChannelRefusal.OTHER_COMPANY, other.name if other else "another company")
+    again = existing is not None and serving and existing.partner_id == partner.id
+    channel = channel_store.connect_channel(
+        session, facts.channel_id, partner.id, facts.is_shared, facts.team_ids, actor.user_id, now
+    )
+    ping_store.owe_once(
+        session, PingKind.INTRO, f"intro:{facts.channel_id}", now, payload={"channel": facts.channel_id}
+    )
+    ticket_store.audit(
+        session, None, actor.user_id, "channel_connected", now, channel=facts.channel_id,
+        company=partner.name, shared=facts.is_shared, teams=sorted(facts.team_ids),
+    )  # fmt: skip
+    return Connected(channel, partner.name, again)
+
+
+def disconnect(session: Session, channel_id: str, actor: Actor, now: datetime) -> bool | ChannelRefused:
+    """Take the link away (the channel then serves nobody); False when it was not connected."""
+    if not actor.is_agent:
+        return ChannelRefused(ChannelRefusal.AGENTS_ONLY)
+    if not channel_store.set_status(session, channel_id, ChannelStatus.DISCONNECTED, now):
+        return False
+    ticket_store.audit(session, None, actor.user_id, "channel_disconnected", now, channel=channel_id)
+    return True

@@ -1,0 +1,66 @@
+"""Partner channels: which channel serves which company, and whether it is still shared."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from storage.models import Partner, PartnerChannel
+from storage.vocabulary import ChannelStatus
+
+
+def get_channel(session: Session, channel_id: str) -> PartnerChannel | None:
+    return session.get(PartnerChannel, channel_id)
+
+
+def connect_channel(
+    session: Session,
+    channel_id: str,
+    partner_id: int,
+    is_shared: bool,
+    team_ids: Iterable[str],
+    by: str,
+    at: datetime,
+) -> PartnerChannel:
+    """Link the channel to the company (again): a channel serves one company; the caller checked it."""
+    row = session.get(PartnerChannel, channel_id, with_for_update=True)
+    teams = ",".join(sorted(set(team_ids)))
+    if row is None:
+        row = PartnerChannel(
+            channel_id=channel_id, partner_id=partner_id, is_shared=is_shared, team_ids=teams,
+            connected_by=by, connected_at=at, changed_at=at,
+        )  # fmt: skip
+    else:
+        row.partner_id, row.is_shared, row.team_ids, row.changed_at = partner_id, is_shared, teams, at
+        row.status = ChannelStatus.CONNECTED.value
+    session.add(row)
+    session.flush()
+    return row
+
+
+def set_status(session: Session, channel_id: str, status: ChannelStatus, at: datetime) -> bool:
+    """True when the status changed (so that what follows a change happens once)."""
+    row = session.get(PartnerChannel, channel_id, with_for_update=True)
+    if row is None or row.status == status.value:
+        return False
+    row.status, row.changed_at = status.value, at
+    session.add(row)
+    return True
+
+
+def set_intro(session: Session, channel_id: str, ts: str) -> None:
+    row = session.get(PartnerChannel, channel_id)
+    if row is not None:
+        row.intro_ts = ts
+        session.add(row)
+
+
+def channels_with_companies(session: Session) -> list[tuple[PartnerChannel, str]]:
+    query = (
+        select(PartnerChannel, Partner.name)
+        .join(Partner, col(Partner.id) == col(PartnerChannel.partner_id))
+        .order_by(col(Partner.name), col(PartnerChannel.channel_id))
+    )
+    return [(channel, str(name)) for channel, name in session.exec(query).all()]
