@@ -8,7 +8,7 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import delete, insert, or_
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -21,6 +21,9 @@ from storage.models import Agent, DirectoryStage, Member, Partner
 from storage.vocabulary import REFERRAL_TIERS, REFERRED_TIERS, Tier
 
 CSV_HEADER = ("company", "tier", "desk", "assigned_partner", "email", "slack_user_id", "certification")
+# An optional last column: the partner's own Slack workspace (T…) or organization (E…).
+TEAM_COLUMN = "slack_team_id"
+SLACK_TEAM = re.compile(r"^[TE][A-Z0-9]{2,}$")
 EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]{2,}$")
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -35,6 +38,7 @@ class DirectoryRow:
     email: str
     slack_user_id: str | None
     certification: str | None
+    slack_team_id: str | None = None  # the company's, carried on its rows
 
 
 class DirectoryError(ValueError):
@@ -50,8 +54,11 @@ def parse_directory_csv(lines: Iterable[str], desks: Iterable[str]) -> list[Dire
     desk_names = set(desks)
     reader = csv.reader(lines)
     header = next(reader, None)
-    if header is None or tuple(h.strip().lower() for h in header) != CSV_HEADER:
-        raise DirectoryError([f"line 1: the header must be exactly {','.join(CSV_HEADER)}"])
+    columns = tuple(h.strip().lower() for h in header or ())
+    if columns not in (CSV_HEADER, (*CSV_HEADER, TEAM_COLUMN)):
+        raise DirectoryError(
+            [f"line 1: the header must be exactly {','.join(CSV_HEADER)} (then, optionally, ,{TEAM_COLUMN})"]
+        )
     rows: list[DirectoryRow] = []
     problems: list[str] = []
     seen_emails: dict[str, int] = {}
@@ -59,10 +66,13 @@ def parse_directory_csv(lines: Iterable[str], desks: Iterable[str]) -> list[Dire
     for index, record in enumerate(reader, start=2):
         if not any(field.strip() for field in record):
             continue
-        if len(record) != len(CSV_HEADER):
-            problems.append(f"line {index}: expected {len(CSV_HEADER)} fields, found {len(record)}")
+        if len(record) != len(columns):
+            problems.append(f"line {index}: expected {len(columns)} fields, found {len(record)}")
             continue
-        company, tier, desk, assigned, email, slack_id, certification = (f.strip() for f in record)
+        company, tier, desk, assigned, email, slack_id, certification, *rest = (f.strip() for f in record)
+        team = rest[0] if rest else ""
+        if team and not SLACK_TEAM.match(team):
+            problems.append(f"line {index}: slack_team_id {team!r} is not a Slack team or org id (T… or E…)")
         tier, desk, email = tier.lower(), desk.lower(), email.lower()
         if not company:
             problems.append(f"line {index}: company is empty")
@@ -91,15 +101,40 @@ def parse_directory_csv(lines: Iterable[str], desks: Iterable[str]) -> list[Dire
         if tier not in REFERRED_TIERS and assigned:
             problems.append(f"line {index}: only bronze and reseller partners have an assigned_partner")
         row = DirectoryRow(
-            index, company, tier, desk, assigned or None, email, slack_id or None, certification or None
-        )
+            index, company, tier, desk, assigned or None, email, slack_id or None, certification or None,
+            team or None,
+        )  # fmt: skip
         rows.append(row)
         if slack_id:
             seen_slack_ids.setdefault(slack_id, row)
     problems.extend(_company_conflicts(rows))
+    rows, team_problems = _company_teams(rows)
+    problems.extend(team_problems)
     if problems:
         raise DirectoryError(problems)
     return rows
+
+
+def _company_teams(rows: list[DirectoryRow]) -> tuple[list[DirectoryRow], list[str]]:
+    """A company has one Slack team: given on any of its lines, carried on all of them."""
+    teams: dict[str, DirectoryRow] = {}
+    problems = []
+    for row in rows:
+        if not row.slack_team_id:
+            continue
+        first = teams.setdefault(company_key(row.company), row)
+        if first.slack_team_id != row.slack_team_id:
+            problems.append(
+                f"line {row.line}: slack_team_id {row.slack_team_id} differs from {first.slack_team_id} "
+                f"on line {first.line} for the same company"
+            )
+    carried = [
+        replace(row, slack_team_id=teams[key].slack_team_id)
+        if (key := company_key(row.company)) in teams
+        else row
+        for row in rows
+    ]
+    return carried, problems
 
 
 def _tiers() -> str:
@@ -219,7 +254,9 @@ def _plan_import(session: Session, rows: list[DirectoryRow]) -> ImportPlan:
             continue
         assigned = by_id.get(partner.assigned_partner_id)
         was = (partner.tier, partner.desk, company_key(assigned.name) if assigned else None)
-        if was != (row.tier, row.desk, company_key(row.assigned_partner) if row.assigned_partner else None):
+        team = row.slack_team_id or partner.slack_team_id
+        now = (row.tier, row.desk, company_key(row.assigned_partner) if row.assigned_partner else None)
+        if was != now or team != partner.slack_team_id:
             counts["partners_changed"] += 1
     members = {m.email: m for m in session.exec(select(Member)).all()}
     for row in rows:
@@ -295,6 +332,8 @@ def _apply(session: Session, plan: ImportPlan) -> None:
             partner = Partner(name=row.company, tier=row.tier, desk=row.desk)
             partners[key] = partner
         partner.tier, partner.desk = row.tier, row.desk
+        if row.slack_team_id:  # a file without the column leaves the team as it was
+            partner.slack_team_id = row.slack_team_id
         session.add(partner)
     session.flush()
     for key, row in plan.partners.items():

@@ -51,6 +51,9 @@ class Partner(SQLModel, table=True):
     tier: str  # a Tier value
     desk: str
     assigned_partner_id: int | None = Field(default=None, foreign_key="partner.id")
+    # The partner's own Slack workspace (T…) or organization (E…), when it has one: its people who are
+    # not in the directory may act in its partner channels as unlisted members.
+    slack_team_id: str | None = Field(default=None, index=True)
 
 
 class Member(SQLModel, table=True):

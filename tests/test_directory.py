@@ -204,3 +204,39 @@ def test_a_big_import_holds_the_write_lock_only_briefly(sqlite_url: str) -> None
     assert len(writes) > 50 and max(writes) < 1.0, f"longest write transaction {max(writes):.3f} s"
     assert len(waits) > 10 and max(waits) < FORM_LOCK_WAIT_MS / 1000, f"longest wait {max(waits):.3f} s"
     engine.dispose()
+
+
+WITH_TEAMS = """company,tier,desk,assigned_partner,email,slack_user_id,certification,slack_team_id
+Acme Telecom,gold,cet,,alice@acme.example,UALICE,W-FE,T0ACME
+Acme Telecom,gold,cet,,bob@acme.example,UBOB,,
+Silverline,silver,est,,erin@silverline.example,UERIN,W-DE,E0SILVER
+"""
+
+
+def test_an_optional_slack_team_id_column_gives_each_company_its_team(engine: Engine) -> None:
+    load(engine, DIRECTORY_CSV)  # a file without the column imports as before
+    assert load(engine, WITH_TEAMS)["partners_changed"] == 2
+    with session_scope(engine) as session:
+        teams = {p.name: p.slack_team_id for p in session.exec(select(Partner))}
+    assert teams["Acme Telecom"] == "T0ACME" and teams["Silverline"] == "E0SILVER"
+    assert teams["Bronzy Phones"] is None
+    load(engine, DIRECTORY_CSV)  # nor does a file without it take the teams away
+    with session_scope(engine) as session:
+        assert (
+            session.exec(select(Partner.slack_team_id).where(Partner.name == "Acme Telecom")).one()
+            == "T0ACME"
+        )
+    assert load(engine, WITH_TEAMS)["partners_changed"] == 0  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("Acme Telecom,gold,cet,,carol@acme.example,,W-SE,acme", "is not a Slack team or org id"),
+        ("Acme Telecom,gold,cet,,carol@acme.example,,W-SE,T0OTHER", "differs from T0ACME on line 2"),
+    ],
+)
+def test_bad_team_ids_are_refused_by_line(line: str, problem: str) -> None:
+    with pytest.raises(DirectoryError) as refused:
+        parse_directory_csv(io.StringIO(WITH_TEAMS + line + "\n"), ["cet", "est"])
+    assert any(problem in p for p in refused.value.problems), refused.value.problems
