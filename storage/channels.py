@@ -50,6 +50,13 @@ def set_status(session: Session, channel_id: str, status: ChannelStatus, at: dat
     return True
 
 
+def set_teams(session: Session, channel_id: str, teams: Iterable[str], is_shared: bool, at: datetime) -> None:
+    row = session.get(PartnerChannel, channel_id, with_for_update=True)
+    if row is not None:
+        row.team_ids, row.is_shared, row.changed_at = ",".join(sorted(set(teams))), is_shared, at
+        session.add(row)
+
+
 def set_intro(session: Session, channel_id: str, ts: str) -> None:
     row = session.get(PartnerChannel, channel_id)
     if row is not None:

@@ -53,12 +53,7 @@ def parse_directory_csv(lines: Iterable[str], desks: Iterable[str]) -> list[Dire
     """Parse and check a directory file on its own (references to the store are checked on import)."""
     desk_names = set(desks)
     reader = csv.reader(lines)
-    header = next(reader, None)
-    columns = tuple(h.strip().lower() for h in header or ())
-    if columns not in (CSV_HEADER, (*CSV_HEADER, TEAM_COLUMN)):
-        raise DirectoryError(
-            [f"line 1: the header must be exactly {','.join(CSV_HEADER)} (then, optionally, ,{TEAM_COLUMN})"]
-        )
+    columns = _columns(next(reader, None))
     rows: list[DirectoryRow] = []
     problems: list[str] = []
     seen_emails: dict[str, int] = {}
@@ -113,6 +108,16 @@ def parse_directory_csv(lines: Iterable[str], desks: Iterable[str]) -> list[Dire
     if problems:
         raise DirectoryError(problems)
     return rows
+
+
+def _columns(header: list[str] | None) -> tuple[str, ...]:
+    """The header: SPEC's columns, then, optionally, the partner's Slack team."""
+    columns = tuple(h.strip().lower() for h in header or ())
+    if columns not in (CSV_HEADER, (*CSV_HEADER, TEAM_COLUMN)):
+        raise DirectoryError(
+            [f"line 1: the header must be exactly {','.join(CSV_HEADER)} (then, optionally, ,{TEAM_COLUMN})"]
+        )
+    return columns
 
 
 def _company_teams(rows: list[DirectoryRow]) -> tuple[list[DirectoryRow], list[str]]:

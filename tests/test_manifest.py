@@ -38,6 +38,12 @@ def test_events_the_listeners_handle() -> None:
         "message.groups",
         "message.im",
         "message.mpim",
+        "channel_shared",
+        "channel_unshared",
+        "channel_left",
+        "group_left",
+        "channel_archive",
+        "group_archive",
     }
 
 

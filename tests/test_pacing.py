@@ -111,6 +111,7 @@ def test_turns_are_shared_by_every_process(engine: Engine) -> None:
         assert pace.take_turn(session, "CTECH", start, GAP, longest_wait=1.5).taken is False
 
 
+@pytest.mark.heavy  # ten filings at Slack's pace: CI runs it
 def test_a_burst_of_links_costs_a_few_updates_of_the_incident_message(paced: Desk) -> None:
     users = add_companies(paced.engine, 10)
     started = time.monotonic()

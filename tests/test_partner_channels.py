@@ -102,3 +102,55 @@ def test_the_cli_connects_lists_and_disconnects(desk: Desk) -> None:
     assert cli("disconnect", "CACME").returncode == 0
     assert cli("disconnect", "CACME").returncode == 1
     assert "\tdisconnected\t" in cli("list").stdout
+
+
+def channel_event(desk: Desk, event: dict[str, object], event_id: str) -> None:
+    for retry in (0, 1, 2):  # Slack delivers it again when the ack was slow: handled once
+        assert desk.slack.event(event, event_id=event_id, retry=retry).status_code == 200
+    desk.settle()
+
+
+def test_an_unshared_channel_is_marked_the_lead_told_once_and_replies_go_to_dms(desk: Desk) -> None:
+    from tests.helpers import filed
+
+    desk.fake.channels["CPARTNER"] = SHARED
+    connect(desk, channel="CPARTNER")
+    ticket = filed(desk)  # filed from the partner channel: confirmation and thread there
+    assert ticket.filer_channel == "CPARTNER"
+    unshared = {
+        "type": "channel_unshared", "channel": "CPARTNER", "previously_connected_team_id": "T0ACME",
+        "is_ext_shared": False, "event_ts": "1800000100.000100",
+    }  # fmt: skip
+    channel_event(desk, unshared, "EvUNSHARE")
+    desk.tick()
+    with session_scope(desk.engine) as session:
+        row = session.get(PartnerChannel, "CPARTNER")
+        assert row is not None and (row.status, row.teams) == ("unshared", set())
+    alerts = [m for m in desk.fake.delivered("DAGENT1") if "no longer shared" in str(m.get("text"))]
+    assert len(alerts) == 1  # the desk lead, once
+    reply_event = {
+        "type": "message", "channel": "CTECH", "user": "UAGENT1", "text": "Fixed on our side",
+        "ts": "1795510050.000100", "thread_ts": ticket.card_ts,
+    }  # fmt: skip
+    assert desk.slack.event(reply_event).status_code == 200
+    desk.settle()
+    desk.tick()
+    copies = [m for m in desk.fake.delivered("DALICE") if "Fixed on our side" in str(m.get("text"))]
+    assert len(copies) == 1 and not copies[0].get("thread_ts")  # in the filer's DM, not the old thread
+    assert not [m for m in desk.fake.delivered("CPARTNER") if "Fixed on our side" in str(m.get("text"))]
+
+
+def test_sharing_again_and_the_bot_leaving_keep_the_link_current(desk: Desk) -> None:
+    connect(desk)
+    shared = {"type": "channel_shared", "channel": "CACME", "connected_team_id": "T0ACME", "event_ts": "1.0"}
+    channel_event(desk, shared, "EvSHARE")
+    with session_scope(desk.engine) as session:
+        row = session.get(PartnerChannel, "CACME")
+        assert row is not None and row.teams == {"T0ACME"} and row.is_shared
+    channel_event(desk, {"type": "channel_left", "channel": "CACME", "event_ts": "2.0"}, "EvLEFT")
+    desk.tick()
+    with session_scope(desk.engine) as session:
+        row = session.get(PartnerChannel, "CACME")
+        assert row is not None and row.status == "left"
+    left = [m["text"] for m in desk.fake.delivered("DAGENT1")]
+    assert len([t for t in left if "archived or left" in str(t)]) == 1, left

@@ -36,7 +36,14 @@ from storage.pings import Claimed
 log = logging.getLogger(__name__)
 
 # Rows that may belong to no ticket.
-TICKETLESS = (PingKind.DIRECT, PingKind.REPORT, PingKind.DIGEST, PingKind.INTRO, PingKind.PIN)
+TICKETLESS = (
+    PingKind.DIRECT,
+    PingKind.REPORT,
+    PingKind.DIGEST,
+    PingKind.INTRO,
+    PingKind.PIN,
+    PingKind.LEAD_ALERT,
+)
 # Messages whose permalink is asked for once they are posted, and kept.
 LINKED_KINDS = (PingKind.CARD, PingKind.CONFIRMATION, PingKind.INCIDENT)
 

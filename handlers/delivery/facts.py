@@ -58,7 +58,14 @@ def ticketless_facts(
         facts = replace(facts, report=report_files(session, desks, first, last, desk, queue, now))
     if kind is PingKind.INTRO:
         facts = replace(facts, intro=_intro_facts(desks, session, str(payload.get("channel") or "")))
+    if kind is PingKind.LEAD_ALERT and payload.get("desk"):
+        facts = replace(facts, leads=tuple(desk_leads(session, str(payload["desk"]))))
     return facts
+
+
+def _channel_lost(session: Any, channel_id: str | None) -> bool:
+    channel = channel_store.get_channel(session, channel_id) if channel_id else None
+    return channel is not None and channel.status in (ChannelStatus.UNSHARED, ChannelStatus.LEFT)
 
 
 def _intro_facts(desks: DeskBook, session: Any, channel_id: str) -> tuple[str, Any, str] | None:
@@ -83,6 +90,7 @@ def ticket_facts(
     if kind in DEADLINE_KINDS:
         later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
     others = [p for p in ping_store.pings_for(session, ticket.id or 0) if p.id != ping.id]
+    lost = _channel_lost(session, ticket.filer_channel)
     # Read again after its pings: a card recorded as posted has its ts on the ticket by now (both are
     # written in one transaction), so "posted, but no ts" is never seen half-way.
     session.refresh(ticket)
@@ -105,8 +113,9 @@ def ticket_facts(
         queue_channel=ticket.queue_channel,
         card_ts=card_ts,
         filer_user_id=ticket.filer_user_id,
-        filer_channel=ticket.filer_channel,
-        filer_thread_ts=ticket.filer_thread_ts,
+        # A partner channel unshared, archived or left: the filer is answered in their DM from then on.
+        filer_channel=None if lost else ticket.filer_channel,
+        filer_thread_ts=None if lost else ticket.filer_thread_ts,
         outside_hours=ticket.outside_hours,
         payload=payload,
         copy_channel=copy.channel if copy and copy.state == PingState.SENT else None,

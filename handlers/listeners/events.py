@@ -10,6 +10,7 @@ from slack_bolt import App, BoltContext
 from sqlmodel import Session
 
 from handlers.listeners.common import identify, is_agent, look_up, runtime_of
+from handlers.operations import channels as channel_ops
 from handlers.operations import conversation as conversation
 from handlers.operations.conversation import Author, SlackMessage
 from handlers.operations.present import view_of
@@ -19,6 +20,7 @@ from storage import tickets as ticket_store
 from storage.db import reading, session_scope
 from storage.directory import get_partner, member_by_slack_id
 from storage.models import Ticket
+from storage.vocabulary import ChannelStatus
 
 # A reply also sent to the channel, or one with a file, is a reply all the same.
 REPLY_SUBTYPES = (None, "thread_broadcast", "file_share")
@@ -26,6 +28,37 @@ REPLY_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 def register(app: App) -> None:
     app.event("message")(message_event)
+    app.event("channel_shared")(sharing_event)
+    app.event("channel_unshared")(sharing_event)
+    for lost in ("channel_left", "group_left", "channel_archive", "group_archive"):
+        app.event(lost)(channel_lost_event)
+
+
+def sharing_event(event: dict[str, Any], context: BoltContext) -> None:
+    """A partner channel shared with one more team, or one fewer: its link kept current."""
+    runtime = runtime_of(context)
+    shared = event.get("type") == "channel_shared"
+    team = str(event.get("connected_team_id") or event.get("previously_connected_team_id") or "")
+    still_external = bool(event.get("is_ext_shared", shared))
+    runtime.after_ack(
+        _sharing_changed, runtime, str(event.get("channel") or ""), team, shared, still_external
+    )
+
+
+def _sharing_changed(runtime: Runtime, channel: str, team: str, shared: bool, still_external: bool) -> None:
+    with session_scope(runtime.engine) as session:
+        channel_ops.sharing_changed(session, channel, team, shared, still_external, runtime.clock())
+
+
+def channel_lost_event(event: dict[str, Any], context: BoltContext) -> None:
+    """The bot left a channel, or it was archived: a partner channel's link is marked, once."""
+    runtime = runtime_of(context)
+    runtime.after_ack(_channel_lost, runtime, str(event.get("channel") or ""))
+
+
+def _channel_lost(runtime: Runtime, channel: str) -> None:
+    with session_scope(runtime.engine) as session:
+        channel_ops.lost(session, channel, ChannelStatus.LEFT, runtime.clock())
 
 
 def message_event(event: dict[str, Any], context: BoltContext) -> None:

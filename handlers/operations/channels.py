@@ -11,11 +11,12 @@ from sqlmodel import Session
 
 from handlers.operations.context import Actor
 from handlers.rules.channels import ChannelFacts
+from handlers.rules.eligibility import escape
 from storage import channels as channel_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage.directory import partner_by_name
-from storage.models import PartnerChannel
+from storage.models import Partner, PartnerChannel
 from storage.vocabulary import ChannelStatus, PingKind
 
 
@@ -82,3 +83,50 @@ def disconnect(session: Session, channel_id: str, actor: Actor, now: datetime) -
         return False
     ticket_store.audit(session, None, actor.user_id, "channel_disconnected", now, channel=channel_id)
     return True
+
+
+def sharing_changed(
+    session: Session, channel_id: str, team: str, shared: bool, still_external: bool, now: datetime
+) -> ChannelStatus | None:
+    """Slack's `channel_shared` / `channel_unshared`: the teams the channel connects kept current. When
+    no partner team is left the link is marked unshared and the desk lead is told once. The new
+    status when it changed, else None (also for a channel that serves no partner)."""
+    channel = channel_store.get_channel(session, channel_id)
+    if channel is None or channel.status == ChannelStatus.DISCONNECTED:
+        return None
+    teams = channel.teams | {team} if shared else channel.teams - {team}
+    channel_store.set_teams(session, channel_id, teams, shared or still_external, now)
+    if shared:
+        changed = channel_store.set_status(session, channel_id, ChannelStatus.CONNECTED, now)
+        return ChannelStatus.CONNECTED if changed else None
+    if teams and still_external:
+        return None
+    return lost(session, channel_id, ChannelStatus.UNSHARED, now)
+
+
+def lost(session: Session, channel_id: str, status: ChannelStatus, now: datetime) -> ChannelStatus | None:
+    """The channel is unshared, archived or the bot left it: the link is marked, the desk lead told
+    once, and its tickets' messages go to the filers' direct messages from then on."""
+    channel = channel_store.get_channel(session, channel_id)
+    if channel is None or channel.status == ChannelStatus.DISCONNECTED:
+        return None
+    if not channel_store.set_status(session, channel_id, status, now):
+        return None
+    partner = session.get(Partner, channel.partner_id)
+    company = partner.name if partner else "a partner"
+    why = {
+        ChannelStatus.UNSHARED: "is no longer shared with",
+        ChannelStatus.LEFT: "was archived or left, for",
+    }
+    text = (
+        f":warning: <#{channel_id}> {why.get(status, 'changed for')} {escape(company)}: replies on its "
+        "tickets go to the filers' direct messages from now on. Connect another channel with "
+        "`/ticket connect COMPANY`."
+    )
+    key = f"channel-{status.value}:{channel_id}:{now.isoformat()}"
+    desk = partner.desk if partner else ""
+    ping_store.owe_once(session, PingKind.LEAD_ALERT, key, now, None, text, payload={"desk": desk})
+    ticket_store.audit(
+        session, None, "slack", f"channel_{status.value}", now, channel=channel_id, company=company
+    )
+    return status
