@@ -10,110 +10,29 @@ switches are the time library's business, never a hand-written offset.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timedelta
 from typing import Any
 
-import holidays as holidays_lib
 import pendulum
 
+from handlers.rules.sla import (  # noqa: F401 (the calendar's data is shared; the walk is the oracle)
+    DeskCalendar,
+    SlaPolicy,
+    SlaWindow,
+    build_calendar,
+    local_date,
+    support_intervals,
+)
 from storage.vocabulary import Queue, TicketClass
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A calendar with no working day in this many days has no working days at all.
 MAX_SEARCH_DAYS = 3 * 366
-
-
-@dataclass(frozen=True)
-class DeskCalendar:
-    """A desk's weekly support intervals, time zone and closed days."""
-
-    name: str
-    timezone: str
-    # weekly[weekday] = ((open, close), ...) in local wall time, Monday = 0.
-    weekly: tuple[tuple[tuple[time, time], ...], ...]
-    country: str | None = None
-    extra_closed: frozenset[date] = frozenset()
-    _holidays: Mapping[date, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
-
-    def is_holiday(self, day: date) -> bool:
-        return day in self.extra_closed or day in self._holidays
-
-    def holiday_name(self, day: date) -> str | None:
-        if day in self.extra_closed:
-            return "closed"
-        return self._holidays.get(day)
-
-
-def parse_interval(text: str) -> tuple[time, time]:
-    """'09:00-13:00' -> (09:00, 13:00); the close must be after the opening."""
-    try:
-        start_text, end_text = text.split("-")
-        start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
-    except ValueError:
-        raise ValueError(f"support interval {text!r} is not of the form HH:MM-HH:MM") from None
-    if end <= start:
-        raise ValueError(f"support interval {text!r} closes before it opens")
-    return start, end
-
-
-def build_calendar(
-    name: str,
-    timezone: str,
-    hours: Mapping[str, Iterable[str]],
-    country: str | None = None,
-    closed_days: Iterable[date] = (),
-) -> DeskCalendar:
-    """Build a desk calendar once from settings-shaped values."""
-    pendulum.timezone(timezone)  # fails early on an unknown zone
-    weekly: list[tuple[tuple[time, time], ...]] = []
-    for weekday in WEEKDAYS:
-        intervals = sorted(parse_interval(text) for text in hours.get(weekday, ()))
-        for (_, earlier_end), (later_start, _) in zip(intervals, intervals[1:], strict=False):
-            if later_start < earlier_end:
-                raise ValueError(f"support intervals on {weekday} overlap")
-        weekly.append(tuple(intervals))
-    if not any(weekly):
-        raise ValueError(f"desk {name!r} has no support hours on any weekday")
-    national: Mapping[date, str] = holidays_lib.country_holidays(country) if country else {}
-    return DeskCalendar(
-        name=name,
-        timezone=timezone,
-        weekly=tuple(weekly),
-        country=country,
-        extra_closed=frozenset(closed_days),
-        _holidays=national,
-    )
 
 
 # --- intervals -------------------------------------------------------------------------------------------
 
 Interval = tuple[datetime, datetime]  # UTC instants, opening included, closing excluded
-
-
-@lru_cache(maxsize=65536)
-def support_intervals(calendar: DeskCalendar, day: date) -> tuple[Interval, ...]:
-    """The support intervals of a local date as UTC instants (empty on a closed day)."""
-    local = calendar.weekly[day.weekday()]
-    if not local or calendar.is_holiday(day):
-        return ()
-    tz = pendulum.timezone(calendar.timezone)
-    result = []
-    for opening, closing in local:
-        start = pendulum.datetime(day.year, day.month, day.day, opening.hour, opening.minute, tz=tz)
-        end = pendulum.datetime(day.year, day.month, day.day, closing.hour, closing.minute, tz=tz)
-        result.append((_utc(start), _utc(end)))
-    return tuple(result)
-
-
-def is_working_day(calendar: DeskCalendar, day: date) -> bool:
-    return bool(support_intervals(calendar, day))
-
-
-def local_date(calendar: DeskCalendar, at: datetime) -> date:
-    return pendulum.instance(at).in_timezone(calendar.timezone).date()
 
 
 def _intervals_from(calendar: DeskCalendar, at: datetime) -> Iterator[Interval]:
@@ -176,24 +95,6 @@ def add_business_seconds(calendar: DeskCalendar, start: datetime, seconds: float
 
 
 # --- the SLA table ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SlaWindow:
-    """A first-response window: from filing to due, measured in business or calendar time."""
-
-    filed_at: pendulum.DateTime
-    due_at: pendulum.DateTime
-    business_time: bool
-    outside_hours: bool = False
-
-
-@dataclass(frozen=True)
-class SlaPolicy:
-    """The operator-tunable numbers of SPEC's SLA table."""
-
-    care_business_seconds: float = 9 * 3600
-    critical_seconds: float = 30 * 60
 
 
 def first_response_window(
@@ -268,20 +169,6 @@ def _utc(at: datetime) -> datetime:
 
 def _local(calendar: DeskCalendar, at: datetime) -> pendulum.DateTime:
     return pendulum.instance(at).in_timezone(calendar.timezone)
-
-
-def parse_instant(text: str, timezone: str) -> pendulum.DateTime:
-    """ISO-8601 text to an instant; a time without an offset is read in `timezone`."""
-    try:
-        parsed = pendulum.parse(text, tz=timezone, strict=False)
-    except (ValueError, pendulum.parsing.exceptions.ParserError) as error:
-        raise ValueError(f"{text!r} is not an ISO-8601 date-time: {error}") from None
-    if not isinstance(parsed, pendulum.DateTime):
-        raise ValueError(f"{text!r} is not a date-time (a date and a time are needed)")
-    return parsed
-
-
-Clock = Callable[[], pendulum.DateTime]
 
 
 def deadline_plan(
