@@ -222,19 +222,25 @@ def test_forms_open_within_their_trigger_while_deliveries_crowd_the_after_ack_po
     desk.settle(60)
 
 
+def due_warnings(engine: Engine, count: int, now: pendulum.DateTime) -> None:
+    """`count` open tickets with a card, each with a warning that fell due five minutes ago."""
+    with session_scope(engine) as session:
+        rows = [
+            Ticket(**load_ticket(n, now.subtract(hours=3), now.add(hours=3), card_ts=f"1700000000.{n:06d}"))
+            for n in range(count)
+        ]
+        session.add_all(rows)
+        session.flush()
+        due = now.subtract(minutes=5)
+        session.add_all(
+            Ping(ticket_id=t.id or 0, kind="warning", planned_at=due, next_attempt_at=due) for t in rows
+        )
+
+
 def test_a_direct_message_is_answered_within_a_second_whatever_else_is_due(desk: Desk) -> None:
     """Forty older pings are due (the worker has not come round yet): the DM's answer does not wait
     behind them, nor for the next tick."""
-    now = desk.clock()
-    with session_scope(desk.engine) as session:
-        rows = [Ticket(**load_ticket(n, now.subtract(hours=9), now.subtract(hours=1))) for n in range(40)]
-        session.add_all(rows)
-        session.flush()
-        session.add_all(
-            Ping(ticket_id=t.id or 0, kind="warning", planned_at=now.subtract(hours=2),
-                 next_attempt_at=now.subtract(hours=2))
-            for t in rows
-        )  # fmt: skip
+    due_warnings(desk.engine, 40, desk.clock())
     desk.fake.delay = 0.1
     event = {"type": "message", "channel_type": "im", "channel": "DALICE", "user": "UALICE", "text": "hi"}
     started = time.monotonic()
@@ -267,18 +273,7 @@ def test_a_batch_longer_than_its_lease_keeps_every_row(sqlite_url: str, fake_sla
     real_now = pendulum.now("UTC")
     runtime = build_runtime(settings, SettableClock(real_now), store_clock=True)
     seed(runtime.engine)
-    with session_scope(runtime.engine) as session:
-        rows = [
-            Ticket(**load_ticket(n, real_now.subtract(hours=3), real_now.add(hours=3), card_ts=f"17.{n}"))
-            for n in range(20)
-        ]
-        session.add_all(rows)
-        session.flush()
-        session.add_all(
-            Ping(ticket_id=t.id or 0, kind="warning", planned_at=real_now.subtract(minutes=5),
-                 next_attempt_at=real_now.subtract(minutes=5))
-            for t in rows
-        )  # fmt: skip
+    due_warnings(runtime.engine, 20, real_now)
     assert runtime.deliverer.claim_size == 20
     fake_slack.delay = 0.3
     try:
