@@ -43,6 +43,8 @@ class Runtime:
     names: TTLCache[str, str | None] = field(
         default_factory=lambda: TTLCache(maxsize=50_000, ttl=EMAIL_CACHE_SECONDS)
     )
+    # People the directory knows by Slack id: `look_up` skips its read for them for a few minutes.
+    known_ids: TTLCache[str, bool] = field(default_factory=lambda: TTLCache(maxsize=50_000, ttl=300))
     team_id: str = ""
     bot_user_id: str = ""
     # The plain values every desk operation is handed: built once, here.

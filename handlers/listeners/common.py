@@ -255,12 +255,14 @@ def look_up(runtime: Runtime, user_id: str, *, name: bool = False) -> None:
     when Slack does not answer in time for an e-mail that is needed."""
     if name and user_id not in runtime.names:
         display_name(runtime, user_id)  # one users.info: the e-mail is cached with the name
-    if user_id in runtime.emails or user_id in runtime.config.agents:
+    if user_id in runtime.emails or user_id in runtime.config.agents or user_id in runtime.known_ids:
         return
     with session_scope(reading(runtime.engine)) as session:
         known = directory.get_agent(session, user_id) or directory.member_by_slack_id(session, user_id)
     if known is None:
         _email_of(runtime, user_id)
+    else:  # the directory knows them by id: no need to ask again for a while (identify reads anyway)
+        runtime.known_ids[user_id] = True
 
 
 def visible_ticket(session: Session, who: Who, ticket_id: int) -> Ticket | None:
