@@ -7,10 +7,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext
 from slack_bolt.authorization import AuthorizeResult
 
 from bot.settings import Settings
+from handlers.listeners import access as access
 from handlers.listeners import agents as agents
 from handlers.listeners import commands as commands
 from handlers.listeners import events as events
@@ -29,7 +30,8 @@ logging.getLogger("slack_bolt.App").addFilter(
 def build_app(runtime: Runtime, settings: Settings) -> App:
     def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         # One installation, one bot token: no auth.test per request (Bolt's default), so a Slack that
-        # is away at start refuses nothing; the workspace check is the middleware's, below.
+        # is away at start refuses nothing. A partner's people in a shared channel come with their own
+        # team's id here: whose request counts is the middleware's check (listeners/access.py).
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id,
@@ -54,12 +56,11 @@ def build_app(runtime: Runtime, settings: Settings) -> App:
 
     @app.middleware
     def inject_runtime(context: BoltContext, next: Callable[[], Any]) -> Any:
-        if runtime.team_id and context.team_id and context.team_id != runtime.team_id:
-            # Signed with our secret but from another workspace: not ours to serve.
-            log.warning("refused a request from workspace %s", context.team_id)
-            return BoltResponse(status=403, body="")
         context["runtime"] = runtime
         return next()
+
+    # Whose request counts (this installation; this workspace's people, or a partner's in its channel).
+    access.register(app)
 
     @app.error
     def log_listener_error(error: Exception, logger: logging.Logger) -> None:

@@ -45,6 +45,11 @@ class Runtime:
     )
     # People the directory knows by Slack id: `look_up` skips its read for them for a few minutes.
     known_ids: TTLCache[str, bool] = field(default_factory=lambda: TTLCache(maxsize=50_000, ttl=300))
+    # The Slack team each person acted from, as the (verified) request said: a partner's people in a
+    # shared channel are of their own company's team (`listeners/access.py` fills it).
+    user_teams: TTLCache[str, str] = field(
+        default_factory=lambda: TTLCache(maxsize=50_000, ttl=EMAIL_CACHE_SECONDS)
+    )
     team_id: str = ""
     bot_user_id: str = ""
     # The plain values every desk operation is handed: built once, here.

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.models import Partner, PartnerChannel
+from storage.models import MessageOffer, Partner, PartnerChannel
 from storage.vocabulary import ChannelStatus
 
 
@@ -71,3 +72,49 @@ def channels_with_companies(session: Session) -> list[tuple[PartnerChannel, str]
         .order_by(col(Partner.name), col(PartnerChannel.channel_id))
     )
     return [(channel, str(name)) for channel, name in session.exec(query).all()]
+
+
+def teams_of_connected_channels(session: Session) -> set[str]:
+    """Every partner team some connected channel connects."""
+    query = select(PartnerChannel.team_ids).where(PartnerChannel.status == ChannelStatus.CONNECTED.value)
+    return {team for teams in session.exec(query).all() for team in teams.split(",") if team}
+
+
+def team_connected_to_company(session: Session, team: str, partner_id: int) -> bool:
+    """Is `team` connected to the company by one of its channels that is still connected?"""
+    query = select(PartnerChannel).where(
+        PartnerChannel.partner_id == partner_id, PartnerChannel.status == ChannelStatus.CONNECTED.value
+    )
+    return any(team in channel.teams for channel in session.exec(query).all())
+
+
+def record_offer(
+    session: Session,
+    channel_id: str,
+    message_ts: str,
+    thread_ts: str,
+    author: str | None,
+    text: str,
+    by: str,
+    at: datetime,
+) -> tuple[MessageOffer, bool]:
+    """The message offered as a ticket, once however often Slack tells of it: (offer, new)."""
+    found = session.get(MessageOffer, (channel_id, message_ts))
+    if found is not None:
+        return found, False
+    offer = MessageOffer(
+        channel_id=channel_id, message_ts=message_ts, thread_ts=thread_ts, author_user_id=author,
+        text=text, offered_by=by, offered_at=at,
+    )  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(offer)
+    except IntegrityError:  # another process recorded it first
+        found = session.get(MessageOffer, (channel_id, message_ts))
+        assert found is not None
+        return found, False
+    return offer, True
+
+
+def get_offer(session: Session, channel_id: str, message_ts: str) -> MessageOffer | None:
+    return session.get(MessageOffer, (channel_id, message_ts))

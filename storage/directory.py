@@ -401,6 +401,11 @@ def partner_by_name(session: Session, name: str) -> Partner | None:
     return next((p for p in session.exec(select(Partner)).all() if company_key(p.name) == wanted), None)
 
 
+def partner_by_team(session: Session, team_id: str) -> Partner | None:
+    """The company whose own Slack workspace (or organization) this is, as the directory gives it."""
+    return session.exec(select(Partner).where(Partner.slack_team_id == team_id)).first()
+
+
 def get_partner(session: Session, partner_id: int) -> Partner | None:
     return session.get(Partner, partner_id)
 

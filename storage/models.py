@@ -191,6 +191,19 @@ class PartnerChannel(SQLModel, table=True):
         return {team for team in self.team_ids.split(",") if team}
 
 
+class MessageOffer(SQLModel, table=True):
+    """A message of a partner channel offered as a ticket (a reaction, a mention, the shortcut): the
+    forms are prefilled from its text, and its thread becomes the ticket's partner thread."""
+
+    channel_id: str = Field(primary_key=True)
+    message_ts: str = Field(primary_key=True)
+    thread_ts: str  # the thread the message is in (its own ts for a message of the channel)
+    author_user_id: str | None = None
+    text: str = ""
+    offered_by: str
+    offered_at: datetime = _when(nullable=False)
+
+
 class Ping(SQLModel, table=True):
     """Everything the bot owes Slack, one row a message (docs/architecture.md: the delivery state machine)."""
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from handlers.rules.eligibility import FilerFacts, escape, is_certified
+from storage import channels as channel_store
 from storage import directory
 from storage import tickets as ticket_store
 from storage.db import describe_store_error, is_lock_timeout, reading, session_scope
@@ -231,6 +232,9 @@ class Who:
     partner: Partner | None
     is_agent: bool
     agent_desk: str | None
+    # A person of the company's own Slack team whom the directory does not list (SPEC "Partner
+    # channels"): `partner` is set, `member` is not.
+    unlisted: bool = False
 
 
 def identify(session: Session, runtime: Runtime, user_id: str, *, remember: bool = True) -> Who:
@@ -246,7 +250,23 @@ def identify(session: Session, runtime: Runtime, user_id: str, *, remember: bool
             if member is not None and remember:
                 directory.remember_slack_id(session, member, user_id)
     partner = directory.get_partner(session, member.partner_id) if member else None
+    if member is None and not is_agent:
+        partner = unlisted_company(session, runtime, user_id)
+        if partner is not None:
+            return Who(user_id, None, partner, False, None, unlisted=True)
     return Who(user_id, member, partner, is_agent, agent.desk if agent else None)
+
+
+def unlisted_company(session: Session, runtime: Runtime, user_id: str) -> Partner | None:
+    """The company of a person of another Slack team, when the directory gives that team to a company
+    and one of its channels connects it (the request came from such a channel: `listeners/access.py`)."""
+    team = runtime.user_teams.get(user_id)
+    if not team or not runtime.team_id or team == runtime.team_id:
+        return None
+    partner = directory.partner_by_team(session, team)
+    if partner is None or not channel_store.team_connected_to_company(session, team, partner.id or 0):
+        return None
+    return partner
 
 
 def look_up(runtime: Runtime, user_id: str, *, name: bool = False) -> None:
@@ -318,7 +338,7 @@ def _email_of(runtime: Runtime, user_id: str) -> str | None:
 
 def filer_facts(session: Session, runtime: Runtime, who: Who) -> FilerFacts | None:
     """What the rules need to decide whether this person may file."""
-    if who.member is None or who.partner is None:
+    if who.partner is None or (who.member is None and not who.unlisted):
         return None
     partner, settings = who.partner, runtime.config
     assigned_name: str | None = None
@@ -332,18 +352,21 @@ def filer_facts(session: Session, runtime: Runtime, who: Who) -> FilerFacts | No
             )[:5]
     ladder, minimum = settings.certification_ladder, settings.certification_minimum
     certified: list[str] = []
-    if not is_certified(who.member.certification, ladder, minimum):
+    certification = who.member.certification if who.member else None
+    own_id = who.member.id if who.member else None
+    if not is_certified(certification, ladder, minimum):
         # Only a refusal names them: don't read the whole company for every filing.
         certified = [
             f"<@{m.slack_user_id}>" if m.slack_user_id else escape(m.email)
             for m in directory.colleagues(session, partner.id or 0)
-            if m.id != who.member.id and is_certified(m.certification, ladder, minimum)
+            if m.id != own_id and is_certified(m.certification, ladder, minimum)
         ][:10]
     return FilerFacts(
         company=partner.name,
         tier=partner.tier,
-        certification=who.member.certification,
+        certification=certification,
         assigned_partner=assigned_name,
         assigned_partner_contacts=assigned_contacts,
         certified_colleagues=certified,
+        unlisted=who.unlisted,
     )

@@ -56,6 +56,8 @@ class FilerFacts:
     assigned_partner: str | None = None
     assigned_partner_contacts: Sequence[str] = ()  # Slack user ids
     certified_colleagues: Sequence[str] = ()  # Slack mentions or escaped e-mails, ready to show
+    # A person of the company's own Slack team whom the directory does not list yet.
+    unlisted: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,11 +120,18 @@ def may_file(
             if support_phone
             else ""
         )
+        listed = (
+            f" You are not listed in the vendor's partner directory yet: ask your partner manager to "
+            f"add you to {company}'s members, with the e-mail of your Slack profile and your "
+            "trainings. Until then you may open Customer Care tickets."
+            if filer.unlisted
+            else ""
+        )
         return Decision(
             False,
             FilingRefusal.NOT_CERTIFIED,
             f"Only members who passed at least the {minimum} training may open Technical Support "
-            f"tickets. {who}{phone}",
+            f"tickets. {who}{phone}{listed}",
         )
     return ALLOWED
 
