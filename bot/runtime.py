@@ -23,7 +23,7 @@ SAME_NAMES = (
     "tech_channel", "care_channel", "default_desk", "support_phone", "docs_url", "care_faq_url",
     "certification_minimum", "escalation_max", "worker_interval_seconds", "worker_lease_seconds",
     "worker_batch", "slack_timeout_seconds", "incident_min_tickets", "incident_window_minutes",
-    "channel_pace_seconds",
+    "channel_pace_seconds", "ticket_emoji",
 )  # fmt: skip
 
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     default_desk: str = "cet"
 
     support_phone: str = "+39 0461 1715010"
+    # A reaction with this emoji on a partner's message in a partner channel offers it as a ticket.
+    ticket_emoji: str = "ticket"
     docs_url: str = "https://manuals.wildix.com/"
     care_faq_url: str = "https://confluence.wildix.com/display/DOC/Customer+Care+FAQ"
 
@@ -110,6 +112,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("ticket_emoji")
+    @classmethod
+    def _emoji_name(cls, value: str) -> str:
+        name = value.strip().strip(":")
+        if not name or any(c.isspace() or c == ":" for c in name):
+            raise ValueError("an emoji's name as Slack spells it, e.g. ticket or :ticket:")
+        return name
 
     @field_validator("warning_shares", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ class DeskConfig:
     care_channel: str = "CCARE"
     default_desk: str = "cet"
     support_phone: str = "+39 0461 1715010"
+    ticket_emoji: str = "ticket"
     docs_url: str = "https://manuals.wildix.com/"
     care_faq_url: str = "https://confluence.wildix.com/display/DOC/Customer+Care+FAQ"
     certification_ladder: tuple[str, ...] = ("W-FE", "W-SE", "W-DE")

@@ -332,7 +332,12 @@ def set_card(session: Session, ticket_id: int, channel: str, ts: str) -> None:
 
 
 def set_filer_thread(session: Session, ticket_id: int, channel: str, ts: str) -> None:
-    _conditional_update(session, ticket_id, [], {"filer_channel": channel, "filer_thread_ts": ts})
+    """The confirmation's message is the partner's thread, unless the ticket was filed from a message
+    of that channel (a partner channel): then that message's thread is, and stays, the partner's."""
+    already_there = (col(Ticket.filer_channel) == channel) & col(Ticket.filer_thread_ts).is_not(None)
+    _conditional_update(
+        session, ticket_id, [~already_there], {"filer_channel": channel, "filer_thread_ts": ts}
+    )
 
 
 def set_slack_error(session: Session, ticket_id: int, error: str) -> None:

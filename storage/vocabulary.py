@@ -67,6 +67,7 @@ class PingKind(StrEnum):
     # A partner channel (Slack Connect): its intro message, and that message pinned.
     INTRO = "intro"
     PIN = "pin"
+    OFFER = "offer"  # the filing buttons, in the thread of a partner's message offered as a ticket
 
 
 # Copies of people's messages, in the order they were written within a thread.

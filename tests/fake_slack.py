@@ -57,6 +57,9 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.emails: dict[str, str] = {}
+        # People of other organizations (a partner in a Slack Connect channel): user id -> their team.
+        # Their profiles show no e-mail unless `emails` gives one, as external profiles often hide it.
+        self.user_teams: dict[str, str] = {}
         self.channel_errors: dict[str, str] = {}
         self.scripted: dict[str, deque[Scripted]] = defaultdict(deque)
         self.down_for: dict[str, float] = {}  # method -> monotonic time until which it answers 500
@@ -337,15 +340,24 @@ class FakeSlack:
         email = self.emails.get(user)
         profile: dict[str, Any] = {"email": email} if email else {}
         profile["real_name"] = user[1:].lower()  # UALICE -> "alice"
-        return {"ok": True, "user": {"id": user, "name": user.lower(), "profile": profile}}
+        team = self.user_teams.get(user, "T0TEAM")
+        found = {"id": user, "team_id": team, "name": user.lower(), "profile": profile}
+        if team != "T0TEAM":
+            found["is_stranger"] = False  # in a shared channel: of a connected organization
+        return {"ok": True, "user": found}
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel"))
         if channel.startswith(("U", "W")):  # as Slack: a user id is no conversation
             return {"ok": False, "error": "channel_not_found"}
         oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        inclusive = str(params.get("inclusive")).lower() in ("true", "1") or not params.get("latest")
         found = [
-            m for m in self.messages.get(channel, []) if not m.get("thread_ts") and float(m["ts"]) >= oldest
+            m
+            for m in self.messages.get(channel, [])
+            if (not m.get("thread_ts") or m.get("thread_ts") == m["ts"])
+            and (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)
         ]
         return self._page(list(reversed(found)), params)
 

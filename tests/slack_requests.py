@@ -83,27 +83,54 @@ class SlackSender:
         body = urlencode({"payload": json.dumps(payload)})
         return self.post_raw(body, "application/x-www-form-urlencoded")
 
-    def event(self, event: dict[str, Any], event_id: str | None = None, retry: int = 0) -> requests.Response:
-        """An Events API callback; `retry` > 0 re-delivers it as Slack does after a slow ack."""
-        body = json.dumps(
-            {
-                "token": "legacy",
-                "team_id": "T0TEAM",
-                "api_app_id": "A0SLADESK",
-                "type": "event_callback",
-                "event_id": event_id or f"Ev{time.monotonic_ns()}",
-                "event_time": int(time.time()),
-                "event": event,
-                "authorizations": [{"team_id": "T0TEAM", "user_id": "UBOTSLADESK", "is_bot": True}],
-            }
-        )
+    def event(
+        self, event: dict[str, Any], event_id: str | None = None, retry: int = 0, ext_shared: bool = False
+    ) -> requests.Response:
+        """An Events API callback; `retry` > 0 re-delivers it as Slack does after a slow ack;
+        `ext_shared`: from a Slack Connect channel (the event then names its author's team)."""
+        callback: dict[str, Any] = {
+            "token": "legacy",
+            "team_id": "T0TEAM",
+            "api_app_id": "A0SLADESK",
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{time.monotonic_ns()}",
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": "T0TEAM", "user_id": "UBOTSLADESK", "is_bot": True}],
+        }
+        if ext_shared:
+            callback["is_ext_shared_channel"] = True
+            callback["context_team_id"] = "T0TEAM"
+        body = json.dumps(callback)
         headers = signed_headers(body, "application/json", self.secret)
         if retry:
             headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
         return self.post_raw(body, "application/json", headers=headers)
 
-    def view_submission(self, view: dict[str, Any], user: str, view_id: str = "VFORM1") -> requests.Response:
-        return self.interaction({**_from(user, "view_submission"), "view": {"id": view_id, **view}})
+    def view_submission(
+        self, view: dict[str, Any], user: str, view_id: str = "VFORM1", team: str = "T0TEAM"
+    ) -> requests.Response:
+        """A form submitted; by a person of another team (a partner in a shared channel), as Slack
+        sends it: their own team in `team` and `user.team_id`, this installation in
+        `view.app_installed_team_id`."""
+        form = {"id": view_id, **view, "team_id": team, "app_installed_team_id": "T0TEAM"}
+        return self.interaction({**_from(user, "view_submission", team), "view": form})
+
+    def shortcut(
+        self, message: dict[str, Any], user: str, channel: str, team: str = "T0TEAM", trigger: str = "t.sc"
+    ) -> requests.Response:
+        """The message shortcut *File as ticket* on `message`, as Slack sends a `message_action`."""
+        payload = {
+            **_from(user, "message_action", team),
+            "callback_id": "file_as_ticket",
+            "trigger_id": trigger,
+            "action_ts": str(time.time()),
+            "message_ts": message["ts"],
+            "channel": {"id": channel, "name": channel.lower()},
+            "message": message,
+            "response_url": self.response_url,
+        }
+        return self.interaction(payload)
 
     def button(
         self, action_id: str, value: str, user: str, channel: str = "CTECH", team: str = "T0TEAM"
@@ -153,8 +180,9 @@ def submitted(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
         block_id = block["block_id"]
         element = block["element"]
         answer = answers.get(block_id)
-        if element["type"] == "plain_text_input":
-            values[block_id] = {block_id: {"type": "plain_text_input", "value": answer}}
+        if element["type"] == "plain_text_input":  # a prefilled field is sent back as it stands
+            value = answer if answer is not None else element.get("initial_value")
+            values[block_id] = {block_id: {"type": "plain_text_input", "value": value}}
         else:
             option = None
             if answer is None and element.get("initial_option"):

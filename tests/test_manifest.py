@@ -28,6 +28,8 @@ def test_least_privilege_scopes() -> None:
         "channels:read",
         "groups:read",
         "pins:write",
+        "reactions:read",
+        "app_mentions:read",
     }
 
 
@@ -44,7 +46,16 @@ def test_events_the_listeners_handle() -> None:
         "group_left",
         "channel_archive",
         "group_archive",
+        "reaction_added",
+        "app_mention",
     }
+
+
+def test_the_message_shortcut_is_the_one_the_listener_handles() -> None:
+    from handlers.ui.channels import FILE_AS_TICKET_CALLBACK
+
+    [shortcut] = MANIFEST["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", FILE_AS_TICKET_CALLBACK)
 
 
 def test_the_usage_hint_names_every_sub_command() -> None:

@@ -42,6 +42,7 @@ TICKETLESS = (
     PingKind.DIGEST,
     PingKind.INTRO,
     PingKind.PIN,
+    PingKind.OFFER,
     PingKind.LEAD_ALERT,
 )
 # Messages whose permalink is asked for once they are posted, and kept.

@@ -151,7 +151,8 @@ def _confirmation(facts: PingFacts, _now: datetime, config: DeskConfig) -> Rende
         redirected=facts.text == "redirected" or bool(facts.payload.get("redirected")),
         incident_line=incident_views.known_line(incident) if incident else None,
     )
-    return Message(facts.filer_channel or facts.filer_user_id, text)
+    # A ticket made from a partner's message: the confirmation is a reply in that message's thread.
+    return Message(facts.filer_channel or facts.filer_user_id, text, thread_ts=facts.filer_thread_ts)
 
 
 def _notice(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
@@ -269,6 +270,12 @@ def _pin(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     return Message(facts.payload.get("channel", ""), "", pin_ts=facts.payload.get("ts"))
 
 
+def _offer(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    payload = facts.payload
+    text, blocks = channel_views.offer_message(str(payload.get("message") or ""))
+    return Message(str(payload.get("channel") or ""), text, blocks, thread_ts=payload.get("thread"))
+
+
 def _direct(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     text = facts.payload.get("text", "")
     if facts.payload.get("card_link") and facts.ticket.card_link:
@@ -327,6 +334,7 @@ RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]]
     PingKind.DIGEST: _report,
     PingKind.INTRO: _intro,
     PingKind.PIN: _pin,
+    PingKind.OFFER: _offer,
 }
 
 

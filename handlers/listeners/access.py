@@ -47,19 +47,15 @@ def request_facts(body: dict[str, Any]) -> RequestFacts:
     """Read from the payload as Slack sends it, also for people of other organizations: their own
     `user.team_id` (interactions), `event.user_team` (events); `authorizations` and
     `view.app_installed_team_id` name the installation."""
-    view = body.get("view") if isinstance(body.get("view"), dict) else {}
-    event = body.get("event") if isinstance(body.get("event"), dict) else {}
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    view, event, user = _part(body, "view"), _part(body, "event"), _part(body, "user")
     authorizations = body.get("authorizations") or []
     installation = view.get("app_installed_team_id") or (
         authorizations[0].get("team_id") if authorizations and isinstance(authorizations[0], dict) else None
     )
     if "command" in body:  # slash commands reach this workspace's people only
-        return RequestFacts(
-            "command", None, body.get("user_id"), body.get("team_id"), body.get("channel_id")
-        )
+        return RequestFacts("command", None, body.get("user_id"), body.get("team_id"), body.get("channel_id"))
     if event:
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = _part(event, "item")
         actor = event.get("user") if isinstance(event.get("user"), str) else None
         team = event.get("user_team") or (event.get("team") if actor else None)
         channel = event.get("channel") if isinstance(event.get("channel"), str) else item.get("channel")
@@ -76,6 +72,11 @@ def request_facts(body: dict[str, Any]) -> RequestFacts:
         user.get("team_id") or (body.get("team") or {}).get("id"),
         channel,
     )
+
+
+def _part(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    part = payload.get(key)
+    return part if isinstance(part, dict) else {}
 
 
 def _form_channel(private_metadata: str | None) -> str | None:

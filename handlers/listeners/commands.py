@@ -128,13 +128,21 @@ def ticket_command(
 
 
 def open_form_then_check(
-    runtime: Runtime, client: WebClient, respond: Respond, command: dict[str, Any], choice: str | None
+    runtime: Runtime,
+    client: WebClient,
+    respond: Respond,
+    command: dict[str, Any],
+    choice: str | None,
+    origin: views.FormOrigin | None = None,
+    prefill: views.Prefill = views.Prefill(),
 ) -> None:
     """Open the form at once (a trigger lasts 3 seconds), then check who is filing: a refusal
-    replaces the form, so the filer reads it where they are looking."""
+    replaces the form, so the filer reads it where they are looking. `origin`: a partner's message
+    the ticket is made from (its thread becomes the partner's), and `prefill` its text."""
     queue = Queue(choice) if choice else None
-    metadata = views.form_metadata(command.get("channel_id"))
-    form = form_for(runtime, queue, metadata) if queue else views.chooser_modal(metadata)
+    origin = origin or views.FormOrigin(command.get("channel_id"))
+    metadata = views.form_metadata(origin.channel, origin.thread_ts, origin.message_ts)
+    form = form_for(runtime, queue, metadata, prefill) if queue else views.chooser_modal(metadata)
     try:
         opened = client.views_open(trigger_id=command.get("trigger_id", ""), view=form)
     except SlackApiError as error:  # the trigger expired, Slack is slow: say so rather than nothing

@@ -23,9 +23,11 @@ from handlers.listeners.common import (
 )
 from handlers.operations import tickets as ops
 from handlers.rules import eligibility as rules
+from handlers.rules.channels import message_prefill
 from handlers.rules.sla import Queue
 from handlers.runtime import Runtime
 from handlers.ui import tickets as views
+from storage import channels as channel_store
 from storage import tickets as ticket_store
 from storage.db import collect_owed, is_lock_timeout, session_scope, within
 from storage.vocabulary import CLASS_WORDS, QUEUE_WORDS, TicketClass
@@ -41,11 +43,32 @@ def register(app: App) -> None:
     app.view(views.CARE_CALLBACK)(submit_form)
 
 
-def form_for(runtime: Runtime, queue: Queue, metadata: str) -> dict[str, Any]:
+def form_for(
+    runtime: Runtime, queue: Queue, metadata: str, prefill: views.Prefill = views.Prefill()
+) -> dict[str, Any]:
     settings = runtime.config
     if queue is Queue.TECH:
-        return views.tech_form(metadata, settings.docs_url)
-    return views.care_form(metadata, settings.docs_url, settings.care_faq_url)
+        return views.tech_form(metadata, settings.docs_url, prefill=prefill)
+    return views.care_form(metadata, settings.docs_url, settings.care_faq_url, prefill=prefill)
+
+
+def prefill_of(session: Session, origin: views.FormOrigin) -> views.Prefill:
+    """A form opened on a message of a partner channel starts from that message's text."""
+    if not (origin.channel and origin.message_ts):
+        return views.Prefill()
+    offer = channel_store.get_offer(session, origin.channel, origin.message_ts)
+    if offer is None:
+        return views.Prefill()
+    subject, description = message_prefill(offer.text, rules.SUBJECT_MAX, rules.DESCRIPTION_MAX)
+    return views.Prefill(subject, description)
+
+
+def already_filed(session: Session, origin: views.FormOrigin, submission_key: str | None) -> str | None:
+    """The ticket a message of a partner channel already is (one message, one ticket): its ref."""
+    if not (origin.channel and origin.thread_ts):
+        return None
+    found = session.exec(ticket_store.filer_thread_query(origin.channel, origin.thread_ts)).first()
+    return found.ref if found is not None and found.submission_key != submission_key else None
 
 
 def refusal_for(
@@ -82,13 +105,15 @@ def choose_queue(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
         return
     queue = Queue(picked)
     # Before the ack: no Slack call, and no lock waited on for longer than the form's budget.
+    metadata = view.get("private_metadata") or ""
     with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
         who = identify(session, runtime, context.user_id or "")
         decision = refusal_for(session, runtime, who, queue)
+        prefill = prefill_of(session, views.read_form_origin(metadata))
     if not decision.allowed:
         ack(response_action="errors", errors={"queue": decision.message})
         return
-    ack(response_action="update", view=form_for(runtime, queue, view.get("private_metadata") or ""))
+    ack(response_action="update", view=form_for(runtime, queue, metadata, prefill))
 
 
 @dataclass(frozen=True)
@@ -155,13 +180,15 @@ def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         ack(response_action="errors", errors=errors.by_block)
         return
     routing = rules.route(answers.queue, answers.klass, answers.topic, answers.calls_failing)
+    origin = views.read_form_origin(view.get("private_metadata"))
     started = time.monotonic()
     try:
         # Before the ack: no Slack call, and the whole store work bounded, so Slack's 3 seconds hold.
         with collect_owed() as owed, session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
             who = identify(session, runtime, user_id)
             decision = refusal_for(session, runtime, who, routing.queue, calls_failing=routing.redirected)
-            if decision.allowed:
+            filed_as = already_filed(session, origin, view.get("id"))
+            if decision.allowed and filed_as is None:
                 assert who.partner is not None
                 ticket, _ = ops.file_ticket(
                     session,
@@ -171,7 +198,8 @@ def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
                     new_ticket(answers, routing),
                     runtime.clock(),
                     submission_key=view.get("id"),
-                    channel=views.read_form_metadata(view.get("private_metadata")),
+                    channel=origin.channel,
+                    thread_ts=origin.thread_ts,
                 )
             if time.monotonic() - started > FORM_BUDGET_SECONDS:
                 raise StoreTooSlow  # rolled back: nothing filed, and the resubmission files once
@@ -187,6 +215,9 @@ def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         return
     if not decision.allowed:
         ack(response_action="errors", errors=refusal_on_form(decision, routing, answers.queue))
+        return
+    if filed_as is not None:
+        ack(response_action="errors", errors={first_input(view): f"This message is already {filed_as}."})
         return
     ack()
     runtime.after_ack(runtime.deliver_owed, owed)

@@ -130,3 +130,56 @@ def lost(session: Session, channel_id: str, status: ChannelStatus, now: datetime
         session, None, "slack", f"channel_{status.value}", now, channel=channel_id, company=company
     )
     return status
+
+
+@dataclass(frozen=True)
+class PartnerMessage:
+    """A message of a partner channel, as Slack gave it."""
+
+    channel_id: str
+    ts: str
+    thread_ts: str  # the thread it is in: its own ts for a message of the channel
+    author: str | None
+    text: str
+
+
+class OfferRefusal(StrEnum):
+    NOT_A_PARTNER_CHANNEL = "not_a_partner_channel"
+    ALREADY_A_TICKET = "already_a_ticket"
+
+
+@dataclass(frozen=True)
+class Offered:
+    new: bool  # False: offered before (Slack told of it again): nothing more is owed
+
+
+@dataclass(frozen=True)
+class OfferRefused:
+    reason: OfferRefusal
+    ticket_ref: str = ""
+
+
+def offer_as_ticket(
+    session: Session, message: PartnerMessage, by: str, now: datetime, *, reply: bool = True
+) -> Offered | OfferRefused:
+    """A partner's message offered as a ticket (a reaction, a mention, the shortcut): recorded once,
+    and, unless `reply` is False (the shortcut opens the form itself), the filing buttons owed once in
+    its thread, however often Slack delivers the event."""
+    channel = channel_store.get_channel(session, message.channel_id)
+    if channel is None or channel.status != ChannelStatus.CONNECTED:
+        return OfferRefused(OfferRefusal.NOT_A_PARTNER_CHANNEL)
+    filed = session.exec(ticket_store.filer_thread_query(message.channel_id, message.thread_ts)).first()
+    if filed is not None:
+        return OfferRefused(OfferRefusal.ALREADY_A_TICKET, filed.ref)
+    _, new = channel_store.record_offer(
+        session, message.channel_id, message.ts, message.thread_ts, message.author, message.text, by, now
+    )
+    if new and reply:
+        where = {"channel": message.channel_id, "thread": message.thread_ts, "message": message.ts}
+        key = f"offer:{message.channel_id}:{message.ts}"
+        ping_store.owe_once(session, PingKind.OFFER, key, now, payload=where)
+    if new:
+        ticket_store.audit(
+            session, None, by, "message_offered", now, channel=message.channel_id, message=message.ts
+        )
+    return Offered(new)

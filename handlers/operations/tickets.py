@@ -94,6 +94,7 @@ def file_ticket(
     now: datetime,
     submission_key: str | None = None,
     channel: str | None = None,
+    thread_ts: str | None = None,
 ) -> tuple[Ticket, bool]:
     """Store the ticket with its due time and plan everything it owes Slack; (ticket, created)."""
     assert partner.id is not None
@@ -119,6 +120,8 @@ def file_ticket(
         outside_hours=window.outside_hours,
         queue_channel=desk.config.queue_channel(new.queue),
         filer_channel=channel,
+        # Filed from a message of a partner channel: that message's thread is the partner's.
+        filer_thread_ts=thread_ts if channel else None,
     )
     ticket, created = ticket_store.create_ticket(session, row)
     if not created:

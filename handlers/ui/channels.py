@@ -35,6 +35,11 @@ def hours_words(calendar: DeskCalendar, label: str) -> str:
     return "; ".join(days) + f" {label}"
 
 
+def _button(title: str, action_id: str, value: str) -> dict[str, Any]:
+    text = {"type": "plain_text", "text": title}
+    return {"type": "button", "text": text, "action_id": action_id, "value": value}
+
+
 def intro_message(company: str, calendar: DeskCalendar, label: str, phone: str) -> tuple[str, list[Any]]:
     """The message pinned in the channel when it is connected to the company."""
     text = f"SLA Desk: support for {escape(company)}"
@@ -46,10 +51,7 @@ def intro_message(company: str, calendar: DeskCalendar, label: str, phone: str) 
         f"*Support hours:* {hours_words(calendar, label)}. "
         f"Critical issues: a 24/7 on-call, phone {escape(phone)}."
     )
-    buttons = [
-        {"type": "button", "text": {"type": "plain_text", "text": title}, "action_id": action, "value": value}
-        for title, action, value in INTRO_BUTTONS
-    ]
+    buttons = [_button(title, action, value) for title, action, value in INTRO_BUTTONS]
     blocks: list[Any] = [
         {"type": "header", "text": {"type": "plain_text", "text": text[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": about}},
@@ -57,3 +59,29 @@ def intro_message(company: str, calendar: DeskCalendar, label: str, phone: str) 
         {"type": "actions", "block_id": "intro", "elements": buttons},
     ]
     return text, blocks
+
+
+OFFER_TECH_ACTION = "offer_tech"
+OFFER_CARE_ACTION = "offer_care"
+OFFER_BUTTONS = (("Technical Support", OFFER_TECH_ACTION), ("Customer Care", OFFER_CARE_ACTION))
+FILE_AS_TICKET_CALLBACK = "file_as_ticket"  # the message shortcut, as manifest.yml names it
+
+
+def offer_message(message_ts: str) -> tuple[str, list[Any]]:
+    """The bot's reply in a partner's message's thread: the filing buttons, for that message."""
+    text = "Shall SLA Desk open a ticket for this message? Choose the team; the form starts from the message."
+    buttons = [_button(title, action, message_ts) for title, action in OFFER_BUTTONS]
+    blocks: list[Any] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": "offer", "elements": buttons},
+    ]
+    return text, blocks
+
+
+ONLY_IN_PARTNER_CHANNELS = (
+    "A ticket is made from a message in a partner's channel. Elsewhere, use `/ticket new`."
+)
+
+
+def already_a_ticket(ref: str) -> str:
+    return f"This conversation is already ticket {ref}: its thread is where support answers."

@@ -72,11 +72,17 @@ def _input(
 
 
 def _text_input(
-    action_id: str, multiline: bool = False, max_length: int | None = None, placeholder: str | None = None
+    action_id: str,
+    multiline: bool = False,
+    max_length: int | None = None,
+    placeholder: str | None = None,
+    initial: str = "",
 ) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
     if max_length:
         element["max_length"] = max_length
+    if initial:
+        element["initial_value"] = initial[:max_length] if max_length else initial
     if placeholder:
         element["placeholder"] = _plain(placeholder)
     return element
@@ -124,15 +130,43 @@ def _modal(
 # --- forms -----------------------------------------------------------------------------------------------
 
 
-def form_metadata(channel_id: str | None) -> str:
-    return json.dumps({"channel": channel_id or ""})
+@dataclass(frozen=True)
+class FormOrigin:
+    """Where a form was opened: the channel the confirmation goes to and, for a ticket made from a
+    message of a partner channel, that message (prefills the form) and its thread (the partner's)."""
+
+    channel: str | None = None
+    thread_ts: str | None = None
+    message_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class Prefill:
+    subject: str = ""
+    description: str = ""
+
+
+def form_metadata(channel_id: str | None, thread_ts: str | None = None, message_ts: str | None = None) -> str:
+    origin: dict[str, str] = {"channel": channel_id or ""}
+    if thread_ts:
+        origin["thread"] = thread_ts
+    if message_ts:
+        origin["message"] = message_ts
+    return json.dumps(origin)
+
+
+def read_form_origin(private_metadata: str | None) -> FormOrigin:
+    try:
+        origin = json.loads(private_metadata or "{}")
+        return FormOrigin(
+            origin.get("channel") or None, origin.get("thread") or None, origin.get("message") or None
+        )
+    except (ValueError, AttributeError):
+        return FormOrigin()
 
 
 def read_form_metadata(private_metadata: str | None) -> str | None:
-    try:
-        return json.loads(private_metadata or "{}").get("channel") or None
-    except (ValueError, AttributeError):
-        return None
+    return read_form_origin(private_metadata).channel
 
 
 def chooser_modal(metadata: str) -> dict[str, Any]:
@@ -158,7 +192,9 @@ def chooser_modal(metadata: str) -> dict[str, Any]:
     )
 
 
-def tech_form(metadata: str, docs_url: str, critical: bool = False) -> dict[str, Any]:
+def tech_form(
+    metadata: str, docs_url: str, critical: bool = False, prefill: Prefill = Prefill()
+) -> dict[str, Any]:
     blocks = [
         context(
             f"Before filing, the <{docs_url}|documentation> may already answer it. Support does not "
@@ -168,7 +204,10 @@ def tech_form(metadata: str, docs_url: str, critical: bool = False) -> dict[str,
             "subject",
             "Subject",
             _text_input(
-                "subject", max_length=SUBJECT_MAX, placeholder="e.g. Calls to mobile numbers drop after 30 s"
+                "subject",
+                max_length=SUBJECT_MAX,
+                placeholder="e.g. Calls to mobile numbers drop after 30 s",
+                initial=prefill.subject,
             ),
         ),
         _input(
@@ -179,6 +218,7 @@ def tech_form(metadata: str, docs_url: str, critical: bool = False) -> dict[str,
                 multiline=True,
                 max_length=DESCRIPTION_MAX,
                 placeholder="What happens, since when, what you tried",
+                initial=prefill.description,
             ),
             hint="Steps to reproduce, error messages, call times and numbers help us answer sooner.",
         ),
@@ -209,18 +249,20 @@ def tech_form(metadata: str, docs_url: str, critical: bool = False) -> dict[str,
     return _modal(TECH_CALLBACK, "Technical Support", blocks, metadata)
 
 
-def care_form(metadata: str, docs_url: str, faq_url: str) -> dict[str, Any]:
+def care_form(metadata: str, docs_url: str, faq_url: str, prefill: Prefill = Prefill()) -> dict[str, Any]:
     blocks = [
         context(
             "Customer Care accepts requests *in English only*. Some operations may be charged extra: "
             f"see the <{faq_url}|Customer Care FAQ>. The <{docs_url}|documentation> may already answer it."
         ),
         _input("topic", "Topic", _select("topic", CARE_TOPICS, "Choose a topic")),
-        _input("subject", "Subject", _text_input("subject", max_length=SUBJECT_MAX)),
+        _input("subject", "Subject", _text_input("subject", max_length=SUBJECT_MAX, initial=prefill.subject)),
         _input(
             "description",
             "Description",
-            _text_input("description", multiline=True, max_length=DESCRIPTION_MAX),
+            _text_input(
+                "description", multiline=True, max_length=DESCRIPTION_MAX, initial=prefill.description
+            ),
             hint="In English, please.",
         ),
         _input(
