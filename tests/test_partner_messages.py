@@ -314,3 +314,37 @@ def test_who_may_file_holds_for_every_entry_point(acme: Desk, entry: str) -> Non
     assert [(t.filer_user_id, t.queue) for t in filed] == [("UBOB", "care"), ("UALICE", "tech")]
     if entry != "command":
         assert {t.filer_channel for t in filed} == {"CACME"}
+
+
+@pytest.mark.heavy
+def test_every_partner_channel_request_is_acked_in_time_with_slack_at_half_a_second_a_call(
+    acme: Desk,
+) -> None:
+    """Slack answers every Web API call after 0.5 s: the acks still come at once, the forms open."""
+    import time
+
+    message = partner_says(acme)
+    acme.fake.delay = 0.5
+    reaction = {
+        "type": "reaction_added", "user": "UXAVIER", "user_team": ACME_TEAM, "reaction": "ticket",
+        "item": {"type": "message", "channel": "CACME", "ts": message["ts"]}, "event_ts": "4.1",
+    }  # fmt: skip
+    mention = {
+        "type": "app_mention", "user": "UXAVIER", "user_team": ACME_TEAM, "channel": "CACME",
+        "text": "<@UBOTSLADESK> please look", "ts": "1795510030.000100", "event_ts": "4.2",
+    }  # fmt: skip
+    intro = {**button_payload(channel_views.INTRO_CARE_ACTION, "care", "UXAVIER", "CACME", ACME_TEAM)}
+    requests = [
+        lambda: acme.slack.interaction(
+            {**intro, "trigger_id": "t.slow1", "response_url": acme.slack.response_url}
+        ),
+        lambda: acme.slack.shortcut(message, "UXAVIER", "CACME", ACME_TEAM, trigger="t.slow2"),
+        lambda: acme.slack.event(reaction, event_id="EvSLOW1", ext_shared=True),
+        lambda: acme.slack.event(mention, event_id="EvSLOW2", ext_shared=True),
+    ]
+    for send in requests:
+        started = time.monotonic()
+        assert send().status_code == 200
+        assert time.monotonic() - started < 1.0, "acknowledged too late"
+    wait_until(lambda: len(acme.fake.calls_to("views.open")) == 2, timeout=15)
+    wait_until(lambda: offers_in(acme, message["ts"]) and offers_in(acme, mention["ts"]), timeout=15)

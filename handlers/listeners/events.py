@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from sqlmodel import Session
 
-from handlers.listeners.common import identify, is_agent, look_up, runtime_of
+from handlers.listeners.common import identify, is_agent, look_up, runtime_of, unlisted_company
 from handlers.operations import channels as channel_ops
 from handlers.operations import conversation as conversation
 from handlers.operations.conversation import Author, SlackMessage
@@ -100,6 +100,8 @@ def author_of(session: Session, runtime: Runtime, user_id: str) -> Author:
     agent = is_agent(session, runtime, user_id)
     member = None if agent else member_by_slack_id(session, user_id)
     partner = get_partner(session, member.partner_id) if member else None
+    if partner is None and not agent:  # a person of the partner's own team the directory does not list
+        partner = unlisted_company(session, runtime, user_id)
     fallback = member.email.split("@")[0] if member else ("an agent" if agent else "someone")
     name = runtime.names.get(user_id) or fallback
     return Author(user_id, name, agent, partner.name if partner else None)
