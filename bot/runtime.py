@@ -23,7 +23,8 @@ SAME_NAMES = (
     "tech_channel", "care_channel", "default_desk", "support_phone", "docs_url", "care_faq_url",
     "certification_minimum", "escalation_max", "worker_interval_seconds", "worker_lease_seconds",
     "worker_batch", "slack_timeout_seconds", "incident_min_tickets", "incident_window_minutes",
-    "channel_pace_seconds", "ticket_emoji",
+    "channel_pace_seconds", "ticket_emoji", "waiting_on_partner", "partner_reminder_days",
+    "partner_auto_resolve_days", "reopen_days", "csat_enabled", "csat_answer_days",
 )  # fmt: skip
 
 

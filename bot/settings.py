@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     support_phone: str = "+39 0461 1715010"
     # A reaction with this emoji on a partner's message in a partner channel offers it as a ticket.
     ticket_emoji: str = "ticket"
+    # After the first answer: waiting on the partner, and satisfaction (SPEC).
+    waiting_on_partner: bool = True
+    partner_reminder_days: int = Field(default=3, ge=0, le=60)
+    partner_auto_resolve_days: int = Field(default=5, ge=0, le=60)
+    reopen_days: int = Field(default=14, ge=0, le=365)
+    csat_enabled: bool = True
+    csat_answer_days: int = Field(default=7, ge=1, le=90)
     docs_url: str = "https://manuals.wildix.com/"
     care_faq_url: str = "https://confluence.wildix.com/display/DOC/Customer+Care+FAQ"
 

@@ -24,6 +24,14 @@ class DeskConfig:
     default_desk: str = "cet"
     support_phone: str = "+39 0461 1715010"
     ticket_emoji: str = "ticket"
+    # Waiting on the partner (SPEC): a reminder after this many business days, the resolve as "no
+    # answer from the partner" this many more after it; 0 turns either off, the switch both.
+    waiting_on_partner: bool = True
+    partner_reminder_days: int = 3
+    partner_auto_resolve_days: int = 5
+    reopen_days: int = 14  # a partner writing within this many days of the resolve reopens it
+    csat_enabled: bool = True
+    csat_answer_days: int = 7  # the last answer within this many days of the question counts
     docs_url: str = "https://manuals.wildix.com/"
     care_faq_url: str = "https://confluence.wildix.com/display/DOC/Customer+Care+FAQ"
     certification_ladder: tuple[str, ...] = ("W-FE", "W-SE", "W-DE")

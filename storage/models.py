@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -111,6 +111,9 @@ class Ticket(SQLModel, table=True):
     resolution_seconds: float | None = None  # filing to the last resolve, calendar time
     reopened_at: datetime | None = _when()
     turn: str = Turn.SUPPORT.value
+    turn_since: datetime | None = _when()  # when the turn last changed hands
+    # Resolved by the desk itself after the partner left it unanswered (SPEC "waiting on the partner").
+    auto_resolved: bool = False
     queue_channel: str
     card_ts: str | None = None
     filer_channel: str | None = None
@@ -259,6 +262,53 @@ class Heartbeat(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     at: datetime = _when(nullable=False)
+
+
+class ResponseWindow(SQLModel, table=True):
+    """A next-response window (SPEC "Next response"): opened by the partner message that leaves the
+    ticket waiting for support, closed by support's next message to the partner. A ticket has many;
+    one open at a time (the partial unique index)."""
+
+    __table_args__ = (
+        Index(
+            "uq_window_open_per_ticket",
+            "ticket_id",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_window_ticket", "ticket_id", "opened_at"),
+        Index("ix_window_opened", "opened_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
+    opened_at: datetime = _when(nullable=False)  # the oldest unanswered partner message
+    opened_channel: str
+    opened_ts: str  # that message
+    due_at: datetime = _when(nullable=False)
+    business_time: bool = True
+    closed_at: datetime | None = _when()
+    closed_by: str | None = None
+    met: bool | None = None
+    # Kept at the answer, in the window's own time (business seconds, or calendar for Critical).
+    elapsed_seconds: float | None = None
+
+
+class SatisfactionAnswer(SQLModel, table=True):
+    """A partner's rating of a resolved ticket (SPEC "Satisfaction"): one row per ticket and resolve;
+    the last answer within the answer window replaces the one before."""
+
+    __table_args__ = (UniqueConstraint("ticket_id", "asked_at", name="uq_csat_ticket_asked"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    asked_at: datetime = _when(nullable=False)  # the resolve that asked
+    rating: int | None = None  # 1..5; None until answered
+    comment: str | None = None
+    answered_by: str | None = None
+    answered_at: datetime | None = _when()
+    alerted: bool = False  # a low rating told to the lead channel (once)
 
 
 class AuditEvent(SQLModel, table=True):

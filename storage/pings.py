@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import OWED_KEY
 from storage.models import DEADLINE_KINDS, Ping, PingKind, PingState
-from storage.vocabulary import SUPERSEDED
+from storage.vocabulary import NEXT_KINDS, SUPERSEDED, WAITING_KINDS
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,35 @@ def plan_new_ticket(session: Session, ticket_id: int, plan: Iterable[PlannedPing
     _owed(session, rows)
 
 
-def _deadline_rows(session: Session, ticket_id: int | None, incident_id: int | None = None) -> list[Ping]:
-    """A ticket's deadline pings, or (`incident_id`) an incident's."""
+def _deadline_rows(
+    session: Session,
+    ticket_id: int | None,
+    incident_id: int | None = None,
+    kinds: Sequence[PingKind] = DEADLINE_KINDS,
+) -> list[Ping]:
+    """A ticket's deadline pings, or (`incident_id`) an incident's; `kinds`: the next-response ones."""
     owner = Ping.incident_id == incident_id if incident_id is not None else Ping.ticket_id == ticket_id
-    query = select(Ping).where(owner, col(Ping.kind).in_([k.value for k in DEADLINE_KINDS]))
+    query = select(Ping).where(owner, col(Ping.kind).in_([k.value for k in kinds]))
     return list(session.exec(query))
+
+
+def plan_window_pings(session: Session, ticket_id: int, window_id: int, plan: Iterable[PlannedPing]) -> None:
+    """A next-response window's deadline series: its plan number is the window's id."""
+    rows = [item.row(ticket_id, window_id) for item in plan]
+    session.add_all(rows)
+    session.flush()
+    _owed(session, rows)
+
+
+def drop_window_pings(session: Session, ticket_id: int, reason: str = "answered") -> int:
+    """Support answered the partner (or the ticket was resolved): the window's unsent pings."""
+    return _drop_planned(session, col(Ping.ticket_id) == ticket_id, NEXT_KINDS, reason)
+
+
+def drop_waiting_pings(session: Session, ticket_id: int | Sequence[int], reason: str) -> int:
+    """The partner wrote (or the ticket was resolved): no reminder, no resolve for want of an answer."""
+    ids = [ticket_id] if isinstance(ticket_id, int) else list(ticket_id)
+    return _drop_planned(session, col(Ping.ticket_id).in_(ids), WAITING_KINDS, reason) if ids else 0
 
 
 def replan_deadline_pings(session: Session, ticket_id: int, plan: Iterable[PlannedPing]) -> int:
@@ -117,9 +141,10 @@ def restore_deadline_pings(session: Session, ticket_id: int, plan: Iterable[Plan
 def earlier_due_deadline_pings(session: Session, ping: Ping, due_now: datetime) -> tuple[bool, int]:
     """For a deadline ping about to go out: (a later ping of its plan is due too, how many earlier
     ones of the plan were never posted). After downtime only the most advanced ping is posted."""
+    kinds = NEXT_KINDS if ping.kind in NEXT_KINDS else DEADLINE_KINDS
     rows = [
         p
-        for p in _deadline_rows(session, ping.ticket_id, ping.incident_id)
+        for p in _deadline_rows(session, ping.ticket_id, ping.incident_id, kinds)
         if p.plan == ping.plan and p.id != ping.id and p.planned_at <= due_now
     ]
     unposted = (PingState.PLANNED, PingState.SENDING)
@@ -520,9 +545,16 @@ def plan_incident_deadlines(session: Session, incident_id: int, plan: Iterable[P
     return number
 
 
-def owe_each(session: Session, texts: dict[int, str | None], kind: PingKind, at: datetime) -> None:
-    """One row of `kind` for each ticket (with its text), numbered after the ticket's own, in one
-    insert; should another transaction number one of them at the same moment, one at a time."""
+def owe_each(
+    session: Session,
+    texts: dict[int, str | None],
+    kind: PingKind,
+    at: datetime,
+    payloads: dict[int, dict[str, Any]] | None = None,
+) -> None:
+    """One row of `kind` for each ticket (with its text and payload), numbered after the ticket's own,
+    in one insert; should another transaction number one of them at the same moment, one at a time."""
+    payloads = payloads or {}
     if not texts:
         return
     ids = list(texts)
@@ -531,14 +563,15 @@ def owe_each(session: Session, texts: dict[int, str | None], kind: PingKind, at:
     )
     last = dict(session.exec(taken.group_by(col(Ping.ticket_id))).all())
     rows = [
-        _new_row(kind, at, ticket_id=i, seq=last[i] + 1 if i in last else 0, text=t) for i, t in texts.items()
+        _new_row(kind, at, payloads.get(i), ticket_id=i, seq=last[i] + 1 if i in last else 0, text=t)
+        for i, t in texts.items()
     ]
     try:
         with session.begin_nested():
             session.add_all(rows)
     except IntegrityError:
         for ticket_id, text in texts.items():
-            owe(session, ticket_id, kind, at, text=text)
+            owe(session, ticket_id, kind, at, text=text, payload=payloads.get(ticket_id))
         return
     _owed(session, rows)
 

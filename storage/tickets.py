@@ -288,6 +288,10 @@ def resolve_ticket(
     return _result(session, ticket_id, _conditional_update(session, ticket_id, where, values))
 
 
+def mark_auto_resolved(session: Session, ticket_id: int) -> None:
+    _conditional_update(session, ticket_id, [], {"auto_resolved": True})
+
+
 def _seconds_since_filing(session: Session, ticket_id: int, at: datetime) -> float | None:
     filed = session.exec(select(Ticket.filed_at).where(Ticket.id == ticket_id)).first()
     return max((at - filed).total_seconds(), 0.0) if filed else None
@@ -304,6 +308,7 @@ def reopen_ticket(session: Session, ticket_id: int, at: datetime) -> ChangeResul
             "claimant_user_id": None,
             "resolution_note": None,
             "reopened_at": at,
+            "auto_resolved": False,
         },
     )
     return _result(session, ticket_id, done)
@@ -344,8 +349,10 @@ def set_slack_error(session: Session, ticket_id: int, error: str) -> None:
     _conditional_update(session, ticket_id, [], {"slack_error": error})
 
 
-def set_turn(session: Session, ticket_id: int, turn: str) -> None:
-    _conditional_update(session, ticket_id, [], {"turn": turn})
+def set_turn(session: Session, ticket_id: int, turn: str, at: datetime | None = None) -> bool:
+    """Whose turn it is; True when it changed hands (then `turn_since` is `at`)."""
+    values: dict[str, Any] = {"turn": turn, **({"turn_since": at} if at else {})}
+    return _conditional_update(session, ticket_id, [col(Ticket.turn) != turn], values)
 
 
 def set_permalinks(

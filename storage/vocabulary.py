@@ -68,6 +68,15 @@ class PingKind(StrEnum):
     INTRO = "intro"
     PIN = "pin"
     OFFER = "offer"  # the filing buttons, in the thread of a partner's message offered as a ticket
+    # After the first answer (`Ping.plan` is the next-response window's id): its deadline series.
+    NEXT_WARNING = "next_warning"
+    NEXT_BREACH = "next_breach"
+    NEXT_ESCALATION = "next_escalation"
+    # Waiting on the partner: one reminder in their thread, then the resolve as "no answer".
+    REMINDER = "reminder"
+    AUTO_RESOLVE = "auto_resolve"
+    CSAT = "csat"  # "How did we do?" in the partner's thread, after a resolve
+    CSAT_ALERT = "csat_alert"  # a low rating, to the desk's lead channel, once
 
 
 # Copies of people's messages, in the order they were written within a thread.
@@ -76,6 +85,12 @@ COPY_KINDS = (PingKind.TO_CARD, PingKind.TO_PARTNER)
 
 # Pings that exist because the first response is late: dropped once it arrives.
 DEADLINE_KINDS = (PingKind.WARNING, PingKind.BREACH, PingKind.ESCALATION)
+# ... and because a next response is: dropped once support answers the partner.
+NEXT_KINDS = (PingKind.NEXT_WARNING, PingKind.NEXT_BREACH, PingKind.NEXT_ESCALATION)
+# The first-response kind each next-response kind is worded and planned like.
+NEXT_KIND_OF = dict(zip(DEADLINE_KINDS, NEXT_KINDS, strict=True))
+# Waiting on the partner: dropped once the partner writes (or the ticket is resolved).
+WAITING_KINDS = (PingKind.REMINDER, PingKind.AUTO_RESOLVE)
 
 
 class PingState(StrEnum):

@@ -24,6 +24,7 @@ from handlers.delivery.record import Recorder
 from handlers.delivery.renderers import Skip, render
 from handlers.delivery.slack_io import SlackPoster
 from handlers.desks import DeskBook
+from handlers.operations.context import DeskPolicy
 from handlers.operations.reports import owe_weekly_digests
 from handlers.rules import retry as retry
 from handlers.rules.sla import Clock
@@ -68,7 +69,7 @@ class Deliverer:
     def __post_init__(self) -> None:
         self.lease = timedelta(seconds=self.config.worker_lease_seconds)
         self.poster = SlackPoster(self.config, self.engine, self.client)
-        self.recorder = Recorder(self.engine, self.clock, self._times)
+        self.recorder = Recorder(self.engine, self.clock, self._times, DeskPolicy(self.config, self.desks))
 
     @property
     def claim_size(self) -> int:

@@ -14,9 +14,10 @@ from handlers.ui.tickets import TicketView
 from storage import channels as channel_store
 from storage import incidents as incident_store
 from storage import pings as ping_store
+from storage import windows as window_store
 from storage.directory import desk_leads, get_partner
 from storage.models import DEADLINE_KINDS, IncidentStatus, Ping, PingKind, PingState, Ticket, TicketStatus
-from storage.vocabulary import COPY_KINDS, ChannelStatus
+from storage.vocabulary import COPY_KINDS, NEXT_KINDS, ChannelStatus
 
 UNPOSTED = (PingState.PLANNED, PingState.SENDING)
 # What a direct message that belongs to no ticket renders against.
@@ -63,6 +64,37 @@ def ticketless_facts(
     return facts
 
 
+def _after_first_answer(
+    session: Any, ping: Ping, ticket: Ticket, others: list[Ping], now: datetime
+) -> dict[str, Any]:
+    """Whether a deadline ping is moot, and what a next-response ping and a reminder need to know."""
+    kind = PingKind(ping.kind)
+    resolved = ticket.status == TicketStatus.RESOLVED
+    if kind not in NEXT_KINDS:
+        resolve_due = kind is PingKind.REMINDER and any(
+            p.kind == PingKind.AUTO_RESOLVE and p.state in UNPOSTED and p.planned_at <= now for p in others
+        )
+        return {"answered": ticket.first_response_at is not None or resolved, "resolve_due": resolve_due}
+    window = window_store.get_window(session, ping.plan)
+    if window is None:
+        return {"answered": True}
+    return {
+        "answered": window.closed_at is not None or resolved,
+        "window_due": window.due_at,
+        "window_link": _message_link(ticket, window.opened_channel, window.opened_ts),
+    }
+
+
+def _message_link(ticket: Ticket, channel: str, ts: str) -> str | None:
+    """A partner's message in their thread, linked from the permalink Slack gave for that thread."""
+    base = ticket.filer_permalink or ""
+    if "/archives/" not in base or not ticket.filer_thread_ts:
+        return None
+    root = base.split("/archives/")[0]
+    thread = ticket.filer_thread_ts
+    return f"{root}/archives/{channel}/p{ts.replace('.', '')}?thread_ts={thread}&cid={channel}"
+
+
 def _channel_lost(session: Any, channel_id: str | None) -> bool:
     channel = channel_store.get_channel(session, channel_id) if channel_id else None
     return channel is not None and channel.status in (ChannelStatus.UNSHARED, ChannelStatus.LEFT)
@@ -87,7 +119,7 @@ def ticket_facts(
     if ticket is None:  # a direct message, a report, a digest: no ticket's
         return ticketless_facts(desks, session, ping, payload, now)
     later_due, missed = False, 0
-    if kind in DEADLINE_KINDS:
+    if kind in DEADLINE_KINDS or kind in NEXT_KINDS:
         later_due, missed = ping_store.earlier_due_deadline_pings(session, ping, now)
     others = [p for p in ping_store.pings_for(session, ticket.id or 0) if p.id != ping.id]
     lost = _channel_lost(session, ticket.filer_channel)
@@ -122,7 +154,7 @@ def ticket_facts(
         copy_ts=copy.message_ts if copy and copy.state == PingState.SENT else None,
         copy_unposted=bool(copy and copy.state in UNPOSTED),
         earlier_copy_unposted=kind in COPY_KINDS and ping_store.earlier_copy_unposted(session, ping),
-        answered=ticket.first_response_at is not None or ticket.status == TicketStatus.RESOLVED,
+        **_after_first_answer(session, ping, ticket, others, now),
         later_due=later_due,
         missed=missed,
         slack_refused=_slack_refused(ping),

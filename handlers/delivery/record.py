@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from handlers.delivery.outcome import Outcome, State
+from handlers.operations import next_response
+from handlers.operations.context import DeskPolicy
 from handlers.rules.sla import Clock
 from storage import channels as channel_store
 from storage import incidents as incident_store
@@ -29,6 +31,7 @@ class Recorder:
     engine: Engine
     clock: Clock
     times: Callable[[Any], tuple[datetime, datetime]]  # (due_now, store_time) in a session
+    policy: DeskPolicy | None = None  # what the operations a posted row leads to are handed
 
     def record(self, claim: ping_store.Claimed, outcome: Outcome) -> None:
         if outcome.state is State.LOST:
@@ -63,6 +66,10 @@ class Recorder:
             channel_store.set_intro(session, outcome.channel, outcome.ts)
             pin = {"channel": outcome.channel, "ts": outcome.ts}
             ping_store.owe_once(session, PingKind.PIN, f"pin:{outcome.channel}", self.clock(), payload=pin)
+            return
+        if outcome.kind == PingKind.AUTO_RESOLVE and outcome.ts:
+            # The partner has read why: now the ticket is resolved for want of an answer.
+            next_response.resolve_for_want_of_an_answer(session, self.policy, outcome.ticket_id, self.clock())
             return
         if outcome.kind == PingKind.INCIDENT and outcome.ts and outcome.channel:
             incident_store.set_message(

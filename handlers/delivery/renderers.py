@@ -17,10 +17,11 @@ from handlers.rules.sla import DeskCalendar
 from handlers.ui import channels as channel_views
 from handlers.ui import deadlines
 from handlers.ui import incidents as incident_views
+from handlers.ui import satisfaction as satisfaction_views
 from handlers.ui import tickets as views
 from handlers.ui.incidents import IncidentView
 from handlers.ui.tickets import TicketView
-from storage.vocabulary import DEADLINE_KINDS, SUPERSEDED, PingKind
+from storage.vocabulary import DEADLINE_KINDS, NEXT_KINDS, SUPERSEDED, PingKind, TicketStatus, Turn
 
 # An edit that arrived before its message's copy was recorded waits this long for it.
 WAIT_FOR_COPY_SECONDS = 120.0
@@ -86,13 +87,18 @@ class PingFacts:
     via_incident: bool = False
     # A partner channel's intro: the company, its desk's calendar and label.
     intro: tuple[str, DeskCalendar, str] | None = None
+    # A next-response ping: its window's due time and the partner message that opened it (a link).
+    window_due: datetime | None = None
+    window_link: str | None = None
+    # Waiting on the partner: the resolve for want of an answer is due too (the reminder gives way).
+    resolve_due: bool = False
 
 
 Rendered = Message | Skip
 
 
 def render(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
-    if facts.kind in DEADLINE_KINDS:
+    if facts.kind in DEADLINE_KINDS or facts.kind in NEXT_KINDS:
         if facts.answered:
             return Skip("answered before the ping was due")
         if facts.later_due:
@@ -104,7 +110,7 @@ def render(facts: PingFacts, now: datetime, config: DeskConfig) -> Rendered:
 
 def _late(facts: PingFacts, now: datetime, config: DeskConfig) -> str:
     """Deadline pings and pages posted well after their time say so."""
-    if facts.kind not in (*DEADLINE_KINDS, PingKind.PAGE):
+    if facts.kind not in (*DEADLINE_KINDS, *NEXT_KINDS, PingKind.PAGE):
         return ""
     grace = config.worker_interval_seconds * 3 + 60
     if now.timestamp() - facts.planned_at.timestamp() <= grace:
@@ -276,6 +282,49 @@ def _offer(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     return Message(str(payload.get("channel") or ""), text, blocks, thread_ts=payload.get("thread"))
 
 
+def _waiting_still(facts: PingFacts) -> Skip | None:
+    if facts.ticket.status == TicketStatus.RESOLVED or facts.ticket.turn != Turn.PARTNER:
+        return Skip("the partner wrote, or the ticket is resolved")
+    return None
+
+
+def _in_partner_thread(facts: PingFacts, text: str, blocks: list[Any] | None = None) -> Rendered:
+    if not facts.filer_thread_ts and facts.confirmation_pending:
+        return Skip("waiting for the confirmation", PARENT_WAIT)
+    channel = facts.filer_channel or facts.filer_user_id
+    return Message(channel, text, blocks, thread_ts=facts.filer_thread_ts)
+
+
+def _reminder(facts: PingFacts, _now: datetime, config: DeskConfig) -> Rendered:
+    if (skip := _waiting_still(facts)) is not None:
+        return skip
+    if facts.resolve_due:
+        return Skip(SUPERSEDED)
+    return _in_partner_thread(facts, views.reminder_text(facts.ticket, config.partner_auto_resolve_days))
+
+
+def _auto_resolve(facts: PingFacts, _now: datetime, config: DeskConfig) -> Rendered:
+    """The notice; the ticket is resolved once it is posted (`delivery/record.py`)."""
+    if (skip := _waiting_still(facts)) is not None:
+        return skip
+    return _in_partner_thread(facts, views.auto_resolved_text(facts.ticket, config.reopen_days))
+
+
+def _csat(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
+    if facts.ticket.status != TicketStatus.RESOLVED:
+        return Skip("reopened before the question went out")
+    text, blocks = satisfaction_views.question(facts.ticket.ref, int(facts.payload.get("answer") or 0))
+    return _in_partner_thread(facts, text, blocks)
+
+
+def _csat_alert(facts: PingFacts, _now: datetime, config: DeskConfig) -> Rendered:
+    contacts = config.contacts.get(facts.ticket.desk)
+    channel = (contacts.report_channel if contacts else None) or (facts.leads[0] if facts.leads else None)
+    if not channel:
+        return Skip("no lead channel to tell")
+    return Message(channel, str(facts.payload.get("text") or ""))
+
+
 def _direct(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
     text = facts.payload.get("text", "")
     if facts.payload.get("card_link") and facts.ticket.card_link:
@@ -292,7 +341,11 @@ def _report(facts: PingFacts, _now: datetime, _config: DeskConfig) -> Rendered:
 
 
 def _watched(facts: PingFacts) -> deadlines.Watched:
-    """What a deadline ping is about: the incident, for an incident's row, else the ticket."""
+    """What a deadline ping is about: the incident, for an incident's row, else the ticket (its next
+    response, for a next-response ping)."""
+    if facts.kind in NEXT_KINDS and facts.window_due is not None:
+        ticket, words = facts.ticket, views.next_response_deadline_words(facts.ticket, facts.window_link)
+        return deadlines.Watched(ticket.ref, facts.window_due, ticket.timezone, ticket.desk_label, **words)
     if facts.incident is not None:
         view, words = facts.incident, incident_views.incident_deadline_words(facts.incident)
         return deadlines.Watched(view.ref, view.due_at, view.timezone, view.desk_label, **words)
@@ -335,6 +388,13 @@ RENDERERS: dict[PingKind, Callable[[PingFacts, datetime, DeskConfig], Rendered]]
     PingKind.INTRO: _intro,
     PingKind.PIN: _pin,
     PingKind.OFFER: _offer,
+    PingKind.NEXT_WARNING: _warning,
+    PingKind.NEXT_BREACH: _breach,
+    PingKind.NEXT_ESCALATION: _escalation,
+    PingKind.REMINDER: _reminder,
+    PingKind.AUTO_RESOLVE: _auto_resolve,
+    PingKind.CSAT: _csat,
+    PingKind.CSAT_ALERT: _csat_alert,
 }
 
 

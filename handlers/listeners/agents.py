@@ -65,7 +65,7 @@ def submit_resolution(ack: Ack, view: dict[str, Any], context: BoltContext) -> N
         if ticket is None:
             ack(response_action="errors", errors={"note": no_such_ticket(who, ticket_id or 0)})
             return
-        result = ops.resolve(session, ticket, _actor(who), note, runtime.clock())
+        result = ops.resolve(session, ticket, _actor(who), note, runtime.clock(), runtime.policy)
     if isinstance(result, ops.Refused):
         ack(response_action="errors", errors={"note": refusal_text(result, "resolve")})
         return
@@ -125,7 +125,7 @@ def _reassign(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args
 
 
 def _resolve(session: Session, runtime: Runtime, who: Who, ticket: Ticket, args: list[str]) -> str:
-    result = ops.resolve(session, ticket, _actor(who), " ".join(args), runtime.clock())
+    result = ops.resolve(session, ticket, _actor(who), " ".join(args), runtime.clock(), runtime.policy)
     if isinstance(result, ops.Refused):
         return refusal_text(result, "resolve")
     return f"{ticket.ref} is resolved; the filer has been told."

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
+from handlers.operations import next_response as next_response
 from handlers.operations import tickets as ops
 from handlers.rules.eligibility import agent_text, clean, cut, escape
 from storage import pings as ping_store
@@ -107,17 +108,39 @@ def carry_message(
         return Carried.ALREADY, None
     if author.is_agent:
         return Carried.TO_CARD, _support_wrote(session, ticket, author, now, desk)
-    ticket_store.set_turn(session, ticket.id or 0, Turn.SUPPORT)
-    ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
+    _partner_wrote(session, ticket, message, at, now, desk)
     return Carried.TO_CARD, None
+
+
+def _partner_wrote(
+    session: Session,
+    ticket: Ticket,
+    message: SlackMessage,
+    at: datetime,
+    now: datetime,
+    desk: ops.DeskPolicy | None,
+) -> None:
+    """A partner's message: support's turn; after the first answer, a next-response window from it; a
+    ticket resolved for want of an answer reopens when they write in time."""
+    if desk is not None and next_response.may_reopen_by_writing(ticket, now, desk.config.reopen_days):
+        ops.reopen(session, desk, ticket, ops.Actor(ticket.filer_user_id, False), now)
+        ticket = ticket_store.get_ticket(session, ticket.id or 0) or ticket
+    ticket_store.set_turn(session, ticket.id or 0, Turn.SUPPORT, at)
+    if desk is not None:
+        next_response.partner_wrote(session, desk, ticket, at, message.channel, message.ts)
+    ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
 
 
 def _support_wrote(
     session: Session, ticket: Ticket, author: Author, now: datetime, desk: ops.DeskPolicy | None
 ) -> ops.Verdict | None:
-    """An agent's message reached the partner: the first response, if none came before."""
-    ticket_store.set_turn(session, ticket.id or 0, Turn.PARTNER)
+    """An agent's message reached the partner: the first response, if none came before, else the
+    answer to a running next-response window; then the ticket waits on the partner."""
+    ticket_store.set_turn(session, ticket.id or 0, Turn.PARTNER, now)
     verdict = ops.record_first_response(session, ticket, author.user_id, now, desk)
+    if verdict is None:
+        verdict = next_response.support_answered(session, desk, ticket, author.user_id, now)
+    next_response.wait_on_partner(session, desk, ticket, now)
     ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
     return verdict
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from handlers.operations import deadlines
+from handlers.operations import deadlines, next_response, satisfaction
 from handlers.operations.context import Actor, DeskPolicy
 from handlers.rules import eligibility as rules
 from handlers.ui import incidents as incident_views
@@ -258,6 +258,8 @@ def resolve(
     verdicts = _answer_all(session, _first_responses(desk, linked, now), actor, now)
     resolved = ticket_store.resolve_tickets(session, filed, actor.user_id, note, now)
     ping_store.drop_deadline_pings_of(session, resolved)
+    next_response.closed(session, [t for t in linked if t.id in resolved], actor.user_id, now, desk)
+    satisfaction.ask_after_resolve(session, desk, resolved, now)
     _tell_all(session, {i: views.resolved_notice(actor.user_id, refs[i], note) for i in resolved}, now)
     ticket_store.audit_many(
         session, resolved, actor.user_id, "resolved", now, incident=incident.ref, note=note

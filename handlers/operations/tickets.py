@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from handlers.operations import incidents
+from handlers.operations import incidents, next_response, satisfaction
 from handlers.operations.context import Actor, DeskPolicy
 from handlers.operations.deadlines import (
     Verdict,
@@ -193,7 +193,14 @@ def reassign(
     return Done(ticket)
 
 
-def resolve(session: Session, ticket: Ticket, actor: Actor, note: str | None, now: datetime) -> Result:
+def resolve(
+    session: Session,
+    ticket: Ticket,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
+    desk: DeskPolicy | None = None,
+) -> Result:
     if not actor.is_agent:
         return Refused(Refusal.AGENTS_ONLY, ticket)
     note = rules.clean(note)[: rules.NOTE_MAX] or None
@@ -205,8 +212,10 @@ def resolve(session: Session, ticket: Ticket, actor: Actor, note: str | None, no
             Refused(Refusal.RESOLVED, ticket) if ticket.status == TicketStatus.RESOLVED else _not_held(ticket)
         )
     ping_store.drop_deadline_pings(session, ticket.id or 0)
+    next_response.closed(session, [ticket], actor.user_id, now, desk)
     notice = views.resolved_notice(actor.user_id, ticket.ref, note)
     _changed(session, ticket, actor.user_id, "resolved", now, notice=notice, note=note)
+    satisfaction.ask_after_resolve(session, desk, [ticket.id or 0], now)
     return Done(ticket)
 
 

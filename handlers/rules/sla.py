@@ -258,6 +258,26 @@ def add_business_seconds(calendar: DeskCalendar, start: datetime, seconds: float
     return _local_us(calendar, _after_support(calendar, _us(_utc(start)), amount))
 
 
+def business_days_after(calendar: DeskCalendar, at: datetime, days: int) -> pendulum.DateTime:
+    """The same local time on the `days`-th working day after `at`'s (waiting on the partner: "after 3
+    business days"); at the day's close when that day closes earlier."""
+    local = pendulum.instance(at).in_timezone(calendar.timezone)
+    day, counted = local.date(), 0
+    for _ in range(days * 7 + 60):  # a year of holidays cannot outlast this
+        if counted == days:
+            break
+        day += timedelta(days=1)
+        if support_intervals(calendar, day):
+            counted += 1
+    moment = pendulum.datetime(
+        day.year, day.month, day.day, local.hour, local.minute, local.second, tz=calendar.timezone
+    )
+    intervals = support_intervals(calendar, day)
+    if intervals and moment > intervals[-1][1]:
+        return _local(calendar, intervals[-1][1])
+    return moment
+
+
 # --- the SLA table ---------------------------------------------------------------------------------------
 
 

@@ -25,11 +25,12 @@ class Watched:
     remedy: str  # what to do, after a warning
     nobody: str  # "Nobody has answered yet." / "Nobody has claimed it yet."
     still: str  # "unanswered" / "unclaimed"
+    window: str = "first-response"  # or "next-response": the window after the partner wrote again
 
 
 def warning_text(watched: Watched, share: float, now: datetime, late_note: str) -> str:
     return (
-        f":hourglass_flowing_sand: {int(round(share * 100))}% of the first-response window of "
+        f":hourglass_flowing_sand: {int(round(share * 100))}% of the {watched.window} window of "
         f"*{watched.ref}*{watched.size} has passed: {time_left(watched.due_at, now)}. "
         f"{watched.remedy}{late_note}"
     )
@@ -38,7 +39,7 @@ def warning_text(watched: Watched, share: float, now: datetime, late_note: str) 
 def breach_text(watched: Watched, who: str, late_note: str) -> str:
     return (
         f":rotating_light: {who} {watched.noun}*{watched.ref}* ({watched.described}) breached its "
-        f"first-response SLA at {desk_time(watched.due_at, watched.timezone, watched.desk_label)}"
+        f"{watched.window} SLA at {desk_time(watched.due_at, watched.timezone, watched.desk_label)}"
         f"{watched.subject}. {watched.nobody}{watched.link}{late_note}"
     )
 

@@ -573,6 +573,35 @@ def ticket_deadline_words(ticket: TicketView) -> dict[str, str]:
     }
 
 
+def next_response_deadline_words(ticket: TicketView, message_link: str | None) -> dict[str, str]:
+    """The same pings for a next response: the partner wrote again and waits for support."""
+    words = ticket_deadline_words(ticket)
+    their = f" <{message_link}|The partner's message>" if message_link else ""
+    words.update(
+        remedy="Answer the partner in the card's thread." + their,
+        nobody="The partner wrote again and nobody has answered yet.",
+        still="waiting for a next response",
+        window="next-response",
+        subject=words["subject"] + (f" ({their.strip()})" if their else ""),
+    )
+    return words
+
+
+def reminder_text(ticket: TicketView, resolve_days: int) -> str:
+    then = (
+        f" Without an answer it is resolved in {resolve_days} more business days; you can reopen it by "
+        "writing here."
+        if resolve_days
+        else ""
+    )
+    return f":wave: Support is waiting for your answer on *{ticket.ref}*: please reply in this thread.{then}"
+
+
+def auto_resolved_text(ticket: TicketView, reopen_days: int) -> str:
+    reopen = f" Write in this thread within {reopen_days} days to reopen it." if reopen_days else ""
+    return f":heavy_check_mark: *{ticket.ref}* is resolved: no answer from you.{reopen}"
+
+
 def page_text(ticket: TicketView) -> str:
     return (
         f":pager: After-hours *critical* ticket *{ticket.ref}* from {escape(ticket.company)} "
