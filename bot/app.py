@@ -19,6 +19,7 @@ from handlers.listeners import filing as filing
 from handlers.listeners import home as home
 from handlers.listeners import incidents as incident_actions
 from handlers.listeners import partner_messages as partner_messages
+from handlers.listeners import satisfaction as satisfaction
 from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,6 @@ def build_app(runtime: Runtime, settings: Settings) -> App:
         # Database outages are answered by the listeners (listeners/common.py `guarded`); this is the rest.
         logger.exception("listener failed: %r", error)
 
-    for group in (commands, filing, agents, incident_actions, home, events, partner_messages):
+    for group in (commands, filing, agents, incident_actions, home, events, partner_messages, satisfaction):
         group.register(app)
     return app

@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -52,7 +53,7 @@ def payload_of(ping: Ping) -> dict[str, Any]:
     return dict(json.loads(ping.payload)) if ping.payload else {}
 
 
-def _owed(session: Session, rows: Iterable[Ping]) -> None:
+def _owed(session: Session, rows: Iterable[Ping | SimpleNamespace]) -> None:
     """Rows this transaction owes Slack: the request that owed them delivers them (storage.db)."""
     session.info.setdefault(OWED_KEY, []).extend(rows)
 
@@ -557,23 +558,29 @@ def owe_each(
     payloads = payloads or {}
     if not texts:
         return
-    ids = list(texts)
     taken = select(Ping.ticket_id, func.max(Ping.seq)).where(
-        col(Ping.ticket_id).in_(ids), Ping.kind == kind.value
+        col(Ping.ticket_id).in_(list(texts)), Ping.kind == kind.value
     )
     last = dict(session.exec(taken.group_by(col(Ping.ticket_id))).all())
+    # Plain rows in one multi-row INSERT … RETURNING (no ORM objects to build): an incident resolves
+    # hundreds of tickets while holding the write lock.
+    fresh = {"plan": 0, "state": PingState.PLANNED.value, "attempts": 0, "unsure": False, "late": False}
     rows = [
-        _new_row(kind, at, payloads.get(i), ticket_id=i, seq=last[i] + 1 if i in last else 0, text=t)
+        {
+            **fresh, "kind": kind.value, "ticket_id": i, "seq": last[i] + 1 if i in last else 0,
+            "planned_at": at, "next_attempt_at": at, "text": t, "payload": _json(payloads.get(i)),
+        }
         for i, t in texts.items()
-    ]
+    ]  # fmt: skip
+    statement = insert(Ping).returning(col(Ping.id), sort_by_parameter_order=True)
     try:
         with session.begin_nested():
-            session.add_all(rows)
+            ids = list(session.execute(statement, rows).scalars().all())
     except IntegrityError:
         for ticket_id, text in texts.items():
             owe(session, ticket_id, kind, at, text=text, payload=payloads.get(ticket_id))
         return
-    _owed(session, rows)
+    _owed(session, [SimpleNamespace(id=ping_id) for ping_id in ids])
 
 
 def card_updates_owed(session: Session, ticket_ids: Sequence[int], at: datetime) -> None:

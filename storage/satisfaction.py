@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -22,16 +23,19 @@ def ask(session: Session, ticket_id: int, at: datetime) -> SatisfactionAnswer | 
     return row
 
 
-def ask_many(session: Session, ticket_ids: Sequence[int], at: datetime) -> list[SatisfactionAnswer]:
-    """The questions of one resolve of many tickets (an incident's), in one insert when none was
-    asked already; one at a time otherwise."""
-    rows = [SatisfactionAnswer(ticket_id=ticket_id, asked_at=at) for ticket_id in ticket_ids]
+def ask_many(session: Session, ticket_ids: Sequence[int], at: datetime) -> list[tuple[int, int]]:
+    """The questions of one resolve of many tickets (an incident's): (ticket id, answer id) each, in
+    one multi-row insert when none was asked already; one at a time otherwise."""
+    rows = [{"ticket_id": ticket_id, "asked_at": at, "alerted": False} for ticket_id in ticket_ids]
+    statement = insert(SatisfactionAnswer).returning(
+        col(SatisfactionAnswer.ticket_id), col(SatisfactionAnswer.id), sort_by_parameter_order=True
+    )
     try:
         with session.begin_nested():
-            session.add_all(rows)
+            return [(int(t), int(i)) for t, i in session.execute(statement, rows).all()]
     except IntegrityError:
-        return [row for ticket_id in ticket_ids if (row := ask(session, ticket_id, at)) is not None]
-    return rows
+        asked = [ask(session, ticket_id, at) for ticket_id in ticket_ids]
+        return [(row.ticket_id, row.id or 0) for row in asked if row is not None]
 
 
 def get_answer(session: Session, answer_id: int) -> SatisfactionAnswer | None:

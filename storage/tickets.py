@@ -9,13 +9,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from storage.db import update_rows
-from storage.models import AuditEvent, Ticket, TicketStatus
+from storage.models import AuditEvent, ResponseWindow, Ticket, TicketStatus
 from storage.vocabulary import OPEN_STATES, Queue
 
 
@@ -98,9 +99,14 @@ def open_tickets(
 ) -> tuple[list[Ticket], int]:
     """Soonest due first, and how many there are in all (for a summary line)."""
     conditions = _open_in(queue, desk)
-    # Reopened tickets head their queue: someone already waited once.
-    order = (col(Ticket.reopened_at).is_(None), col(Ticket.due_at), col(Ticket.id))
-    query = select(Ticket).where(*conditions).order_by(*order).limit(limit)
+    # The soonest due window of any kind first: the first response while none came, else a running
+    # next-response window; tickets waiting on the partner (no clock runs) last. Reopened tickets head
+    # their queue: someone already waited once.
+    running = aliased(ResponseWindow)
+    due = case((col(Ticket.first_response_at).is_(None), col(Ticket.due_at)), else_=running.due_at)
+    order = (col(Ticket.reopened_at).is_(None), due.is_(None), due, col(Ticket.id))
+    joined = and_(col(running.ticket_id) == col(Ticket.id), col(running.closed_at).is_(None))
+    query = select(Ticket).outerjoin(running, joined).where(*conditions).order_by(*order).limit(limit)
     total = session.exec(select(func.count()).select_from(Ticket).where(*conditions)).one()
     return list(session.exec(query)), int(total)
 

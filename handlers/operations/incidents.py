@@ -258,7 +258,7 @@ def resolve(
     verdicts = _answer_all(session, _first_responses(desk, linked, now), actor, now)
     resolved = ticket_store.resolve_tickets(session, filed, actor.user_id, note, now)
     ping_store.drop_deadline_pings_of(session, resolved)
-    next_response.closed(session, [t for t in linked if t.id in resolved], actor.user_id, now, desk)
+    next_response.closed(session, resolved, actor.user_id, now, desk)
     satisfaction.ask_after_resolve(session, desk, resolved, now)
     _tell_all(session, {i: views.resolved_notice(actor.user_id, refs[i], note) for i in resolved}, now)
     ticket_store.audit_many(

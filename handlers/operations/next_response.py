@@ -99,16 +99,15 @@ def wait_on_partner(session: Session, desk: DeskPolicy | None, ticket: Ticket, n
 
 
 def closed(
-    session: Session, tickets: Sequence[Ticket], by: str, now: datetime, desk: DeskPolicy | None = None
+    session: Session, ticket_ids: Sequence[int], by: str, now: datetime, desk: DeskPolicy | None = None
 ) -> None:
     """A resolve (of one ticket, or of an incident's many) answers their running windows and ends any
     waiting on the partner: a few statements, however many tickets."""
-    ids = [t.id for t in tickets if t.id is not None]
-    running = window_store.open_windows_of(session, ids)
-    for ticket in tickets:
-        if ticket.id in running:
+    for ticket_id in window_store.open_windows_of(session, ticket_ids):
+        ticket = ticket_store.get_ticket(session, ticket_id)
+        if ticket is not None:
             support_answered(session, desk, ticket, by, now)
-    ping_store.drop_waiting_pings(session, ids, "resolved")
+    ping_store.drop_waiting_pings(session, ticket_ids, "resolved")
 
 
 def may_reopen_by_writing(ticket: Ticket, now: datetime, reopen_days: int) -> bool:

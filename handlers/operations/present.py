@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
 from handlers.desks import DeskBook
 from handlers.ui.incidents import IncidentLine, IncidentView
 from handlers.ui.tickets import TicketView
+from storage import windows as window_store
 from storage.directory import get_partner
 from storage.incidents import linked_with_companies
 from storage.models import Incident, Ticket
+from storage.satisfaction import latest_rating
 
 
 def _shown_in(desks: DeskBook, desk: str) -> dict[str, str]:
@@ -49,7 +53,16 @@ def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
         card_link=ticket.card_permalink,
         filer_link=ticket.filer_permalink,
         incident=f"I-{ticket.incident_id}" if ticket.incident_id else None,
+        next_due_at=_next_due(session, ticket),
+        turn_since=ticket.turn_since,
+        rating=latest_rating(session, ticket.id or 0) if ticket.resolved_at is not None else None,
     )
+
+
+def _next_due(session: Session, ticket: Ticket) -> datetime | None:
+    """The running next-response window's due time, after the first answer."""
+    window = window_store.open_window_of(session, ticket.id or 0) if ticket.first_response_at else None
+    return window.due_at if window is not None else None
 
 
 def incident_view(session: Session, incident: Incident, desks: DeskBook) -> IncidentView:

@@ -29,7 +29,7 @@ def ask_after_resolve(
     if (desk is not None and not desk.config.csat_enabled) or not ticket_ids:
         return 0
     asked = csat_store.ask_many(session, ticket_ids, now)
-    payloads = {row.ticket_id: {"answer": row.id or 0} for row in asked}
+    payloads = {ticket_id: {"answer": answer_id} for ticket_id, answer_id in asked}
     ping_store.owe_each(session, dict.fromkeys(payloads), PingKind.CSAT, now, payloads=payloads)
     return len(asked)
 

@@ -212,7 +212,7 @@ def resolve(
             Refused(Refusal.RESOLVED, ticket) if ticket.status == TicketStatus.RESOLVED else _not_held(ticket)
         )
     ping_store.drop_deadline_pings(session, ticket.id or 0)
-    next_response.closed(session, [ticket], actor.user_id, now, desk)
+    next_response.closed(session, [ticket.id or 0], actor.user_id, now, desk)
     notice = views.resolved_notice(actor.user_id, ticket.ref, note)
     _changed(session, ticket, actor.user_id, "resolved", now, notice=notice, note=note)
     satisfaction.ask_after_resolve(session, desk, [ticket.id or 0], now)

@@ -332,6 +332,9 @@ class TicketView:
     card_link: str | None = None  # permalink of the card in the queue channel
     filer_link: str | None = None  # permalink of the partner's thread
     incident: str | None = None  # the mass incident it is part of ("I-3")
+    next_due_at: datetime | None = None  # a running next-response window's due time
+    turn_since: datetime | None = None  # since when it is the partner's (or support's) turn
+    rating: int | None = None  # the partner's satisfaction answer, 1-5
 
 
 def kind_label(ticket: TicketView) -> str:
@@ -395,7 +398,16 @@ def sla_line(ticket: TicketView) -> str:
 
 
 def turn_words(ticket: TicketView) -> str:
-    return "waiting for the partner" if ticket.turn == "partner" else "waiting for support"
+    """Whose turn, with the running clock: 'next response due Tue 24 Nov 17:00 CET', or 'waiting for
+    the partner since …' (no support clock runs then)."""
+    if ticket.turn == "partner":
+        since = ticket.turn_since
+        return "waiting for the partner" + (
+            f" since {desk_time(since, ticket.timezone, ticket.desk_label)}" if since else ""
+        )
+    if ticket.next_due_at is not None:
+        return f"next response due {desk_time(ticket.next_due_at, ticket.timezone, ticket.desk_label)}"
+    return "waiting for support"
 
 
 def status_line(ticket: TicketView) -> str:
@@ -419,6 +431,8 @@ def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
     ]
     if ticket.product:
         fields.append(_md(f"*Product / PBX*\n{safe(ticket.product, 200)}"))
+    if ticket.rating is not None:
+        fields.append(_md(f"*Partner's rating*\n{':star:' * ticket.rating} {ticket.rating}/5"))
     if ticket.critical_reason:
         fields.append(_md(f"*Critical reason*\n{CRITICAL_REASONS.get(ticket.critical_reason, 'n/a')}"))
     blocks: list[Block] = [
