@@ -402,7 +402,7 @@ def _report_content(session, desks, first, last, desk, queue, format, now):  # t
         _, period = reports.build_report(session, desks, first, last, desk, queue, now)
         buffer = io.StringIO()
         zones = {name: calendar.timezone for name, calendar in desks.calendars.items()}
-        reports.write_csv(report_rows(session, period, queue), buffer, zones, now)
+        reports.write_csv(report_rows(session, period, queue, now), buffer, zones, now)
         return buffer.getvalue()
     _, files = reports.report_files(session, desks, first, last, desk, queue, now)
     return files[0][1]

@@ -78,12 +78,27 @@ def _deadline_rows(
     return list(session.exec(query))
 
 
+# A next-response window's series is plan `window id * WINDOW_PLANS + n`: n counts its replans (a
+# class change), so each window's rows stay apart from every other's, and a replan from the last.
+WINDOW_PLANS = 1000
+
+
+def window_of_plan(plan: int) -> int:
+    return plan // WINDOW_PLANS
+
+
 def plan_window_pings(session: Session, ticket_id: int, window_id: int, plan: Iterable[PlannedPing]) -> None:
-    """A next-response window's deadline series: its plan number is the window's id."""
-    rows = [item.row(ticket_id, window_id) for item in plan]
-    session.add_all(rows)
+    """A next-response window's deadline series, or (again) its replan after a class change: the
+    unsent rows of the window's last plan are dropped, the new ones planned under the next number."""
+    rows = [
+        p for p in _deadline_rows(session, ticket_id, kinds=NEXT_KINDS) if window_of_plan(p.plan) == window_id
+    ]
+    _drop_unsent_plan(session, rows)
+    number = max((p.plan + 1 for p in rows), default=window_id * WINDOW_PLANS)
+    new = [item.row(ticket_id, number) for item in plan]
+    session.add_all(new)
     session.flush()
-    _owed(session, rows)
+    _owed(session, new)
 
 
 def drop_window_pings(session: Session, ticket_id: int, reason: str = "answered") -> int:
@@ -233,7 +248,7 @@ def fold_ticket_pings(session: Session, ticket_ids: Sequence[int], reason: str) 
     """A ticket joins an incident: its own unsent deadline pings and page give way to the incident's."""
     if not ticket_ids:
         return 0
-    kinds = (*DEADLINE_KINDS, PingKind.PAGE)
+    kinds = (*DEADLINE_KINDS, *NEXT_KINDS, PingKind.PAGE)
     return _drop_planned(session, col(Ping.ticket_id).in_(ticket_ids), kinds, reason)
 
 

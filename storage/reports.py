@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, case, false, func, or_, select
 from sqlmodel import Session, col
 
-from storage.models import Partner, Ticket
+from storage.models import Partner, ResponseWindow, SatisfactionAnswer, Ticket
 
 Bounds = Mapping[str, tuple[datetime, datetime]]
 GroupKey = tuple[str, str, str]  # desk, queue, class ("" for Customer Care)
@@ -34,11 +34,28 @@ class Figures:
     resolution_p50: float | None = None  # hours, calendar
     breaches_by_partner: list[tuple[str, int]] = field(default_factory=list)
     breaches_by_agent: list[tuple[str, int]] = field(default_factory=list)
+    # After the first answer: next-response windows of these tickets, and their satisfaction answers.
+    next_met: int = 0
+    next_breached: int = 0
+    next_p50: float | None = None  # minutes, in each window's own time
+    next_p90: float | None = None
+    csat_answers: int = 0
+    csat_good: int = 0  # rated 4 or 5
+    csat_by_agent: list[tuple[str, int, int]] = field(default_factory=list)  # agent, answers, good
 
     @property
     def met_percent(self) -> float | None:
         counted = self.met + self.breached  # open tickets not yet due are not counted
         return 100.0 * self.met / counted if counted else None
+
+    @property
+    def next_met_percent(self) -> float | None:
+        counted = self.next_met + self.next_breached
+        return 100.0 * self.next_met / counted if counted else None
+
+    @property
+    def csat_good_percent(self) -> float | None:
+        return 100.0 * self.csat_good / self.csat_answers if self.csat_answers else None
 
 
 def _within(column: Any, bounds: Bounds) -> ColumnElement[bool]:
@@ -93,7 +110,61 @@ def _figures(
     resolved = [*where, col(Ticket.status) == "resolved"]
     for key, p50 in _percentiles(session, col(Ticket.resolution_seconds), resolved, (0.5,), keys):
         rows[key].resolution_p50 = p50 / 3600
+    _next_responses(session, rows, keys, where, now)
+    _satisfaction(session, rows, keys, where)
     return [rows[key] for key in sorted(rows)]
+
+
+def window_breached(now: datetime) -> ColumnElement[bool]:
+    """A next-response window answered late, or still open past its due time."""
+    late = col(ResponseWindow.met).is_(False)
+    return or_(late, col(ResponseWindow.closed_at).is_(None) & (col(ResponseWindow.due_at) < now))
+
+
+def _next_responses(
+    session: Session, rows: dict[Any, Figures], keys: tuple[Any, ...], where: list[Any], now: datetime
+) -> None:
+    """Met and breached next-response windows of the group's tickets, and how long answers took."""
+    joined = [*where, col(ResponseWindow.ticket_id) == col(Ticket.id)]
+    met = func.sum(case((col(ResponseWindow.met).is_(True), 1), else_=0))
+    late = func.sum(case((window_breached(now), 1), else_=0))
+    query = (
+        select(*keys, met, late)
+        .select_from(Ticket)
+        .join(ResponseWindow, col(ResponseWindow.ticket_id) == col(Ticket.id))
+        .where(*where)
+    )
+    for *group, n_met, n_late in session.execute(query.group_by(*keys) if keys else query):
+        if n_met or n_late:
+            row = _row(rows, tuple(group))
+            row.next_met, row.next_breached = int(n_met or 0), int(n_late or 0)
+    elapsed = col(ResponseWindow.elapsed_seconds)
+    for key, p50, p90 in _percentiles(session, elapsed, joined, (0.5, 0.9), keys):
+        rows[key].next_p50, rows[key].next_p90 = p50 / 60, p90 / 60
+
+
+def _satisfaction(
+    session: Session, rows: dict[Any, Figures], keys: tuple[Any, ...], where: list[Any]
+) -> None:
+    """The group's satisfaction answers (the last answer to each question), and per agent who held it."""
+    good = case((col(SatisfactionAnswer.rating) >= 4, 1), else_=0)
+    agent = func.coalesce(col(Ticket.claimant_user_id), "nobody")
+    query = (
+        select(*keys, agent, func.count(), func.sum(good))
+        .select_from(Ticket)
+        .join(SatisfactionAnswer, col(SatisfactionAnswer.ticket_id) == col(Ticket.id))
+        .where(*where, col(SatisfactionAnswer.rating).is_not(None))
+        .group_by(*keys, agent)
+    )
+    by_agent: dict[Any, list[tuple[str, int, int]]] = {}
+    for *group, who, n, n_good in session.execute(query):
+        key = tuple(group)
+        row = _row(rows, key)
+        row.csat_answers += int(n)
+        row.csat_good += int(n_good or 0)
+        by_agent.setdefault(key, []).append((str(who), int(n), int(n_good or 0)))
+    for key, agents in by_agent.items():
+        rows[key].csat_by_agent = sorted(agents, key=lambda item: (-item[1], item[0]))[:10]
 
 
 def _row(rows: dict[Any, Figures], key: tuple[Any, ...]) -> Figures:
@@ -190,9 +261,24 @@ def weekly_met(
     return series
 
 
-def report_rows(session: Session, bounds: Bounds, queue: str | None = None) -> Iterator[Any]:
-    """The period's tickets with their company, oldest first, streamed a few thousand at a time."""
+def report_rows(
+    session: Session, bounds: Bounds, queue: str | None = None, now: datetime | None = None
+) -> Iterator[Any]:
+    """The period's tickets with their company, oldest first, streamed a few thousand at a time; last
+    come their next-response windows, those breached (as of `now`), and their latest rating."""
     where = [_within(col(Ticket.filed_at), bounds)] + ([col(Ticket.queue) == queue] if queue else [])
+    of_ticket = col(ResponseWindow.ticket_id) == col(Ticket.id)
+    windows = select(func.count()).where(of_ticket).scalar_subquery()
+    breached = select(func.count()).where(of_ticket, window_breached(now or datetime.max.replace(tzinfo=UTC)))
+    rating = (
+        select(col(SatisfactionAnswer.rating))
+        .where(
+            col(SatisfactionAnswer.ticket_id) == col(Ticket.id), col(SatisfactionAnswer.rating).is_not(None)
+        )
+        .order_by(col(SatisfactionAnswer.answered_at).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
         select(
             col(Ticket.id),
@@ -209,6 +295,9 @@ def report_rows(session: Session, bounds: Bounds, queue: str | None = None) -> I
             col(Ticket.resolved_at),
             col(Ticket.reopened_at),
             col(Ticket.status),
+            windows,
+            breached.scalar_subquery(),
+            rating,
         )
         .join(Partner, col(Partner.id) == col(Ticket.partner_id))
         .where(*where)

@@ -44,6 +44,12 @@ def close_window(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def set_due(session: Session, window: ResponseWindow, due_at: datetime, business_time: bool) -> None:
+    window.due_at, window.business_time = due_at, business_time
+    session.add(window)
+    session.flush()
+
+
 def get_window(session: Session, window_id: int) -> ResponseWindow | None:
     return session.get(ResponseWindow, window_id)
 

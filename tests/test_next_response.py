@@ -310,3 +310,17 @@ def test_two_schedulers_post_each_next_response_ping_once(fake_slack: FakeSlack)
     finally:
         time.sleep(0.1)
         desk.close()
+
+
+def test_a_class_change_replans_the_running_window(desk: Desk) -> None:
+    ticket = answered_ticket(desk)
+    partner_writes(desk, ticket, "Now every call drops", "2026-11-24T16:00:00+01:00")
+    desk.at("2026-11-24T16:40:00+01:00")
+    reply(desk, "class T-1 critical call_drops", "UAGENT2")
+    desk.settle()
+    [window] = windows(desk)
+    assert (window.due_at - window.opened_at).total_seconds() == 30 * 60  # Critical, from the message
+    [alert] = next_alerts(desk)  # its time has passed: the breach alert at once, once
+    assert "next-response SLA" in alert
+    desk.at("2026-11-24T17:00:00+01:00")
+    assert len(next_alerts(desk)) == 1

@@ -9,16 +9,18 @@ import json
 import struct
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pendulum
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from handlers.operations import reports as reports
 from handlers.operations import tickets as ops
 from storage.db import session_scope
 from storage.directory import member_by_slack_id
-from storage.models import Partner, Ticket
+from storage.models import Partner, SatisfactionAnswer, Ticket
 from storage.reports import figures, report_rows
 from storage.vocabulary import Queue, TicketClass
 from tests.fake_slack import FakeSlack
@@ -119,9 +121,9 @@ def test_every_csv_row_matches(engine: Engine) -> None:
     assert lines[1] == [
         "T-1", "cet", "tech", "standard", "Acme Telecom", "gold", "2026-11-23T10:00:00+01:00",
         "2026-11-23T18:00:00+01:00", "2026-11-23T10:30:00+01:00", "UAGENT1", "yes",
-        "2026-11-23T12:00:00+01:00", "yes", "open",
+        "2026-11-23T12:00:00+01:00", "yes", "open", "0", "0", "",
     ]  # fmt: skip
-    assert lines[2][10:] == ["no", "2026-11-24T12:00:00+01:00", "no", "resolved"]
+    assert lines[2][10:14] == ["no", "2026-11-24T12:00:00+01:00", "no", "resolved"]
     assert lines[3][8:11] == ["", "", "no"]  # never answered, past due: not met
     assert lines[5][3] == "" and lines[5][10] == ""  # Customer Care has no class; not yet due
 
@@ -129,7 +131,25 @@ def test_every_csv_row_matches(engine: Engine) -> None:
 def test_formula_looking_cells_are_quoted() -> None:
     out = io.StringIO()
     now = local("2026-11-26T10:00")
-    row = (9, "cet", "care", None, "=HYPERLINK(1)", "@gold", now, now, None, "-x", None, None, None, "open")
+    row = (
+        9,
+        "cet",
+        "care",
+        None,
+        "=HYPERLINK(1)",
+        "@gold",
+        now,
+        now,
+        None,
+        "-x",
+        None,
+        None,
+        None,
+        "open",
+        0,
+        0,
+        None,
+    )
     reports.write_csv([row], out, {"cet": CET}, now.subtract(days=1))
     cells = list(csv.reader(io.StringIO(out.getvalue())))[1]
     assert cells[4] == "'=HYPERLINK(1)" and cells[5] == "'@gold" and cells[9] == "'-x"
@@ -279,3 +299,84 @@ def test_four_schedulers_after_downtime_post_one_digest_per_desk(
         workers = [scheduler(PG_URL or "", fake_slack, now, DESKS=desks) for _ in range(4)]
         assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
     assert sorted(s["channel"] for s in fake_slack.shared) == ["CLEADSCET", "CLEADSEST"]
+
+
+def test_next_response_and_csat_figures_match_the_hand_computed_week(engine: Engine) -> None:
+    """T-1 (claimed Mon 10:30): the partner writes Mon 16:00 and is answered 16:45 (met, 45 business
+    minutes), writes Tue 10:00 and is answered Tue 18:30 after the close (breached, 480 business
+    minutes), and writes Wed 11:00, answered only by the resolve Thu 09:00 (due Wed 18:00: breached,
+    420 business minutes). T-2 was resolved before its follow-up: no window. CSAT: T-1 rated 5 by Alice
+    after its resolve; T-4 rated 2 then 3 (the last counts)."""
+    from handlers.operations import conversation
+    from handlers.operations import satisfaction as csat
+    from handlers.operations.conversation import Author, SlackMessage
+
+    desk = desk_policy()
+    week_of_tickets(engine, desk)
+    alice, agent1 = Author("UALICE", "alice", False, "Acme"), Author("UAGENT1", "agent1", True)
+
+    def said(session: Any, ticket_id: int, who: Author, at: str) -> None:
+        ticket = session.get(Ticket, ticket_id)
+        when = local(at)
+        channel, thread = (
+            ("CPARTNER", "1.0") if not who.is_agent else (ticket.queue_channel, ticket.card_ts or "2.0")
+        )
+        if not who.is_agent:
+            ticket.filer_channel, ticket.filer_thread_ts = "CPARTNER", f"1.{ticket_id}"
+            thread = ticket.filer_thread_ts
+        elif ticket.card_ts is None:
+            ticket.card_ts = f"2.{ticket_id}"
+            thread = ticket.card_ts
+        session.add(ticket)
+        session.flush()
+        message = SlackMessage(channel, f"{when.timestamp():.6f}", thread, "text")
+        conversation.carry_message(session, ticket, message, who, when, desk)
+
+    with session_scope(engine) as session:
+        said(session, 1, alice, "2026-11-23T16:00")
+        said(session, 1, agent1, "2026-11-23T16:45")
+        said(session, 1, alice, "2026-11-24T10:00")
+        said(session, 1, agent1, "2026-11-24T18:30")
+        said(session, 1, alice, "2026-11-25T11:00")
+        said(session, 2, alice, "2026-11-25T11:00")
+    with session_scope(engine) as session:
+        t1, t4 = session.get(Ticket, 1), session.get(Ticket, 4)
+        ops.claim(session, t1, AGENT1, local("2026-11-26T08:59"), desk)  # reopened on Tuesday
+        assert isinstance(ops.resolve(session, t1, AGENT1, "ok", local("2026-11-26T09:00"), desk), ops.Done)
+        ops.resolve(session, t4, AGENT1, "ok", local("2026-11-25T10:30"), desk)
+    acme = member_by_slack_id  # the answers are from Acme's people
+    with session_scope(engine) as session:
+        partner_id = acme(session, "UALICE").partner_id  # type: ignore[union-attr]
+        answers = {a.ticket_id: a.id for a in session.exec(select(SatisfactionAnswer))}
+        now = local("2026-11-26T09:30")
+        csat.answer(session, desk, answers[1], partner_id, "UALICE", 5, None, now)
+        csat.answer(session, desk, answers[4], partner_id, "UBOB", 2, "slow", now)
+        csat.answer(session, desk, answers[4], partner_id, "UALICE", 3, None, now.add(minutes=5))
+    period = reports.bounds(desk.desks.calendars, ["cet"], date(2026, 11, 23), date(2026, 11, 29))
+    with session_scope(engine) as session:
+        rows = {(r.desk, r.queue, r.klass): r for r in figures(session, period, local("2026-11-26T10:00"))}
+    standard, critical = rows[("cet", "tech", "standard")], rows[("cet", "tech", "critical")]
+    assert (standard.next_met, standard.next_breached) == (1, 2)
+    assert standard.next_met_percent == pytest.approx(100 / 3)
+    assert (standard.next_p50, standard.next_p90) == (420.0, 480.0)
+    assert (standard.csat_answers, standard.csat_good, standard.csat_by_agent) == (1, 1, [("UAGENT1", 1, 1)])
+    assert (critical.csat_answers, critical.csat_good) == (1, 0)  # rated 3 at last: not 4 or 5
+    out = io.StringIO()
+    with session_scope(engine) as session:
+        now = local("2026-11-26T10:00")
+        reports.write_csv(report_rows(session, period, None, now), out, {"cet": CET}, now)
+    lines = list(csv.reader(io.StringIO(out.getvalue())))
+    assert lines[0][-3:] == ["next_responses", "next_breached", "csat"]
+    by_ref = {line[0]: line[-3:] for line in lines[1:]}
+    assert [by_ref[ref] for ref in ("T-1", "T-2", "T-4")] == [
+        ["3", "2", "5"],
+        ["0", "0", ""],
+        ["0", "0", "3"],
+    ]
+    with session_scope(engine) as session:
+        week = reports.report_of(
+            session, desk.desks, date(2026, 11, 23), date(2026, 11, 29), "cet", None, now
+        )
+    text = reports.as_text(week)
+    assert "next response: met 1 · breached 2 · % met 33.3%" in text
+    assert "CSAT: 1 answers · rated 4-5 100.0% · by agent (4-5 of answers): UAGENT1 1/1" in text

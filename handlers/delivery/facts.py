@@ -75,7 +75,7 @@ def _after_first_answer(
             p.kind == PingKind.AUTO_RESOLVE and p.state in UNPOSTED and p.planned_at <= now for p in others
         )
         return {"answered": ticket.first_response_at is not None or resolved, "resolve_due": resolve_due}
-    window = window_store.get_window(session, ping.plan)
+    window = window_store.get_window(session, ping_store.window_of_plan(ping.plan))
     if window is None:
         return {"answered": True}
     return {

@@ -13,7 +13,12 @@ from sqlmodel import Session
 from handlers.operations import satisfaction
 from handlers.operations.context import DeskPolicy
 from handlers.operations.deadlines import Verdict, deadline_pings
-from handlers.rules.sla import business_days_after, business_seconds_between, first_response_window
+from handlers.rules.sla import (
+    SlaWindow,
+    business_days_after,
+    business_seconds_between,
+    first_response_window,
+)
 from storage import pings as ping_store
 from storage import tickets as ticket_store
 from storage import windows as window_store
@@ -46,16 +51,46 @@ def partner_wrote(
         return None
     assert row.id is not None
     if ticket.incident_id is None:  # a linked ticket's pings are its incident's
-        where = {"window": row.id, "channel": channel, "ts": ts}
-        plan = [
-            PlannedPing(NEXT_KIND_OF[item.kind], item.seq, item.at, payload=where)
-            for item in deadline_pings(desk, calendar, window)
-        ]
-        ping_store.plan_window_pings(session, ticket.id, row.id, plan)
+        _plan_pings(session, desk, ticket, row, window, None)
     ticket_store.audit(
         session, ticket.id, "partner", "next_response_opened", at, due_at=row.due_at.isoformat()
     )
     return row
+
+
+def _plan_pings(
+    session: Session,
+    desk: DeskPolicy,
+    ticket: Ticket,
+    row: ResponseWindow,
+    window: SlaWindow,
+    now: datetime | None,
+) -> None:
+    """The window's warnings, breach alert and escalations; after a replan (`now`) only those still
+    ahead, but the breach alert, which goes out at once when its time has passed."""
+    where = {"window": row.id, "channel": row.opened_channel, "ts": row.opened_ts}
+    plan = []
+    for item in deadline_pings(desk, desk.desks.calendar(ticket.desk), window):
+        at = item.at
+        if now is not None and at <= now:
+            if item.kind is not PingKind.BREACH:
+                continue
+            at = now
+        plan.append(PlannedPing(NEXT_KIND_OF[item.kind], item.seq, at, payload=where))
+    ping_store.plan_window_pings(session, ticket.id or 0, row.id or 0, plan)
+
+
+def reclassified(session: Session, desk: DeskPolicy, ticket: Ticket, now: datetime) -> None:
+    """A class change while a next-response window runs: its due time by the new class, from the
+    same partner message, and its pings replanned."""
+    row = window_store.open_window_of(session, ticket.id or 0)
+    if row is None:
+        return
+    calendar = desk.desks.calendar(ticket.desk)
+    window = first_response_window(calendar, ticket.queue, ticket.klass, row.opened_at, desk.desks.policy)
+    window_store.set_due(session, row, window.due_at, window.business_time)
+    if ticket.incident_id is None:
+        _plan_pings(session, desk, ticket, row, window, now)
 
 
 def support_answered(

@@ -32,6 +32,10 @@ CSV_COLUMNS = [
     "resolved_at",
     "reopened",
     "status",
+    # After the first answer (added at the end: scripts that read the columns above keep working).
+    "next_responses",
+    "next_breached",
+    "csat",
 ]
 PERIOD_WORDS = ("this-week", "last-week", "this-month", "last-month")
 FORMULA_STARTS = ("=", "+", "-", "@")
@@ -131,7 +135,25 @@ def figure_lines(row: Figures) -> list[str]:
         f" · resolution p50 {_hours(row.resolution_p50)} · reopened {row.reopened}",
         f"breaches by partner: {partners}",
         f"breaches by agent: {agents}",
-    ]
+    ] + after_first_answer_lines(row)
+
+
+def after_first_answer_lines(row: Figures) -> list[str]:
+    """Next responses and satisfaction, when the period has any."""
+    lines = []
+    if row.next_met or row.next_breached:
+        lines.append(
+            f"next response: met {row.next_met} · breached {row.next_breached} · "
+            f"% met {_percent(row.next_met_percent)} · p50 {_minutes(row.next_p50)} · "
+            f"p90 {_minutes(row.next_p90)}"
+        )
+    if row.csat_answers:
+        agents = ", ".join(f"{who} {good}/{n}" for who, n, good in row.csat_by_agent) or "none"
+        lines.append(
+            f"CSAT: {row.csat_answers} answers · rated 4-5 {_percent(row.csat_good_percent)} · "
+            f"by agent (4-5 of answers): {agents}"
+        )
+    return lines
 
 
 def incident_line(item: IncidentFigures, labels: Mapping[str, str]) -> str:
@@ -175,7 +197,12 @@ def as_text(report: Report) -> str:
 
 def as_json(report: Report) -> str:
     def figures(row: Figures) -> dict[str, Any]:
-        return {**asdict(row), "met_percent": row.met_percent}
+        return {
+            **asdict(row),
+            "met_percent": row.met_percent,
+            "next_met_percent": row.next_met_percent,
+            "csat_good_percent": row.csat_good_percent,
+        }
 
     document = {
         "from": report.first.isoformat(),
@@ -244,6 +271,9 @@ def write_csv(rows: Iterable[Any], out: TextIO, zones: Mapping[str, str], now: d
             resolved,
             reopened,
             status,
+            next_responses,
+            next_breached,
+            rating,
         ) = row
         zone = cache.setdefault(desk, ZoneInfo(zones.get(desk, "UTC")))
 
@@ -258,6 +288,7 @@ def write_csv(rows: Iterable[Any], out: TextIO, zones: Mapping[str, str], now: d
                 instant(filed), instant(due), instant(first), _cell(responder or ""),
                 "" if met is None else ("yes" if met else "no"),
                 instant(resolved), "yes" if reopened else "no", status,
+                int(next_responses or 0), int(next_breached or 0), "" if rating is None else int(rating),
             ]
         )  # fmt: skip
         written += 1
@@ -377,7 +408,7 @@ def report_files(
     png = chart_png(list(zip(starts, series, strict=True)), f"SLAs met per week ({scope})")
     buffer = io.StringIO()
     zones = {name: desks.calendars[name].timezone for name in desks.calendars}
-    write_csv(report_rows(session, period, queue), buffer, zones, now)
+    write_csv(report_rows(session, period, queue, now), buffer, zones, now)
     name = f"sla-report-{first}-{last}"
     files = [
         (f"{name}.png", png, f"SLAs met per week to {last}"),

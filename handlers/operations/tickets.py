@@ -275,6 +275,7 @@ def reclassify(
         return Refused(Refusal.RESOLVED, ticket)
     fresh = ticket_store.get_ticket(session, ticket.id or 0) or ticket
     ping_store.replan_deadline_pings(session, ticket.id or 0, remaining_deadline_pings(desk, fresh, now))
+    next_response.reclassified(session, desk, fresh, now)
     label = desk.desks.labels.get(ticket.desk, ticket.desk)
     due = views.due_in_words(window.due_at, now, calendar.timezone, label)
     notice = views.class_changed_notice(actor.user_id, ticket.ref, klass, due)
