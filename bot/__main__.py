@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -37,12 +36,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # A quiet start: schema upgrades and the HTTP server's banner are the libraries' chatter.
-    for chatty in ("alembic", "waitress"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from bot.logs import configure
+
+    configure(settings)
 
 
 def _store(settings: Settings) -> str:
@@ -87,12 +83,14 @@ def serve(
 
     runtime = _runtime(settings)
     server = Server(
-        make_wsgi_app(build_app(runtime, settings), runtime, settings.slack_signing_secret),
+        make_wsgi_app(
+            build_app(runtime, settings), runtime, settings.slack_signing_secret, settings.metrics_token
+        ),
         host or settings.host,
         port or settings.port,
         settings.server_threads,
     )
-    background = Worker(runtime.deliverer, settings.worker_interval_seconds)
+    background = Worker(runtime.deliverer, settings.worker_interval_seconds, settings.retention_days)
     if worker and settings.worker_enabled:
         background.start_in_thread()
     warm_up_language_detector()
@@ -123,7 +121,7 @@ def socket() -> None:
     from bot.worker import Worker, until_known
 
     runtime = _runtime(settings)
-    background = Worker(runtime.deliverer, settings.worker_interval_seconds)
+    background = Worker(runtime.deliverer, settings.worker_interval_seconds, settings.retention_days)
     until_known(runtime, IDENTITY_RETRY_SECONDS, background.stop_event)
     if settings.worker_enabled:
         background.start_in_thread()
@@ -154,7 +152,7 @@ def scheduler(
     from bot.worker import Worker
 
     runtime = _runtime(settings)
-    worker = Worker(runtime.deliverer, settings.worker_interval_seconds)
+    worker = Worker(runtime.deliverer, settings.worker_interval_seconds, settings.retention_days)
     if once:
         typer.echo(f"delivered {worker.tick()}")
         return
@@ -170,6 +168,41 @@ def migrate() -> None:
     """Bring the database schema up to date (serve and scheduler also do it at start)."""
     _runtime(get_settings())
     typer.echo("schema up to date")
+
+
+@cli.command()
+def backup(file: Annotated[Path, typer.Argument(help="The new file to write the backup to.")]) -> None:
+    """A consistent copy of the SQLite store, while the bot runs (PostgreSQL: prints the pg_dump command)."""
+    from storage.backup import BackupRefused, backup_sqlite, postgres_commands, sqlite_path
+
+    settings = get_settings()
+    try:
+        store = sqlite_path(settings.database_url)
+        if store is None:
+            typer.echo(postgres_commands(settings.database_url, str(file))[0])
+            raise fail("PostgreSQL is backed up with its own tool: run the command above.", code=1)
+        pages = backup_sqlite(store, file)
+    except BackupRefused as refused:
+        raise fail(f"No backup: {refused}.", code=1) from None
+    typer.echo(f"backed up {_store(settings)} to {file} ({pages} pages)")
+
+
+@cli.command()
+def restore(file: Annotated[Path, typer.Argument(help="A file written by `backup`.")]) -> None:
+    """Restore a backup into an empty SQLite store (PostgreSQL: prints the pg_restore command)."""
+    from storage.backup import BackupRefused, postgres_commands, restore_sqlite, sqlite_path
+
+    settings = get_settings()
+    try:
+        store = sqlite_path(settings.database_url)
+        if store is None:
+            typer.echo(postgres_commands(settings.database_url, str(file))[1])
+            raise fail("PostgreSQL is restored with its own tool: run the command above.", code=1)
+        restore_sqlite(file, store)
+    except BackupRefused as refused:
+        raise fail(f"Nothing restored: {refused}.", code=1) from None
+    _runtime(settings)  # a backup of an older release is brought up to date
+    typer.echo(f"restored {file} into {_store(settings)}")
 
 
 @sla_cli.command("due")

@@ -11,6 +11,7 @@ from bot.desks import build_desks
 from bot.settings import Settings
 from handlers.config import DeskConfig, DeskContacts
 from handlers.delivery.deliverer import Deliverer
+from handlers.metrics import CountingRetryHandler
 from handlers.rules.sla import Clock
 from handlers.runtime import Runtime
 from storage.db import make_engine, migrate
@@ -52,7 +53,7 @@ def slack_client(settings: Settings, timeout: float) -> WebClient:
         token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         timeout=max(1, round(timeout)),
-        retry_handlers=[],
+        retry_handlers=[CountingRetryHandler()],  # counts Slack's errors for /metrics; never retries
     )
 
 

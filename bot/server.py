@@ -1,20 +1,24 @@
-"""HTTP mode: Slack's requests at POST /slack/events and GET /health, served by waitress."""
+"""HTTP mode: Slack's requests at POST /slack/events, GET /health and GET /metrics, served by waitress."""
 
 from __future__ import annotations
 
+import hmac
 import io
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import pendulum
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 
+from handlers import metrics
 from handlers.runtime import Runtime
 from storage.db import describe_store_error, session_scope, within
 from storage.health import write_heartbeat
@@ -55,9 +59,20 @@ def _shielded_from_bolts_payload_check(raw: bytes, content_type: str) -> bytes:
     return raw
 
 
-def make_wsgi_app(app: App, runtime: Runtime, signing_secret: str) -> WSGIApp:
+def make_wsgi_app(app: App, runtime: Runtime, signing_secret: str, metrics_token: str = "") -> WSGIApp:
     slack = SlackRequestHandler(app, path="/slack/events")
     verifier = SignatureVerifier(signing_secret)
+    registry = metrics.registry_for(runtime.engine, runtime.clock)
+
+    def metrics_page(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if metrics_token and not hmac.compare_digest(
+            environ.get("HTTP_AUTHORIZATION", ""), f"Bearer {metrics_token}"
+        ):
+            start_response("401 Unauthorized", [("WWW-Authenticate", "Bearer"), ("Content-Length", "0")])
+            return [b""]
+        page = metrics.exposition(registry)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(page)))])
+        return [page]
 
     def health(start_response: Callable[..., Any]) -> Iterable[bytes]:
         healthy, cause = store_health(runtime.engine)
@@ -69,6 +84,9 @@ def make_wsgi_app(app: App, runtime: Runtime, signing_secret: str) -> WSGIApp:
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/health" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return health(start_response)
+        if environ.get("PATH_INFO") == "/metrics" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return metrics_page(environ, start_response)
+        started, kind = time.monotonic(), "other"
         if environ.get("REQUEST_METHOD") == "POST":
             # Checked before anything reads the payload: an unsigned body is never parsed.
             try:
@@ -86,11 +104,14 @@ def make_wsgi_app(app: App, runtime: Runtime, signing_secret: str) -> WSGIApp:
                 return _answer(
                     start_response, "401 Unauthorized", {"ok": False, "error": "invalid_signature"}
                 )
+            kind = metrics.request_kind(environ.get("CONTENT_TYPE") or "", raw)
             raw = _shielded_from_bolts_payload_check(raw, environ.get("CONTENT_TYPE") or "")
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
         try:
-            return slack(environ, start_response)
+            answer = slack(environ, start_response)
+            metrics.ACK_SECONDS.labels(kind=kind).observe(time.monotonic() - started)
+            return answer
         except Exception as error:
             # A signed request whose payload Bolt can't read: refuse it plainly, without a trace.
             log.warning("unreadable signed request to %s: %r", environ.get("PATH_INFO"), error)

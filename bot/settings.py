@@ -48,6 +48,10 @@ class Settings(BaseSettings):
 
     slack_bot_token: str = ""
     slack_signing_secret: str = ""
+    # GET /metrics asks for `Authorization: Bearer METRICS_TOKEN` when set (open when empty).
+    metrics_token: str = ""
+    log_format: str = Field(default="text", pattern="^(text|json)$")  # json: one object a line
+    retention_days: int = Field(default=90, ge=1, le=3650)  # posted or dropped delivery rows kept
     slack_app_token: str | None = None
     slack_api_url: str = SLACK_API_DEFAULT
 

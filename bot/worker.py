@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
 
 from handlers.delivery.deliverer import Deliverer
 from handlers.runtime import Runtime
+from storage.db import session_scope
+from storage.retention import PRUNE_BATCH, prune_batch
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +34,48 @@ def until_known(runtime: Runtime, every_seconds: float, stop: threading.Event) -
     return thread
 
 
+PRUNE_EVERY_SECONDS = 300.0
+PRUNE_BATCHES_A_ROUND = 20  # at most 10,000 rows a round, 500 a transaction
+
+
+def prune(engine: Engine, now: datetime, retention_days: int) -> int:
+    """Delivery rows that ended more than `retention_days` ago, a small batch a transaction."""
+    before, pruned = now - timedelta(days=retention_days), 0
+    for _ in range(PRUNE_BATCHES_A_ROUND):
+        with session_scope(engine) as session:
+            done = prune_batch(session, before)
+        pruned += done
+        if done < PRUNE_BATCH:
+            break
+    return pruned
+
+
 class Worker:
-    def __init__(self, deliverer: Deliverer, interval_seconds: float):
+    def __init__(self, deliverer: Deliverer, interval_seconds: float, retention_days: int = 90):
         self.deliverer = deliverer
         self.interval = interval_seconds
+        self.retention_days = retention_days
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pruned_at = 0.0
 
     def tick(self) -> int:
-        """One pass: everything due now, in batches. A failure is logged, never fatal."""
+        """One pass: everything due now, in batches; now and then, old rows pruned. A failure is
+        logged, never fatal."""
         try:
-            return self.deliverer.drain()
+            delivered = self.deliverer.drain()
         except Exception:
             log.exception("worker tick failed; trying again next tick")
             return 0
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self._pruned_at = time.monotonic()
+            try:
+                pruned = prune(self.deliverer.engine, self.deliverer.clock(), self.retention_days)
+                if pruned:
+                    log.info("pruned %d delivery rows older than %d days", pruned, self.retention_days)
+            except Exception:
+                log.exception("pruning old delivery rows failed; trying again later")
+        return delivered
 
     def run(self) -> None:
         log.debug("worker running every %.1f s", self.interval)

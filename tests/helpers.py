@@ -176,7 +176,9 @@ def start_desk(
     runtime = build_runtime(settings, clock, store_clock=False)
     runtime.learn_team_id()
     seed(runtime.engine)
-    wsgi = make_wsgi_app(build_app(runtime, settings), runtime, settings.slack_signing_secret)
+    wsgi = make_wsgi_app(
+        build_app(runtime, settings), runtime, settings.slack_signing_secret, settings.metrics_token
+    )
     server = Server(wsgi, "127.0.0.1", 0, threads=8)
     server.start_in_thread()
     sender = SlackSender(f"http://127.0.0.1:{server.port}", fake.url.replace("/api/", "/response/hook"))

@@ -117,7 +117,7 @@ class Deliverer:
             try:
                 outcome = self._attempt(claim)
             except Exception as error:  # a bug or the database: the ping stays owed, retried later
-                log.exception("delivering ping %s failed", claim.id)
+                log.exception("delivering ping %s failed", claim.id, extra={"ping": claim.id})
                 outcome = Outcome(State.RETRY, retry_in=retry.backoff(claim.attempts), reason=repr(error))
             self.recorder.record(claim, outcome)
             if outcome.state is not State.RETRY:

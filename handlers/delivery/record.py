@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from handlers import metrics
 from handlers.delivery.outcome import Outcome, State
 from handlers.operations import next_response
 from handlers.operations.context import DeskPolicy
@@ -34,6 +35,7 @@ class Recorder:
     policy: DeskPolicy | None = None  # what the operations a posted row leads to are handed
 
     def record(self, claim: ping_store.Claimed, outcome: Outcome) -> None:
+        metrics.delivered(outcome.kind or "unknown", outcome.state.name.lower())
         if outcome.state is State.LOST:
             return
         now = self.clock()

@@ -124,7 +124,10 @@ class SlackPoster:
             return self._no_answer(error, ping, ping_id)
 
     def _no_answer(self, error: Exception, ping: Ping, ping_id: int) -> Outcome:
-        log.warning("posting ping %s failed: %r", ping_id, error)
+        log.warning(
+            "posting ping %s failed: %r", ping_id, error,
+            extra={"ping": ping_id, "ticket": ping.ticket_id, "slack_method": "chat.postMessage"},
+        )  # fmt: skip
         decision = retry.after_no_answer(error, ping.attempts)
         return Outcome(
             State.RETRY, retry_in=decision.wait_seconds, unsure=decision.unsure, reason=decision.reason
@@ -165,5 +168,8 @@ class SlackPoster:
                 outcome.reason = f"fell back to a direct message: {code}"
                 return outcome
             return Outcome(State.FAILED, channel=message.channel, reason=code)
-        log.error("Slack refused ping %s (%s): %s", ping_id, ping.kind, decision.reason)
+        log.error(
+            "Slack refused ping %s (%s): %s", ping_id, ping.kind, decision.reason,
+            extra={"ping": ping_id, "ticket": ping.ticket_id},
+        )  # fmt: skip
         return Outcome(State.FAILED, channel=message.channel, reason=decision.reason)
