@@ -171,6 +171,22 @@ def migrate() -> None:
 
 
 @cli.command()
+def doctor() -> None:
+    """Check the setup: settings, store, token, scopes, channels, contacts. Exit 1 on any problem."""
+    from bot.doctor import run
+    from bot.runtime import slack_client
+
+    settings = get_settings()
+    checks = run(settings, slack_client(settings, 10))
+    for check in checks:
+        typer.echo(check.line())
+    problems = sum(1 for check in checks if not check.ok)
+    typer.echo(f"{len(checks) - problems} ok, {problems} problem{'s' if problems != 1 else ''}")
+    if problems:
+        raise typer.Exit(1)
+
+
+@cli.command()
 def backup(file: Annotated[Path, typer.Argument(help="The new file to write the backup to.")]) -> None:
     """A consistent copy of the SQLite store, while the bot runs (PostgreSQL: prints the pg_dump command)."""
     from storage.backup import BackupRefused, backup_sqlite, postgres_commands, sqlite_path

@@ -98,6 +98,17 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def schema_revisions(engine: Engine) -> tuple[str | None, str | None]:
+    """(the store's schema revision, the newest this code knows): equal when migrated."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, head
+
+
 def is_lock_timeout(error: BaseException) -> bool:
     """A lock not granted in time (the store is busy), as opposed to a store that is down."""
     text_of = str(getattr(error, "orig", error)).lower()

@@ -16,6 +16,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -52,6 +53,16 @@ class Scripted:
     headers: dict[str, str]
 
 
+def _manifest_scopes() -> list[str]:
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parent.parent / "manifest.yml").read_text())
+    return list(manifest["oauth_config"]["scopes"]["bot"])
+
+
+MANIFEST_SCOPES = _manifest_scopes()
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -60,6 +71,9 @@ class FakeSlack:
         # People of other organizations (a partner in a Slack Connect channel): user id -> their team.
         # Their profiles show no e-mail unless `emails` gives one, as external profiles often hide it.
         self.user_teams: dict[str, str] = {}
+        self.missing_users: set[str] = set()  # users.info answers user_not_found for these
+        self.user_groups: set[str] = set()  # usergroups.list: the groups of the workspace
+        self.scopes: set[str] = set(MANIFEST_SCOPES)  # the token's scopes (x-oauth-scopes)
         self.channel_errors: dict[str, str] = {}
         self.scripted: dict[str, deque[Scripted]] = defaultdict(deque)
         self.down_for: dict[str, float] = {}  # method -> monotonic time until which it answers 500
@@ -170,6 +184,11 @@ class FakeSlack:
             self.shared.clear()
             self.channels.clear()
             self.pins.clear()
+            self.emails.clear()
+            self.user_teams.clear()
+            self.missing_users.clear()
+            self.user_groups.clear()
+            self.scopes = set(MANIFEST_SCOPES)
             self.delay = 0.0
             self.pace_per_channel = 0.0
             self.rate_limited = 0
@@ -238,7 +257,8 @@ class FakeSlack:
             return scripted.status, scripted.body, scripted.headers
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(params) if handler else {"ok": True}
-        return 200, body, {}
+        # As Slack does on every call: the scopes the token was granted.
+        return 200, body, {"x-oauth-scopes": ",".join(sorted(self.scopes))}
 
     def _next_ts(self) -> str:
         return f"{1_800_000_000 + next(self._ts)}.000100"
@@ -335,8 +355,13 @@ class FakeSlack:
     def _chat_postEphemeral(self, _params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         return {"ok": True, "message_ts": self._next_ts()}
 
+    def _usergroups_list(self, _params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "usergroups": [{"id": g, "handle": g.lower()} for g in sorted(self.user_groups)]}
+
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("user"))
+        if user in self.missing_users:
+            return {"ok": False, "error": "user_not_found"}
         email = self.emails.get(user)
         profile: dict[str, Any] = {"email": email} if email else {}
         profile["real_name"] = user[1:].lower()  # UALICE -> "alice"

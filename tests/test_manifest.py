@@ -30,6 +30,7 @@ def test_least_privilege_scopes() -> None:
         "pins:write",
         "reactions:read",
         "app_mentions:read",
+        "usergroups:read",
     }
 
 

@@ -252,3 +252,84 @@ def test_pruning_many_rows_takes_small_batches(desk: Desk, count: int) -> None:
     with session_scope(desk.engine) as session:
         assert prune_batch(session, pendulum.parse("2026-06-01T00:00:00Z")) == PRUNE_BATCH
     assert prune(desk.engine, pendulum.parse("2026-06-01T00:00:00Z"), 1) == count - PRUNE_BATCH
+
+
+# --- doctor ------------------------------------------------------------------------------------------------
+
+
+def doctor(desk: Desk, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DESKS"))}
+    env.update(
+        PYTHONPATH=str(ROOT), SLACK_BOT_TOKEN=SECRET, SLACK_SIGNING_SECRET="signing-secret-value",
+        SLACK_API_URL=desk.fake.url, DATABASE_URL=str(desk.engine.url), TECH_CHANNEL="CTECH",
+        CARE_CHANNEL="CCARE",
+        DESKS=json.dumps({
+            "cet": {"timezone": "Europe/Rome", "country": "IT", "lead_group": "SLEADS", "oncall": "UONCALL",
+                    "report_channel": "CLEADS"},
+            "est": {"timezone": "America/New_York", "country": "US"},
+        }),
+    )  # fmt: skip
+    env.update(settings)
+    command = [sys.executable, "-m", "bot", "doctor"]
+    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def problems(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith("problem")]
+
+
+def test_doctor_on_a_healthy_setup(desk: Desk) -> None:
+    from tests.test_partner_channels import SHARED, connect
+
+    desk.fake.user_groups.add("SLEADS")
+    desk.fake.channels["CACME"] = SHARED
+    connect(desk)
+    result = doctor(desk)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert problems(result) == []
+    text = result.stdout
+    for expected in ("the store's schema is migrated", "the bot token is valid", "every scope", "<#CTECH>",
+                     "partner channel <#CACME> (Acme Telecom) is still shared", "lead group SLEADS exists",
+                     "on-call UONCALL exists", "SLACK_SIGNING_SECRET is set (not shown)"):  # fmt: skip
+        assert expected in text, expected
+    assert SECRET not in text and "signing-secret-value" not in text
+
+
+def test_doctor_names_a_missing_and_an_unneeded_scope(desk: Desk) -> None:
+    desk.fake.user_groups.add("SLEADS")
+    desk.fake.scopes = (desk.fake.scopes - {"pins:write"}) | {"admin"}
+    result = doctor(desk)
+    assert result.returncode == 1
+    assert [p for p in problems(result) if "scopes missing: pins:write" in p]
+    assert [p for p in problems(result) if "not needed: admin" in p]
+
+
+def test_doctor_finds_a_channel_the_bot_left_and_one_no_longer_shared(desk: Desk) -> None:
+    from tests.test_partner_channels import SHARED, connect
+
+    desk.fake.user_groups.add("SLEADS")
+    desk.fake.channels["CACME"] = SHARED
+    connect(desk)
+    desk.fake.channels["CACME"] = {"is_shared": False, "is_ext_shared": False}  # unshared meanwhile
+    desk.fake.channels["CCARE"] = {"is_member": False}  # the bot was removed from the Care queue
+    desk.fake.missing_users.add("UONCALL")
+    result = doctor(desk)
+    assert result.returncode == 1
+    found = "\n".join(problems(result))
+    assert "the bot is in the queue channel CARE_CHANNEL <#CCARE> (not a member)" in found
+    assert "/invite @SLA Desk" in found
+    assert "partner channel <#CACME> (Acme Telecom) is still shared" in found
+    assert "on-call UONCALL exists (user_not_found)" in found
+
+
+def test_doctor_finds_missing_settings_a_bad_token_and_an_unmigrated_store(
+    desk: Desk, tmp_path: Path
+) -> None:
+    desk.fake.fail("auth.test", error="invalid_auth", status=200)
+    empty = f"sqlite:///{tmp_path}/empty.db"
+    result = doctor(desk, TECH_CHANNEL="", SLACK_SIGNING_SECRET="", DATABASE_URL=empty)
+    assert result.returncode == 1
+    found = "\n".join(problems(result))
+    assert "setting TECH_CHANNEL is set" in found and "setting SLACK_SIGNING_SECRET is set" in found
+    assert "the store's schema is migrated (empty" in found and "python -m bot migrate" in found
+    assert "the bot token is valid (auth.test: invalid_auth)" in found
