@@ -108,7 +108,9 @@ def drop_window_pings(session: Session, ticket_id: int, reason: str = "answered"
 
 def drop_waiting_pings(session: Session, ticket_id: int | Sequence[int], reason: str) -> int:
     """The partner wrote (or the ticket was resolved): no reminder, no resolve for want of an answer."""
-    ids = [ticket_id] if isinstance(ticket_id, int) else list(ticket_id)
+    if isinstance(ticket_id, int):  # "=", not "IN (one)": SQLite then reads the ticket's index, not
+        return _drop_planned(session, col(Ping.ticket_id) == ticket_id, WAITING_KINDS, reason)  # state's
+    ids = list(ticket_id)
     return _drop_planned(session, col(Ping.ticket_id).in_(ids), WAITING_KINDS, reason) if ids else 0
 
 

@@ -142,7 +142,7 @@ def closed(
         ticket = ticket_store.get_ticket(session, ticket_id)
         if ticket is not None:
             support_answered(session, desk, ticket, by, now)
-    ping_store.drop_waiting_pings(session, ticket_ids, "resolved")
+    ping_store.drop_waiting_pings(session, ticket_ids[0] if len(ticket_ids) == 1 else ticket_ids, "resolved")
 
 
 def may_reopen_by_writing(ticket: Ticket, now: datetime, reopen_days: int) -> bool:
