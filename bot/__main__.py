@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -168,6 +169,15 @@ def migrate() -> None:
     """Bring the database schema up to date (serve and scheduler also do it at start)."""
     _runtime(get_settings())
     typer.echo("schema up to date")
+
+
+@cli.command()
+def demo() -> None:
+    """SLA Desk without Slack: the real bot against a local stand-in, a ticket's life printed."""
+    logging.getLogger().setLevel(logging.ERROR)  # the printed story, not the bot's chatter
+    from bot.demo import run
+
+    raise typer.Exit(run(typer.echo))
 
 
 @cli.command()

@@ -333,3 +333,15 @@ def test_doctor_finds_missing_settings_a_bad_token_and_an_unmigrated_store(
     assert "setting TECH_CHANNEL is set" in found and "setting SLACK_SIGNING_SECRET is set" in found
     assert "the store's schema is migrated (empty" in found and "python -m bot migrate" in found
     assert "the bot token is valid (auth.test: invalid_auth)" in found
+
+
+def test_the_demo_runs_without_slack_and_prints_the_breach_alert_and_the_resolve() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"], env={**env, "PYTHONPATH": str(ROOT)}, cwd="/",
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "breached its first-response SLA" in out and "resolved T-1" in out
+    assert "#acme-support › T-1's confirmation" in out and "How did we do on *T-1*" in out
