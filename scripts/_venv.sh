@@ -7,8 +7,12 @@ stamp=".venv/.installed${extras:+-$extras}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# Exact versions and hashes from the lock file (what CI tested); the project itself on top, no deps.
+# Refresh the locks after changing dependencies: see the README, "Locked installs".
+lock="requirements${extras:+-$extras}.lock"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+  .venv/bin/python -m pip install --quiet --require-hashes -r "$lock"
+  .venv/bin/python -m pip install --quiet --no-deps -e .
   touch "$stamp"
 fi

@@ -65,3 +65,30 @@ def test_the_usage_hint_names_every_sub_command() -> None:
     for word in [*ACTIONS, *ANSWERS, "new", "help", "report"]:
         assert word in hint, word
     assert command["should_escape"] is True
+
+
+def test_the_scripts_install_from_lock_files_of_exact_versions_and_hashes() -> None:
+    """A fresh machine gets what CI tested: every dependency pinned (==) with its hashes, installed
+    with --require-hashes by the scripts the README's two commands run."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    venv = (root / "scripts" / "_venv.sh").read_text()
+    assert '--require-hashes -r "$lock"' in venv and "--no-deps -e ." in venv
+    for lock, wanted in (
+        ("requirements.lock", project["dependencies"]),
+        ("requirements-dev.lock", project["dependencies"] + project["optional-dependencies"]["dev"]),
+    ):
+        text = (root / lock).read_text()
+        pinned = {
+            m.group(1).lower().replace("_", "-") for m in re.finditer(r"^([A-Za-z0-9_.-]+)==", text, re.M)
+        }
+        for requirement in wanted:
+            name = re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+            assert name in pinned, f"{name} is not pinned in {lock}"
+        blocks = re.findall(
+            r"^[A-Za-z0-9_.-]+==\S+(?: \\\n(?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n?)+)", text, re.M
+        )
+        assert len(blocks) == len(pinned), f"a requirement of {lock} has no hash"
