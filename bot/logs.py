@@ -9,6 +9,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -20,6 +21,10 @@ CONTEXT_FIELDS = ("ticket", "ping", "slack_method", "request_id")
 MASK = "[redacted]"
 
 
+# The HTTP request a line is logged within (bot/server.py sets it; work after the ack runs elsewhere).
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
 class RedactSecrets(logging.Filter):
     """Masks the configured secrets and token-shaped text in a record's message, once formatted."""
 
@@ -28,6 +33,8 @@ class RedactSecrets(logging.Filter):
         self.secrets = [s for s in secrets if s and len(s) >= 8]
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = REQUEST_ID.get()
         message = record.getMessage()
         cleaned = SLACK_TOKEN.sub(MASK, message)
         for secret in self.secrets:

@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,6 +19,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 
+from bot.logs import REQUEST_ID
 from handlers import metrics
 from handlers.runtime import Runtime
 from storage.db import describe_store_error, session_scope, within
@@ -87,6 +89,7 @@ def make_wsgi_app(app: App, runtime: Runtime, signing_secret: str, metrics_token
         if environ.get("PATH_INFO") == "/metrics" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return metrics_page(environ, start_response)
         started, kind = time.monotonic(), "other"
+        REQUEST_ID.set(uuid.uuid4().hex[:12])
         if environ.get("REQUEST_METHOD") == "POST":
             # Checked before anything reads the payload: an unsigned body is never parsed.
             try:

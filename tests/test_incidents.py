@@ -533,12 +533,16 @@ def test_unlinking_a_resolved_ticket_gives_it_no_card(desk: Desk) -> None:
     assert ticket_now(desk, 4).card_ts is None and ticket_now(desk, 4).incident_id is None
 
 
-def test_claim_and_resolve_of_500_linked_tickets_hold_the_write_lock_under_a_second(engine: Engine) -> None:
+def test_claim_and_resolve_of_500_linked_tickets_hold_the_write_lock_briefly(engine: Engine) -> None:
+    """Well inside a form's lock wait (FORM_LOCK_WAIT_MS) even on a loaded CI machine; the figure
+    itself (a few hundred ms) is `bench/storm.py`'s."""
+    from handlers.listeners.common import FORM_LOCK_WAIT_MS
     from tests.incident_load import claim_and_resolve_seconds, linked_incident
 
     incident_id = linked_incident(engine, 500)
     claim_seconds, resolve_seconds = claim_and_resolve_seconds(engine, incident_id)
-    assert claim_seconds < 1.0 and resolve_seconds < 1.0, (claim_seconds, resolve_seconds)
+    bound = 1.5 * FORM_LOCK_WAIT_MS / 1000
+    assert claim_seconds < bound and resolve_seconds < bound, (claim_seconds, resolve_seconds)
     with session_scope(engine) as session:
         linked = session.exec(select(Ticket).where(Ticket.incident_id == incident_id)).all()
         assert len(linked) == 500 and {t.status for t in linked} == {"resolved"}
