@@ -196,37 +196,45 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+def _sqlite_store(settings: Settings, file: Path, pg_command: int, refused: str) -> Path:
+    """The SQLite store's file; for PostgreSQL, the command of its own tool is printed instead."""
+    from storage.backup import BackupRefused, postgres_commands, sqlite_path
+
+    try:
+        store = sqlite_path(settings.database_url)
+    except BackupRefused as why:
+        raise fail(f"{refused}: {why}.", code=1) from None
+    if store is None:
+        typer.echo(postgres_commands(settings.database_url, str(file))[pg_command])
+        raise fail("PostgreSQL has its own tool for this: run the command above.", code=1)
+    return store
+
+
 @cli.command()
 def backup(file: Annotated[Path, typer.Argument(help="The new file to write the backup to.")]) -> None:
     """A consistent copy of the SQLite store, while the bot runs (PostgreSQL: prints the pg_dump command)."""
-    from storage.backup import BackupRefused, backup_sqlite, postgres_commands, sqlite_path
+    from storage.backup import BackupRefused, backup_sqlite
 
     settings = get_settings()
+    store = _sqlite_store(settings, file, 0, "No backup")
     try:
-        store = sqlite_path(settings.database_url)
-        if store is None:
-            typer.echo(postgres_commands(settings.database_url, str(file))[0])
-            raise fail("PostgreSQL is backed up with its own tool: run the command above.", code=1)
         pages = backup_sqlite(store, file)
-    except BackupRefused as refused:
-        raise fail(f"No backup: {refused}.", code=1) from None
+    except BackupRefused as why:
+        raise fail(f"No backup: {why}.", code=1) from None
     typer.echo(f"backed up {_store(settings)} to {file} ({pages} pages)")
 
 
 @cli.command()
 def restore(file: Annotated[Path, typer.Argument(help="A file written by `backup`.")]) -> None:
     """Restore a backup into an empty SQLite store (PostgreSQL: prints the pg_restore command)."""
-    from storage.backup import BackupRefused, postgres_commands, restore_sqlite, sqlite_path
+    from storage.backup import BackupRefused, restore_sqlite
 
     settings = get_settings()
+    store = _sqlite_store(settings, file, 1, "Nothing restored")
     try:
-        store = sqlite_path(settings.database_url)
-        if store is None:
-            typer.echo(postgres_commands(settings.database_url, str(file))[1])
-            raise fail("PostgreSQL is restored with its own tool: run the command above.", code=1)
         restore_sqlite(file, store)
-    except BackupRefused as refused:
-        raise fail(f"Nothing restored: {refused}.", code=1) from None
+    except BackupRefused as why:
+        raise fail(f"Nothing restored: {why}.", code=1) from None
     _runtime(settings)  # a backup of an older release is brought up to date
     typer.echo(f"restored {file} into {_store(settings)}")
 

@@ -8,13 +8,12 @@ from typing import Any
 import pendulum
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
+from handlers.listeners import partner_messages
 from handlers.listeners.agents import ACTIONS, run_agent_command
 from handlers.listeners.channels import run_connect
 from handlers.listeners.common import (
     answer_later,
-    failure_message,
     guarded,
     identify,
     look_up,
@@ -24,12 +23,11 @@ from handlers.listeners.common import (
     runtime_of,
     visible_ticket,
 )
-from handlers.listeners.filing import form_for, refusal_for
+from handlers.listeners.filing import open_form_then_check
 from handlers.listeners.incidents import list_incidents, run_incident_command
 from handlers.operations import reports as reports
 from handlers.operations.present import incident_view, view_of
 from handlers.rules import eligibility as rules
-from handlers.rules.sla import Queue
 from handlers.runtime import Runtime
 from handlers.ui import channels as channel_views
 from handlers.ui import incidents as incident_views
@@ -41,7 +39,6 @@ from storage.db import reading, session_scope
 from storage.vocabulary import QUEUE_WORDS, PingKind
 
 log = logging.getLogger(__name__)
-FORM_FAILED = "Slack could not open the form just now. Please run the command again."
 UNKNOWN = "I don't know `/ticket {word}`. Try `/ticket help` for what I can do."
 REPORT_USAGE = (
     "Usage: `/ticket report [this-week|last-week|this-month|last-month|FROM..TO] [cet|est] [tech|care]`"
@@ -58,6 +55,8 @@ def register(app: App) -> None:
         channel_views.INTRO_TECH_ACTION,
         channel_views.INTRO_CARE_ACTION,
         channel_views.INTRO_LIST_ACTION,
+        channel_views.OFFER_TECH_ACTION,
+        channel_views.OFFER_CARE_ACTION,
     ):
         app.action(action)(intro_button)
 
@@ -71,15 +70,22 @@ def intro_button(
     client: WebClient,
     context: BoltContext,
 ) -> None:
-    """A partner channel's intro: Technical Support and Customer Care open the same forms as
-    `/ticket new`; Our open tickets answers the company's list to whoever pressed it."""
+    """A partner channel's buttons. The intro's Technical Support and Customer Care open the same forms
+    as `/ticket new`; Our open tickets answers the company's list to whoever pressed it. Under an
+    offered message (`partner_messages.py`), they open that form prefilled with the message."""
     ack()
     runtime = runtime_of(context)
     user_id, value = body["user"]["id"], str(action.get("value") or "")
+    pressed = {"channel_id": pressed_in(body), "trigger_id": body.get("trigger_id", ""), "user_id": user_id}
+    offered = partner_messages.OFFERED_QUEUES.get(str(action.get("action_id")))
+    if offered is not None:
+        runtime.open_form(
+            partner_messages.open_offered_form, runtime, client, respond, pressed, value, offered
+        )
+        return
     if value == "list":
         answer_later(runtime, respond, lambda: _company_list(runtime, user_id, []))
         return
-    pressed = {"channel_id": pressed_in(body), "trigger_id": body.get("trigger_id", ""), "user_id": user_id}
     runtime.open_form(
         open_form_then_check, runtime, client, respond, pressed, value if value in QUEUE_WORDS else None
     )
@@ -125,59 +131,6 @@ def ticket_command(
         answer_later(runtime, respond, lambda: ANSWERS[sub](runtime, user_id, args))
     else:
         ack(response_type="ephemeral", text=UNKNOWN.format(word=rules.escape(sub[:40])))
-
-
-def open_form_then_check(
-    runtime: Runtime,
-    client: WebClient,
-    respond: Respond,
-    command: dict[str, Any],
-    choice: str | None,
-    origin: views.FormOrigin | None = None,
-    prefill: views.Prefill = views.Prefill(),
-) -> None:
-    """Open the form at once (a trigger lasts 3 seconds), then check who is filing: a refusal
-    replaces the form, so the filer reads it where they are looking. `origin`: a partner's message
-    the ticket is made from (its thread becomes the partner's), and `prefill` its text."""
-    queue = Queue(choice) if choice else None
-    origin = origin or views.FormOrigin(command.get("channel_id"))
-    metadata = views.form_metadata(origin.channel, origin.thread_ts, origin.message_ts)
-    form = form_for(runtime, queue, metadata, prefill) if queue else views.chooser_modal(metadata)
-    try:
-        opened = client.views_open(trigger_id=command.get("trigger_id", ""), view=form)
-    except SlackApiError as error:  # the trigger expired, Slack is slow: say so rather than nothing
-        log.warning("views.open failed: %s", error.response.get("error") if error.response else error)
-        respond(text=FORM_FAILED, response_type="ephemeral")
-        return
-    view_id = ((opened.get("view") or {}) if opened else {}).get("id")
-    runtime.after_ack(check_filer, runtime, client, respond, command["user_id"], queue, view_id)
-
-
-def check_filer(
-    runtime: Runtime,
-    client: WebClient,
-    respond: Respond,
-    user_id: str,
-    queue: Queue | None,
-    view_id: str | None,
-) -> None:
-    """Who is filing, once the form is open: a refusal replaces the form's content."""
-    try:
-        look_up(runtime, user_id)
-        with session_scope(runtime.engine) as session:
-            who = identify(session, runtime, user_id)
-            # Without a team yet, Customer Care is the least the filer needs.
-            refusal = refusal_for(session, runtime, who, queue or Queue.CARE)
-        message = None if refusal.allowed else refusal.message
-    except Exception as error:
-        message = failure_message(error)
-    if message is None:
-        return
-    try:
-        client.views_update(view_id=view_id, view=views.refusal_modal(message))
-    except Exception as error:  # closed already, or Slack away: the channel still gets the reason
-        log.warning("could not show the refusal in the form: %r", error)
-        respond(text=message, response_type="ephemeral")
 
 
 def _status(runtime: Runtime, user_id: str, args: list[str]) -> tuple[str, list[Any] | None]:

@@ -7,7 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -15,10 +17,12 @@ from handlers.listeners.common import (
     BUSY,
     FORM_LOCK_WAIT_MS,
     Who,
+    failure_message,
     filer_facts,
     first_input,
     guarded,
     identify,
+    look_up,
     runtime_of,
 )
 from handlers.operations import tickets as ops
@@ -265,3 +269,59 @@ def _selected(view: dict[str, Any], block: str) -> str | None:
     option = _state(view, block).get("selected_option") or {}
     value = option.get("value") if isinstance(option, dict) else None
     return value if isinstance(value, str) else None
+
+
+FORM_FAILED = "Slack could not open the form just now. Please run the command again."
+
+
+def open_form_then_check(
+    runtime: Runtime,
+    client: WebClient,
+    respond: Respond,
+    command: dict[str, Any],
+    choice: str | None,
+    origin: views.FormOrigin | None = None,
+    prefill: views.Prefill = views.Prefill(),
+) -> None:
+    """Open the form at once (a trigger lasts 3 seconds), then check who is filing: a refusal
+    replaces the form, so the filer reads it where they are looking. `origin`: a partner's message
+    the ticket is made from (its thread becomes the partner's), and `prefill` its text."""
+    queue = Queue(choice) if choice else None
+    origin = origin or views.FormOrigin(command.get("channel_id"))
+    metadata = views.form_metadata(origin.channel, origin.thread_ts, origin.message_ts)
+    form = form_for(runtime, queue, metadata, prefill) if queue else views.chooser_modal(metadata)
+    try:
+        opened = client.views_open(trigger_id=command.get("trigger_id", ""), view=form)
+    except SlackApiError as error:  # the trigger expired, Slack is slow: say so rather than nothing
+        log.warning("views.open failed: %s", error.response.get("error") if error.response else error)
+        respond(text=FORM_FAILED, response_type="ephemeral")
+        return
+    view_id = ((opened.get("view") or {}) if opened else {}).get("id")
+    runtime.after_ack(check_filer, runtime, client, respond, command["user_id"], queue, view_id)
+
+
+def check_filer(
+    runtime: Runtime,
+    client: WebClient,
+    respond: Respond,
+    user_id: str,
+    queue: Queue | None,
+    view_id: str | None,
+) -> None:
+    """Who is filing, once the form is open: a refusal replaces the form's content."""
+    try:
+        look_up(runtime, user_id)
+        with session_scope(runtime.engine) as session:
+            who = identify(session, runtime, user_id)
+            # Without a team yet, Customer Care is the least the filer needs.
+            refusal = refusal_for(session, runtime, who, queue or Queue.CARE)
+        message = None if refusal.allowed else refusal.message
+    except Exception as error:
+        message = failure_message(error)
+    if message is None:
+        return
+    try:
+        client.views_update(view_id=view_id, view=views.refusal_modal(message))
+    except Exception as error:  # closed already, or Slack away: the channel still gets the reason
+        log.warning("could not show the refusal in the form: %r", error)
+        respond(text=message, response_type="ephemeral")

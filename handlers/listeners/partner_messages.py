@@ -12,9 +12,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from handlers.listeners.commands import open_form_then_check
 from handlers.listeners.common import guarded, pressed_in, runtime_of
-from handlers.listeners.filing import prefill_of
+from handlers.listeners.filing import open_form_then_check, prefill_of
 from handlers.operations import channels as channel_ops
 from handlers.operations.channels import OfferRefusal, OfferRefused, PartnerMessage
 from handlers.runtime import Runtime
@@ -33,8 +32,6 @@ def register(app: App) -> None:
     app.event("reaction_added")(reaction_event)
     app.event("app_mention")(mention_event)
     app.shortcut(channel_views.FILE_AS_TICKET_CALLBACK)(file_as_ticket)
-    for action in (channel_views.OFFER_TECH_ACTION, channel_views.OFFER_CARE_ACTION):
-        app.action(action)(offer_button)
 
 
 def reaction_event(event: dict[str, Any], context: BoltContext) -> None:
@@ -136,32 +133,20 @@ def _record_shortcut_offer(runtime: Runtime, message: PartnerMessage, by: str, r
         respond(text=text, response_type="ephemeral")
 
 
-@guarded
-def offer_button(
-    ack: Ack,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    respond: Respond,
+OFFERED_QUEUES = {channel_views.OFFER_TECH_ACTION: "tech", channel_views.OFFER_CARE_ACTION: "care"}
+
+
+def open_offered_form(
+    runtime: Runtime,
     client: WebClient,
-    context: BoltContext,
+    respond: Respond,
+    pressed: dict[str, Any],
+    message_ts: str,
+    queue: str,
 ) -> None:
-    """Technical Support or Customer Care under an offered message: that form, prefilled."""
-    ack()
-    runtime = runtime_of(context)
-    queue = "tech" if action.get("action_id") == channel_views.OFFER_TECH_ACTION else "care"
-    pressed = {
-        "channel_id": pressed_in(body) or "",
-        "trigger_id": body.get("trigger_id", ""),
-        "user_id": body["user"]["id"],
-        "message_ts": str(action.get("value") or ""),
-    }
-    runtime.open_form(_open_offered_form, runtime, client, respond, pressed, queue)
-
-
-def _open_offered_form(
-    runtime: Runtime, client: WebClient, respond: Respond, pressed: dict[str, Any], queue: str
-) -> None:
-    channel, message_ts = pressed["channel_id"], pressed["message_ts"]
+    """Technical Support or Customer Care under an offered message (the buttons are the intro's
+    listener's, `commands.py`): that form, prefilled, on the trigger pool (it lasts 3 s)."""
+    channel = pressed["channel_id"] or ""
     with session_scope(reading(runtime.engine)) as session:  # a read: the trigger's 3 s hold
         found = channel_store.get_offer(session, channel, message_ts)
         thread = found.thread_ts if found is not None else message_ts

@@ -26,34 +26,29 @@ REFUSED = {
 
 
 def register(app: App) -> None:
-    app.action(RATE)(rate_button)
-    app.action(csat_views.CSAT_COMMENT_ACTION)(comment_button)
+    app.action(RATE)(csat_button)
+    app.action(csat_views.CSAT_COMMENT_ACTION)(csat_button)
     app.view(csat_views.CSAT_COMMENT_CALLBACK)(comment_submitted)
 
 
 @guarded
-def rate_button(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
+def csat_button(
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
+    """A rating (answered after the ack, privately), or Add a comment (its form, on the trigger pool)."""
     ack()
     runtime = runtime_of(context)
-    answer_id, _, rating = str(action.get("value") or "").partition(":")
-    if not (answer_id.isdigit() and rating.isdigit()):
-        return
-    user_id = body["user"]["id"]
-    runtime.after_ack(_answer_and_tell, runtime, respond, user_id, int(answer_id), int(rating), None)
-
-
-@guarded
-def comment_button(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
-    ack()
-    runtime = runtime_of(context)
+    action = (body.get("actions") or [{}])[0]
     value = str(action.get("value") or "")
-    if value.isdigit():
-        form = csat_views.comment_form(int(value), pressed_in(body))
-        runtime.open_form(open_view, client, body.get("trigger_id", ""), form)
+    if action.get("action_id") == csat_views.CSAT_COMMENT_ACTION:
+        if value.isdigit():
+            form = csat_views.comment_form(int(value), pressed_in(body))
+            runtime.open_form(open_view, client, body.get("trigger_id", ""), form)
+        return
+    answer_id, _, rating = value.partition(":")
+    if answer_id.isdigit() and rating.isdigit():
+        user_id = body["user"]["id"]
+        runtime.after_ack(_answer_and_tell, runtime, respond, user_id, int(answer_id), int(rating), None)
 
 
 @guarded
