@@ -25,6 +25,11 @@ LOCK_WAIT_MS = 30_000  # how long a transaction waits for a lock, unless told ot
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        if url not in ("sqlite://", "sqlite:///:memory:"):
+            # Connections are cheap, and a writer waiting for the write lock holds one: enough for every
+            # server, after-ack and trigger thread, so a reader (a status, /metrics) never waits for one.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 40)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
