@@ -67,6 +67,7 @@ def answer_to(desk: Desk, response: requests.Response, timeout: float = 10) -> d
     return answer
 
 
+@pytest.mark.heavy
 def test_a_slow_slack_and_twenty_presses_at_once_miss_no_ack(desk: Desk) -> None:
     open_tickets(desk, 20)
     desk.fake.delay = 0.5  # every Slack call, the response URL included
@@ -96,6 +97,7 @@ def test_a_slow_slack_and_twenty_presses_at_once_miss_no_ack(desk: Desk) -> None
     assert [t.subject for t in tickets(desk) if t.submission_key == "VSLOW"] == ["Calls drop"]
 
 
+@pytest.mark.heavy
 def test_status_is_answered_while_another_writer_holds_the_store(desk: Desk) -> None:
     open_tickets(desk, 1)
     with write_lock_held(desk, 3.3):
@@ -106,6 +108,7 @@ def test_status_is_answered_while_another_writer_holds_the_store(desk: Desk) -> 
         assert "T-1" in answer["text"] and time.monotonic() - started < SLACK_WAIT  # readers don't queue
 
 
+@pytest.mark.heavy
 def test_a_form_the_store_cannot_take_in_time_is_answered_busy_then_files_once(desk: Desk) -> None:
     form = tech_form_submission()
     with write_lock_held(desk, 3.3):
@@ -122,6 +125,7 @@ def test_a_form_the_store_cannot_take_in_time_is_answered_busy_then_files_once(d
     assert len(tickets(desk)) == 1
 
 
+@pytest.mark.heavy
 def test_a_slow_users_info_delays_no_ack_and_no_form(desk: Desk) -> None:
     desk.fake.latencies["users.info"] = Latency(4.0, 4.0)
     desk.fake.emails["UCAROL"] = "carol@acme.example"  # Carol is known to the directory by e-mail only

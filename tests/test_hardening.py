@@ -100,6 +100,7 @@ def test_a_first_response_is_never_before_the_filing(desk: Desk) -> None:
     assert ticket.first_response_at == ticket.filed_at and ticket.sla_met is True
 
 
+@pytest.mark.heavy
 def test_with_frozen_time_a_failed_post_is_still_retried(sqlite_url: str, fake_slack: FakeSlack) -> None:
     fake_slack.reset()
     frozen = "2026-11-24T10:00:00+01:00"

@@ -533,6 +533,7 @@ def test_unlinking_a_resolved_ticket_gives_it_no_card(desk: Desk) -> None:
     assert ticket_now(desk, 4).card_ts is None and ticket_now(desk, 4).incident_id is None
 
 
+@pytest.mark.heavy
 def test_claim_and_resolve_of_500_linked_tickets_hold_the_write_lock_briefly(engine: Engine) -> None:
     """Well inside a form's lock wait (FORM_LOCK_WAIT_MS) even on a loaded CI machine; the figure
     itself (a few hundred ms) is `bench/storm.py`'s."""

@@ -111,6 +111,7 @@ def test_json_logs_are_one_object_a_line_with_no_secret() -> None:
     assert SECRET not in text and "signing-secret-value" not in text and "xapp-1-ABC" not in text
 
 
+@pytest.mark.heavy
 def test_the_served_bot_logs_json_without_secrets_or_partner_text(
     fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
@@ -139,6 +140,7 @@ def test_the_served_bot_logs_json_without_secrets_or_partner_text(
     assert "secret partner words" not in output
 
 
+@pytest.mark.heavy
 def test_a_backup_taken_during_a_burst_of_filings_restores_every_ticket_and_ping(
     fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
@@ -295,6 +297,7 @@ def test_doctor_on_a_healthy_setup(desk: Desk) -> None:
     assert SECRET not in text and "signing-secret-value" not in text
 
 
+@pytest.mark.heavy
 def test_doctor_names_a_missing_and_an_unneeded_scope(desk: Desk) -> None:
     desk.fake.user_groups.add("SLEADS")
     desk.fake.scopes = (desk.fake.scopes - {"pins:write"}) | {"admin"}
@@ -322,6 +325,7 @@ def test_doctor_finds_a_channel_the_bot_left_and_one_no_longer_shared(desk: Desk
     assert "on-call UONCALL exists (user_not_found)" in found
 
 
+@pytest.mark.heavy
 def test_doctor_finds_missing_settings_a_bad_token_and_an_unmigrated_store(
     desk: Desk, tmp_path: Path
 ) -> None:
@@ -335,6 +339,7 @@ def test_doctor_finds_missing_settings_a_bad_token_and_an_unmigrated_store(
     assert "the bot token is valid (auth.test: invalid_auth)" in found
 
 
+@pytest.mark.heavy
 def test_the_demo_runs_without_slack_and_prints_the_breach_alert_and_the_resolve() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
     result = subprocess.run(

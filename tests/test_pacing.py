@@ -59,6 +59,7 @@ def accepted_at(fake: FakeSlack, channel: str) -> list[float]:
     ]
 
 
+@pytest.mark.heavy
 def test_posts_to_one_channel_keep_slacks_pace(paced: Desk) -> None:
     ticket = filed(paced)
     with session_scope(paced.engine) as session:
@@ -72,6 +73,7 @@ def test_posts_to_one_channel_keep_slacks_pace(paced: Desk) -> None:
     assert times[-1] - times[0] >= 4 * GAP * 0.9  # spread out at the pace, not sent as a burst
 
 
+@pytest.mark.heavy
 def test_a_429_holds_the_whole_channel_for_its_retry_after(paced: Desk) -> None:
     ticket = filed(paced)
     paced.fake.pace_per_channel = 0.0

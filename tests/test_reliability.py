@@ -258,6 +258,7 @@ def test_hostile_command_text(desk: Desk, text: str, user: str) -> None:
     klass=st.sampled_from(["standard", "critical", "bogus", None]),
     reason=st.sampled_from(["call_drops", "bogus", None]),
 )
+@pytest.mark.heavy
 def test_hostile_tech_form(
     desk: Desk, subject: str, description: str, product: str, klass: Any, reason: Any
 ) -> None:
