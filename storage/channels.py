@@ -74,6 +74,12 @@ def channels_with_companies(session: Session) -> list[tuple[PartnerChannel, str]
     return [(channel, str(name)) for channel, name in session.exec(query).all()]
 
 
+def serves_partner(session: Session, channel_id: str) -> bool:
+    """A connected partner channel (a Slack Connect one, usually)."""
+    row = session.get(PartnerChannel, channel_id)
+    return row is not None and row.status == ChannelStatus.CONNECTED.value
+
+
 def teams_of_connected_channels(session: Session) -> set[str]:
     """Every partner team some connected channel connects."""
     query = select(PartnerChannel.team_ids).where(PartnerChannel.status == ChannelStatus.CONNECTED.value)

@@ -348,3 +348,17 @@ def test_every_partner_channel_request_is_acked_in_time_with_slack_at_half_a_sec
         assert time.monotonic() - started < 1.0, "acknowledged too late"
     wait_until(lambda: len(acme.fake.calls_to("views.open")) == 2, timeout=15)
     wait_until(lambda: offers_in(acme, message["ts"]) and offers_in(acme, mention["ts"]), timeout=15)
+
+
+def test_notices_in_a_partner_channel_name_no_slash_command_the_partner_cannot_use(acme: Desk) -> None:
+    from tests.helpers import reply
+
+    form = press(acme, channel_views.INTRO_TECH_ACTION, "tech", "UCAROL", ACME_TEAM)
+    assert form is not None
+    submit(acme, form, "UCAROL", ACME_TEAM, "VEXTR", **TECH)
+    reply(acme, "claim T-1", "UAGENT2")
+    reply(acme, "resolve T-1 fixed", "UAGENT2")
+    acme.settle()
+    acme.tick()
+    [resolved] = [m for m in acme.fake.delivered("CACME") if "resolved T-1" in str(m.get("text"))]
+    assert "reply in this thread" in resolved["text"] and "/ticket" not in resolved["text"]

@@ -28,6 +28,7 @@ from handlers.rules.sla import (
     first_response_window,
 )
 from handlers.ui import tickets as views
+from storage import channels as channel_store
 from storage import incidents as incident_store
 from storage import pings as ping_store
 from storage import tickets as ticket_store
@@ -213,7 +214,10 @@ def resolve(
         )
     ping_store.drop_deadline_pings(session, ticket.id or 0)
     next_response.closed(session, [ticket.id or 0], actor.user_id, now, desk)
-    notice = views.resolved_notice(actor.user_id, ticket.ref, note)
+    in_partner_channel = bool(ticket.filer_channel) and channel_store.serves_partner(
+        session, ticket.filer_channel or ""
+    )
+    notice = views.resolved_notice(actor.user_id, ticket.ref, note, in_partner_channel)
     _changed(session, ticket, actor.user_id, "resolved", now, notice=notice, note=note)
     satisfaction.ask_after_resolve(session, desk, [ticket.id or 0], now)
     return Done(ticket)

@@ -652,9 +652,15 @@ def handed_over(agent: str, ref: str) -> str:
     return f":busts_in_silhouette: {ref} is now handled by <@{agent}>."
 
 
-def resolved_notice(agent: str, ref: str, note: str | None) -> str:
+def resolved_notice(agent: str, ref: str, note: str | None, partner_channel: bool = False) -> str:
+    """`partner_channel`: a Slack Connect channel, where the partner's people have no slash commands."""
     said = f": {cut(agent_text(note), NOTE_MAX)}" if note else "."  # the agent's own words, links kept
-    return f":white_check_mark: <@{agent}> resolved {ref}{said} If it is not solved, `/ticket reopen {ref}`."
+    again = (
+        "reply in this thread: support reads it and can reopen it"
+        if partner_channel
+        else f"`/ticket reopen {ref}`"
+    )
+    return f":white_check_mark: <@{agent}> resolved {ref}{said} If it is not solved, {again}."
 
 
 def reopened_notice(user: str, ref: str) -> str:
