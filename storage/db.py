@@ -28,8 +28,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if url not in ("sqlite://", "sqlite:///:memory:"):
             # Connections are cheap, and a writer waiting for the write lock holds one: enough for every
             # server, after-ack and trigger thread, so a reader (a status, /metrics) never waits for one.
+            # LIFO: the most recent connection (warm page cache) first; the rest only under load.
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 40)
+            kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

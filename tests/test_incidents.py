@@ -263,6 +263,7 @@ def test_the_same_update_request_twice_is_sent_once(desk: Desk) -> None:
         assert len([t for t in thread_of(desk, ticket.id or 0) if "Engineers are on it" in t]) == 1
 
 
+@pytest.mark.heavy
 def test_resolve_resolves_every_linked_ticket_and_tells_each_filer_once(desk: Desk) -> None:
     linked = storm(desk, 4)
     desk.tick()
@@ -288,6 +289,7 @@ def test_resolve_resolves_every_linked_ticket_and_tells_each_filer_once(desk: De
     assert {ticket_now(desk, t.id or 0).incident_id for t in storm_again} == {2}
 
 
+@pytest.mark.heavy
 def test_unlink_gives_the_ticket_back_its_own_card_and_pings(desk: Desk) -> None:
     storm(desk, 4)
     desk.tick()
@@ -421,6 +423,7 @@ def test_filings_at_the_same_moment_open_one_incident(store: str, sqlite_url: st
     engine.dispose()
 
 
+@pytest.mark.heavy
 def test_reports_count_incidents_their_tickets_and_time_to_claim(desk: Desk) -> None:
     storm(desk, 4)
     desk.tick()
@@ -445,6 +448,7 @@ def test_reports_count_incidents_their_tickets_and_time_to_claim(desk: Desk) -> 
     assert "Mass incidents" in json.dumps(blocks)
 
 
+@pytest.mark.heavy
 def test_a_ticket_reopened_after_its_incident_is_resolved_gets_a_card_of_its_own(desk: Desk) -> None:
     storm(desk, 4)
     desk.tick()
@@ -519,6 +523,7 @@ def test_the_series_is_timed_by_the_earliest_ticket_nobody_has_answered(desk: De
     assert incident.due_at == third.due_at == ticket_now(desk, 2).due_at  # 10:35, not T-1's 10:30
 
 
+@pytest.mark.heavy
 def test_unlinking_a_resolved_ticket_gives_it_no_card(desk: Desk) -> None:
     storm(desk, 4)
     desk.tick()

@@ -307,6 +307,7 @@ def test_doctor_names_a_missing_and_an_unneeded_scope(desk: Desk) -> None:
     assert [p for p in problems(result) if "not needed: admin" in p]
 
 
+@pytest.mark.heavy
 def test_doctor_finds_a_channel_the_bot_left_and_one_no_longer_shared(desk: Desk) -> None:
     from tests.test_partner_channels import SHARED, connect
 

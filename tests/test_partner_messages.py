@@ -241,6 +241,7 @@ def test_a_partner_in_another_partners_channel_is_refused(acme: Desk) -> None:
     assert not acme.fake.calls_to("hook")  # no ticket list of Silverline's was answered
 
 
+@pytest.mark.heavy
 def test_a_reply_in_the_shared_thread_reaches_the_card_thread_and_back(acme: Desk) -> None:
     form = press(acme, channel_views.INTRO_TECH_ACTION, "tech", "UCAROL", ACME_TEAM)
     assert form is not None

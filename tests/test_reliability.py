@@ -237,6 +237,7 @@ def no_unescaped_user_markup(fake: FakeSlack) -> None:
 
 @HYPOTHESIS
 @given(text=hostile_text, user=st.sampled_from(["UALICE", "UAGENT1", "UNOBODY", "UDAVE"]))
+@pytest.mark.heavy
 def test_hostile_command_text(desk: Desk, text: str, user: str) -> None:
     fresh_example(desk)
     before = ticket_count(desk)
@@ -389,6 +390,7 @@ def test_forged_requests_change_nothing(desk: Desk) -> None:
 # --- authorization --------------------------------------------------------------------------------------
 
 
+@pytest.mark.heavy
 def test_every_agent_action_refused_to_partners_and_other_companies(desk: Desk) -> None:
     filed(desk)  # Acme's T-1
     for partner in ("UALICE", "UBOB", "UERIN", "UDAVE", "UNOBODY"):

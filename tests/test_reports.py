@@ -257,6 +257,7 @@ def test_slash_report_answers_and_uploads_the_chart_and_csv_to_the_agent(desk: D
     assert "No tickets were filed" in reply(desk, "report 2020-01-01..2020-01-31", "UAGENT1")
 
 
+@pytest.mark.heavy
 def test_the_weekly_digest_goes_out_once_per_desk_and_week(sqlite_url: str, fake_slack: FakeSlack) -> None:
     desks = {
         "cet": {"timezone": CET, "country": "IT", "report_channel": "CLEADSCET"},

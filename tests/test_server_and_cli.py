@@ -69,6 +69,7 @@ def test_bad_missing_and_stale_signatures_are_rejected(desk: Desk) -> None:
     assert desk.slack.post_raw(body, content, replay).status_code == 401
 
 
+@pytest.mark.heavy
 def test_sla_due_command() -> None:
     result = run_cli(
         "sla",
