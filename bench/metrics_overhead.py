@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    p99 = {"alone": [], "scraped": []}  # type: dict[str, list[float]]
+    p99: dict[str, list[float]] = {"alone": [], "scraped": []}
+    p50: dict[str, list[float]] = {"alone": [], "scraped": []}
     took: list[float] = []
     with tempfile.TemporaryDirectory() as folder, fake_slack_process() as fake:
         database = f"sqlite:///{folder}/metrics.db"
@@ -57,22 +58,26 @@ def main() -> None:
             request = lambda n: slack.command("new tech", "UALICE")  # noqa: E731
             load(request, 50, 20)  # warm up
             for round_ in range(args.rounds):  # alternate, so drift hits both alike
-                p99["alone"].append(
-                    summary(f"alone   #{round_ + 1}", *load(request, args.requests, 20))["p99"]
-                )
+                figures = summary(f"alone   #{round_ + 1}", *load(request, args.requests, 20))
+                p99["alone"].append(figures["p99"])
+                p50["alone"].append(figures["p50"])
                 stop = threading.Event()
                 scraper = scraping(port, stop, took)
-                p99["scraped"].append(
-                    summary(f"scraped #{round_ + 1}", *load(request, args.requests, 20))["p99"]
-                )
+                figures = summary(f"scraped #{round_ + 1}", *load(request, args.requests, 20))
+                p99["scraped"].append(figures["p99"])
+                p50["scraped"].append(figures["p50"])
                 stop.set()
                 scraper.join()
-    alone, scraped = statistics.median(p99["alone"]), statistics.median(p99["scraped"])
-    added = 100 * (scraped - alone) / alone
-    verdict = "met" if added < 5 else "NOT met"
-    print(f"scrapes: {len(took)}, p50 {statistics.median(took) * 1000:.0f} ms, max {max(took) * 1000:.0f} ms")
-    print(f"ack p99 median of {args.rounds}: alone {alone:.1f} ms, scraped 1/s {scraped:.1f} ms: "
-          f"{added:+.1f}% (goal under 5%: {verdict})", flush=True)  # fmt: skip
+            # Reported before the server is stopped (its after-ack backlog may take a while to drain).
+            alone, scraped = statistics.median(p99["alone"]), statistics.median(p99["scraped"])
+            added = 100 * (scraped - alone) / alone
+            verdict = "met" if added < 5 else "NOT met"
+            slowest = max(took) * 1000
+            print(f"scrapes: {len(took)}, p50 {statistics.median(took) * 1000:.0f} ms, max {slowest:.0f} ms")
+            print(f"ack p50 median: alone {statistics.median(p50['alone']):.1f} ms, "
+                  f"scraped {statistics.median(p50['scraped']):.1f} ms")  # fmt: skip
+            print(f"ack p99 median of {args.rounds}: alone {alone:.1f} ms, scraped 1/s {scraped:.1f} ms: "
+                  f"{added:+.1f}% (goal under 5%: {verdict})", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
