@@ -17,7 +17,7 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
-from handlers.listeners.common import first_input, runtime_of
+from handlers.listeners.common import first_input, runtime_of, tell_privately
 from handlers.rules.channels import ACTOR_REFUSALS, ActorRefusal, ChannelLink, actor_refusal
 from handlers.runtime import Runtime
 from storage import channels as channel_store
@@ -141,12 +141,5 @@ def refused(
         return BoltResponse(status=200, body=answer, headers={"content-type": "application/json"})
     said_to_them = facts.kind != "event_callback" or facts.event_type in ("app_mention", "reaction_added")
     if said_to_them and facts.channel and facts.actor:
-        runtime.after_ack(_tell, client, facts.channel, facts.actor, message)
+        runtime.after_ack(tell_privately, client, facts.channel, facts.actor, message)
     return BoltResponse(status=200, body="")
-
-
-def _tell(client: WebClient, channel: str, user: str, message: str) -> None:
-    try:
-        client.chat_postEphemeral(channel=channel, user=user, text=message)
-    except Exception as error:
-        log.warning("could not tell %s why the request was refused: %r", user, error)

@@ -208,6 +208,14 @@ def _claimed(client: WebClient, user_id: str, value: str, channel: str | None, c
         client.chat_postEphemeral(channel=channel, user=user_id, text=reply)
 
 
+def tell_privately(client: WebClient, channel: str, user: str, text: str) -> None:
+    """An ephemeral line to one person in a channel, after an ack; a failure is only logged."""
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except Exception as error:
+        log.warning("could not tell %s: %r", user, error)
+
+
 def pressed_in(body: dict[str, Any]) -> str | None:
     """The channel a button was pressed in (its message's), if any."""
     return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")

@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from handlers.listeners.common import guarded, pressed_in, runtime_of
+from handlers.listeners.common import guarded, pressed_in, runtime_of, tell_privately
 from handlers.listeners.filing import open_form_then_check, prefill_of
 from handlers.operations import channels as channel_ops
 from handlers.operations.channels import OfferRefusal, OfferRefused, PartnerMessage
@@ -90,19 +90,16 @@ def offer(runtime: Runtime, message: PartnerMessage, by: str, say_elsewhere: boo
     with collect_owed() as owed, session_scope(runtime.engine) as session:
         result = channel_ops.offer_as_ticket(session, message, by, runtime.clock())
     if isinstance(result, OfferRefused):
-        if result.reason is OfferRefusal.ALREADY_A_TICKET:
-            _tell(runtime, message.channel_id, by, channel_views.already_a_ticket(result.ticket_ref))
-        elif say_elsewhere:
-            _tell(runtime, message.channel_id, by, channel_views.ONLY_IN_PARTNER_CHANNELS)
+        if result.reason is OfferRefusal.ALREADY_A_TICKET or say_elsewhere:
+            tell_privately(runtime.client, message.channel_id, by, refusal_text(result))
         return
     runtime.deliver_owed(owed)
 
 
-def _tell(runtime: Runtime, channel: str, user: str, text: str) -> None:
-    try:
-        runtime.client.chat_postEphemeral(channel=channel, user=user, text=text)
-    except Exception as error:
-        log.warning("could not tell %s: %r", user, error)
+def refusal_text(result: OfferRefused) -> str:
+    if result.reason is OfferRefusal.ALREADY_A_TICKET:
+        return channel_views.already_a_ticket(result.ticket_ref)
+    return channel_views.ONLY_IN_PARTNER_CHANNELS
 
 
 @guarded
@@ -125,12 +122,7 @@ def _record_shortcut_offer(runtime: Runtime, message: PartnerMessage, by: str, r
     with session_scope(runtime.engine) as session:
         result = channel_ops.offer_as_ticket(session, message, by, runtime.clock(), reply=False)
     if isinstance(result, OfferRefused):  # the form is open already: the channel says why it won't do
-        text = (
-            channel_views.already_a_ticket(result.ticket_ref)
-            if result.reason is OfferRefusal.ALREADY_A_TICKET
-            else channel_views.ONLY_IN_PARTNER_CHANNELS
-        )
-        respond(text=text, response_type="ephemeral")
+        respond(text=refusal_text(result), response_type="ephemeral")
 
 
 OFFERED_QUEUES = {channel_views.OFFER_TECH_ACTION: "tech", channel_views.OFFER_CARE_ACTION: "care"}

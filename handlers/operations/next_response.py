@@ -117,14 +117,11 @@ def support_answered(
 def wait_on_partner(session: Session, desk: DeskPolicy | None, ticket: Ticket, now: datetime) -> None:
     """Support answered and the ticket waits on the partner: the reminder and the resolve for want of
     an answer are planned (each a delivery row, dropped if the partner writes first)."""
-    config = desk.config if desk is not None else None
-    if config is None or not config.waiting_on_partner or ticket.status == TicketStatus.RESOLVED:
+    if desk is None or not desk.config.waiting_on_partner or ticket.status == TicketStatus.RESOLVED:
         return
     assert ticket.id is not None
+    config, calendar = desk.config, desk.desks.calendar(ticket.desk)
     ping_store.drop_waiting_pings(session, ticket.id, "support wrote again")
-    calendar = desk.desks.calendar(ticket.desk) if desk is not None else None
-    if calendar is None:
-        return
     remind_at = business_days_after(calendar, now, config.partner_reminder_days)
     if config.partner_reminder_days:
         ping_store.owe(session, ticket.id, PingKind.REMINDER, remind_at)
