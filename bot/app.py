@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -53,7 +52,7 @@ def build_app(runtime: Runtime, settings: Settings) -> App:
         request_verification_enabled=False,
         # Listeners only ack and hand the rest to the runtime's after-ack pool, so these threads are
         # free within milliseconds; as many as the server has, so no ack ever queues for one.
-        listener_executor=ThreadPoolExecutor(max_workers=settings.server_threads, thread_name_prefix="ack"),
+        listener_executor=runtime.listener_pool(settings.server_threads),
     )
 
     @app.middleware

@@ -95,17 +95,24 @@ class Runtime:
     def _submit(
         self, pool: ThreadPoolExecutor, job: Callable[..., Any], args: tuple[Any, ...]
     ) -> Future[Any]:
-        def logged() -> Any:
-            try:
-                return self._owing(job, args)
-            finally:
-                with self._idle:
-                    self._in_flight -= 1
-                    self._idle.notify_all()
+        self._count(+1)
+        return pool.submit(self._counted, self._owing, job, args)
 
+    def _count(self, change: int) -> None:
         with self._idle:
-            self._in_flight += 1
-        return pool.submit(logged)
+            self._in_flight += change
+            self._idle.notify_all()
+
+    def _counted(self, job: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return job(*args)
+        finally:
+            self._count(-1)
+
+    def listener_pool(self, threads: int) -> ThreadPoolExecutor:
+        """The pool Bolt runs listeners on. A listener counts as work in flight from the moment it is
+        handed over, before its ack can reach Slack, so `wait_idle` never misses what it starts."""
+        return _CountingPool(self, max_workers=threads, thread_name_prefix="ack")
 
     def _owing(self, job: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         result = None
@@ -171,3 +178,17 @@ class Runtime:
     @property
     def identity_known(self) -> bool:
         return bool(self.team_id and self.bot_user_id)
+
+
+class _CountingPool(ThreadPoolExecutor):
+    def __init__(self, runtime: Runtime, **options: Any) -> None:
+        super().__init__(**options)
+        self._runtime = runtime
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self._runtime._count(+1)
+        try:
+            return super().submit(self._runtime._counted, lambda: fn(*args, **kwargs))
+        except RuntimeError:  # shut down: nothing will run
+            self._runtime._count(-1)
+            raise

@@ -85,6 +85,7 @@ class Ticket(SQLModel, table=True):
     # Slack may deliver one view_submission twice: the view id files one ticket.
     submission_key: str | None = Field(default=None, unique=True)
     queue: str
+    queue_channel: str
     topic: str | None = None
     klass: str | None = None
     critical_reason: str | None = None
@@ -114,13 +115,14 @@ class Ticket(SQLModel, table=True):
     turn_since: datetime | None = _when()  # when the turn last changed hands
     # Resolved by the desk itself after the partner left it unanswered (SPEC "waiting on the partner").
     auto_resolved: bool = False
-    queue_channel: str
+    # Where it is in Slack: its card in the queue channel, and the partner's thread (the confirmation's,
+    # or the partner's message it was filed from).
     card_ts: str | None = None
+    card_permalink: str | None = None
     filer_channel: str | None = None
     filer_thread_ts: str | None = None
-    slack_error: str | None = None
-    card_permalink: str | None = None
     filer_permalink: str | None = None
+    slack_error: str | None = None  # the last refusal of a message Slack could never take
     # The mass incident this ticket is part of: its pings fold into the incident's while linked.
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
 

@@ -278,11 +278,10 @@ def claim_due(
     store_time: datetime,
     lease: timedelta,
     limit: int,
-    ticket_id: int | None = None,
-    incident_id: int | None = None,
     ping_ids: Sequence[int] | None = None,
 ) -> list[Claimed]:
-    """Take due pings for this process: planned ones whose time has come, and expired leases.
+    """Take due pings for this process (of `ping_ids` only, when given): planned ones whose time has
+    come, and expired leases.
 
     `due_now` is compared with planned times, `store_time` (the store's clock) with leases and retry
     waits. PostgreSQL: row locks that skip rows another process holds. SQLite: one writer at a time.
@@ -295,10 +294,6 @@ def claim_due(
     )
     lease_over = (col(Ping.state) == PingState.SENDING.value) & (col(Ping.lease_until) <= store_time)
     query = select(Ping.id, Ping.state, Ping.attempts, Ping.unsure).where(or_(planned_due, lease_over))
-    if ticket_id is not None:
-        query = query.where(Ping.ticket_id == ticket_id)
-    if incident_id is not None:
-        query = query.where(Ping.incident_id == incident_id)
     if ping_ids is not None:
         query = query.where(col(Ping.id).in_(ping_ids))
     # Copies of one thread share a channel: their source ("CHANNEL:TS") orders them as written.

@@ -79,6 +79,16 @@ class PingKind(StrEnum):
     CSAT_ALERT = "csat_alert"  # a low rating, to the desk's lead channel, once
 
 
+class PingState(StrEnum):
+    """Where a delivery row is in its life; docs/architecture.md draws every move between them."""
+
+    PLANNED = "planned"
+    SENDING = "sending"
+    SENT = "sent"
+    DROPPED = "dropped"
+    FAILED = "failed"  # permanent: a channel the bot can't reach; reported to the lead
+
+
 # Copies of people's messages, in the order they were written within a thread.
 COPY_KINDS = (PingKind.TO_CARD, PingKind.TO_PARTNER)
 
@@ -91,14 +101,6 @@ NEXT_KINDS = (PingKind.NEXT_WARNING, PingKind.NEXT_BREACH, PingKind.NEXT_ESCALAT
 NEXT_KIND_OF = dict(zip(DEADLINE_KINDS, NEXT_KINDS, strict=True))
 # Waiting on the partner: dropped once the partner writes (or the ticket is resolved).
 WAITING_KINDS = (PingKind.REMINDER, PingKind.AUTO_RESOLVE)
-
-
-class PingState(StrEnum):
-    PLANNED = "planned"
-    SENDING = "sending"
-    SENT = "sent"
-    DROPPED = "dropped"
-    FAILED = "failed"  # permanent: a channel the bot can't reach; reported to the lead
 
 
 class IncidentStatus(StrEnum):

@@ -11,6 +11,7 @@ from handlers.ui import tickets as views
 from storage import pings as ping_store
 from storage.db import session_scope
 from storage.models import Ping, PingKind, PingState, Ticket
+from tests.fake_slack import Latency
 from tests.helpers import Desk, audit_events, file, open_form, refusal, tickets
 from tests.slack_requests import signed_headers, submitted
 
@@ -96,6 +97,32 @@ def test_filer_matched_by_email_when_slack_id_unknown(desk: Desk) -> None:
     [ticket] = tickets(desk)
     assert ticket.filer_user_id == "UCAROL"
     assert desk.fake.calls_to("users.info")
+
+
+def test_a_form_back_before_slack_said_who_is_filing_is_not_refused_as_a_stranger(desk: Desk) -> None:
+    """Slack takes a second to say who the filer is, and the form comes back sooner: "still asking"
+    (nothing filed, no refusal recorded), not "not a member"; once Slack has answered, it files."""
+    desk.fake.emails["UCAROL"] = "Carol@Acme.example"
+    desk.fake.latencies["users.info"] = Latency(1.0, 1.0)
+    assert desk.slack.command("new tech", "UCAROL").status_code == 200
+    [opened] = desk.fake.wait_for("views.open", 1)
+    answers = {"subject": "Calls drop", "description": "Every call drops after 30 s.", "product": "PBX 1"}
+    form = submitted(opened["view"], answers)
+    first = desk.slack.view_submission(form, "UCAROL", view_id="VFORM1").json()
+    assert "still asking Slack who you are" in first["errors"]["subject"]
+    assert tickets(desk) == [] and audit_events(desk, "filing_refused") == []
+    desk.settle()
+    assert not desk.fake.calls_to("views.update")  # the check found a member: the form stayed
+    assert desk.slack.view_submission(form, "UCAROL", view_id="VFORM1").text == ""
+    [ticket] = tickets(desk)
+    assert ticket.filer_user_id == "UCAROL"
+
+
+def test_a_rate_limited_users_info_is_not_taken_for_a_stranger(desk: Desk) -> None:
+    desk.fake.emails["UCAROL"] = "Carol@Acme.example"
+    desk.fake.fail("users.info", status=429, error="ratelimited", retry_after=1)
+    assert "did not tell SLA Desk who you are in time" in refusal(desk, "new tech", "UCAROL")
+    assert audit_events(desk, "filing_refused") == []
 
 
 def test_care_refuses_text_not_in_english(desk: Desk) -> None:

@@ -41,7 +41,8 @@ def test_an_incident_is_claimed_updated_and_resolved_once(engine: Engine) -> Non
         incident_ops.IncidentRefusal.AGENTS_ONLY, run_incident(engine, incident_id)
     )
     claimed = run("claim", DESK, "I", AGENT, later)
-    assert isinstance(claimed, incident_ops.IncidentDone) and (claimed.tickets, claimed.met) == (5, 5)
+    assert isinstance(claimed, incident_ops.IncidentDone)
+    assert (claimed.tally.changed, claimed.tally.met) == (5, 5)
     again = run("claim", DESK, "I", AGENT, later)
     assert isinstance(again, incident_ops.IncidentRefused) and again.holder == "UAGENT1"
     empty = run("update", "I", AGENT, "   ", "key-1", later)
@@ -52,7 +53,7 @@ def test_an_incident_is_claimed_updated_and_resolved_once(engine: Engine) -> Non
     updates = [p for p in kinds(engine, PingKind.NOTICE) if (p.text or "").find("cloud is back") >= 0]
     assert len(updates) == 5
     resolved = run("resolve", DESK, "I", AGENT, "Fixed", later.add(minutes=30))
-    assert isinstance(resolved, incident_ops.IncidentDone) and resolved.tickets == 5
+    assert isinstance(resolved, incident_ops.IncidentDone) and resolved.tally.changed == 5
     assert isinstance(run("resolve", DESK, "I", AGENT, "Fixed", later), incident_ops.IncidentRefused)
     with session_scope(engine) as session:
         statuses = {t.status for t in session.exec(select(Ticket).where(Ticket.incident_id == incident_id))}

@@ -88,27 +88,12 @@ class Deliverer:
 
     # --- the loop's one step --------------------------------------------------------------------------
 
-    def deliver_due(
-        self,
-        ticket_id: int | None = None,
-        limit: int | None = None,
-        incident_id: int | None = None,
-        ping_ids: list[int] | None = None,
-    ) -> int:
-        """Claim and deliver what is due; one failing ping never blocks the others. Returns how many
-        were claimed; `self.progress` counts those that did not have to wait."""
+    def deliver_due(self, ping_ids: list[int] | None = None) -> int:
+        """Claim and deliver what is due (of `ping_ids` only, when given); one failing ping never blocks
+        the others. Returns how many were claimed; `self.progress` counts those that did not wait."""
         with session_scope(self.engine) as session:
             due_now, store_time = self._times(session)
-            claims = ping_store.claim_due(
-                session,
-                due_now,
-                store_time,
-                self.lease,
-                limit or self.claim_size,
-                ticket_id=ticket_id,
-                incident_id=incident_id,
-                ping_ids=ping_ids,
-            )
+            claims = ping_store.claim_due(session, due_now, store_time, self.lease, self.claim_size, ping_ids)
         renewed = time.monotonic()
         for index, claim in enumerate(claims):
             if time.monotonic() - renewed > self.lease.total_seconds() / 4:

@@ -37,6 +37,10 @@ SLACK_SLOW = (
     ":hourglass: Slack did not tell SLA Desk who you are in time. Nothing was changed: "
     "please try again in a minute."
 )
+STILL_CHECKING = (
+    ":hourglass: SLA Desk is still asking Slack who you are. Nothing was filed: please submit again "
+    "in a few seconds."
+)
 
 
 class SlackLookupFailed(Exception):
@@ -265,6 +269,20 @@ def identify(session: Session, runtime: Runtime, user_id: str, *, remember: bool
     return Who(user_id, member, partner, is_agent, agent.desk if agent else None)
 
 
+def still_unknown(runtime: Runtime, who: Who) -> bool:
+    """Nobody the directory knows, and Slack has not told us (yet, or lately) the e-mail by which it
+    might: too early to call them a stranger."""
+    return who.partner is None and not who.is_agent and who.user_id not in runtime.emails
+
+
+def learn_who(runtime: Runtime, user_id: str) -> None:
+    """`look_up` after an ack, for the person's next request; Slack's silence is only logged."""
+    try:
+        look_up(runtime, user_id)
+    except SlackLookupFailed:
+        log.info("users.info for %s is still unanswered", user_id)
+
+
 def unlisted_company(session: Session, runtime: Runtime, user_id: str) -> Partner | None:
     """The company of a person of another Slack team, when the directory gives that team to a company
     and one of its channels connects it (the request came from such a channel: `listeners/access.py`)."""
@@ -332,8 +350,12 @@ def _email_of(runtime: Runtime, user_id: str) -> str | None:
         return runtime.emails[user_id]
     try:
         response = runtime.lookup_client.users_info(user=user_id)
-    except SlackApiError as error:  # Slack's answer: no such user, no e-mail scope: unknown
-        log.warning("users.info for %s failed: %s", user_id, error.response.get("error"))
+    except SlackApiError as error:  # Slack's answer: no such user, no e-mail scope: no e-mail
+        code = error.response.get("error")
+        log.warning("users.info for %s failed: %s", user_id, code)
+        if code == "ratelimited":  # no answer yet, as a time-out
+            raise SlackLookupFailed(user_id) from error
+        runtime.emails[user_id] = None
         return None
     except Exception as error:  # no answer in time: we don't know, so we don't say "stranger"
         log.warning("users.info for %s did not answer: %r", user_id, error)

@@ -16,14 +16,17 @@ from sqlmodel import Session
 from handlers.listeners.common import (
     BUSY,
     FORM_LOCK_WAIT_MS,
+    STILL_CHECKING,
     Who,
     failure_message,
     filer_facts,
     first_input,
     guarded,
     identify,
+    learn_who,
     look_up,
     runtime_of,
+    still_unknown,
 )
 from handlers.operations import tickets as ops
 from handlers.rules import eligibility as rules
@@ -78,6 +81,9 @@ def already_filed(session: Session, origin: views.FormOrigin, submission_key: st
 def refusal_for(
     session: Session, runtime: Runtime, who: Who, queue: Queue, calls_failing: bool = False
 ) -> rules.Decision:
+    if still_unknown(runtime, who):  # the form came back before Slack said who is filing
+        runtime.after_ack(learn_who, runtime, who.user_id)
+        return rules.Decision(False, message=STILL_CHECKING)
     settings = runtime.config
     decision = rules.may_file(
         filer_facts(session, runtime, who),
@@ -202,8 +208,7 @@ def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
                     new_ticket(answers, routing),
                     runtime.clock(),
                     submission_key=view.get("id"),
-                    channel=origin.channel,
-                    thread_ts=origin.thread_ts,
+                    origin=origin,
                 )
             if time.monotonic() - started > FORM_BUDGET_SECONDS:
                 raise StoreTooSlow  # rolled back: nothing filed, and the resubmission files once

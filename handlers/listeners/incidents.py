@@ -220,10 +220,10 @@ VERBS: dict[str, Callable[[Asked], Outcome]] = {
 
 
 def done_text(done: incident_ops.IncidentDone, verb: str, args: list[str]) -> str:
-    ref, count = done.incident.ref, done.tickets
+    ref, count, breached = done.incident.ref, done.tally.changed, done.tally.breached
     tickets = f"{count} linked ticket{'s' if count != 1 else ''}"
     if verb == "claim":
-        late = f" ({done.breached} of them after their SLA deadline)" if done.breached else ""
+        late = f" ({breached} of them after their SLA deadline)" if breached else ""
         return f"You claimed {ref}: the first response for {tickets}{late}. Each partner has been told."
     if verb == "update":
         return f"Update sent to the partners of {tickets} of {ref}, each in their own thread."

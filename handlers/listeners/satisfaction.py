@@ -82,9 +82,7 @@ def _answer_and_tell(
         result = csat_ops.answer(
             session, runtime.policy, answer_id, partner_id, user_id, rating, comment, runtime.clock()
         )
-    text = (
-        csat_views.thanks(result.rating) if isinstance(result, csat_ops.Answered) else REFUSED[result.reason]
-    )
+    text = csat_views.thanks(result.rating) if isinstance(result, csat_ops.Answered) else REFUSED[result]
     if respond is not None:
         respond(text=text, response_type="ephemeral", replace_original=False)
     runtime.deliver_owed(owed)

@@ -9,7 +9,7 @@ plain values and a session, records what is owed to Slack, and returns what happ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -44,34 +44,28 @@ class IncidentRefusal(StrEnum):
 
 
 @dataclass(frozen=True)
+class Tally:
+    """What an incident operation did to its linked tickets."""
+
+    changed: int = 0  # linked tickets the operation changed
+    met: int = 0  # first responses within the SLA that it gave
+    breached: int = 0  # ... and after their deadline
+
+
+@dataclass(frozen=True)
 class IncidentDone:
     incident: Incident
-    tickets: int = 0  # linked tickets the operation changed
-    met: int = 0  # first responses within the SLA that this operation gave
-    breached: int = 0
+    tally: Tally = Tally()
 
 
 @dataclass(frozen=True)
 class IncidentRefused:
     reason: IncidentRefusal
     incident: Incident
-    holder: str | None = None
+    holder: str | None = None  # who holds it, when claimed
 
 
 IncidentResult = IncidentDone | IncidentRefused
-
-
-@dataclass
-class _Verdicts:
-    met: int = 0
-    breached: int = 0
-    changed: int = 0  # linked tickets changed
-
-    def count(self, verdict: deadlines.Verdict | None) -> None:
-        if verdict is deadlines.Verdict.MET:
-            self.met += 1
-        elif verdict is deadlines.Verdict.BREACHED:
-            self.breached += 1
 
 
 def may_join(ticket: Ticket) -> bool:
@@ -179,30 +173,27 @@ def claim(
     unclaimed = [t.id or 0 for t in linked if t.status == TicketStatus.OPEN]
     responses = _first_responses(desk, linked, now)
     ticket_store.claim_tickets(session, unclaimed, actor.user_id)
-    verdicts = _answer_all(session, responses, actor, now)
+    answered = _answer_all(session, responses, actor, now)
     notice = incident_views.claimed_notice(actor.user_id, incident.ref)
     _tell_all(session, {i: notice.format(ref=ref) for i, ref in zip(ids, refs, strict=True)}, now)
     ticket_store.audit_many(session, ids, actor.user_id, "claimed", now, incident=incident.ref)
-    verdicts.changed = len(ids)
     ping_store.owe_incident_update(session, incident.id, now)
-    return _done(session, incident, verdicts)
+    return _done(session, incident, replace(answered, changed=len(ids)))
 
 
 def _first_responses(desk: DeskPolicy, linked: list[Ticket], now: datetime) -> list[FirstResponse]:
     return [deadlines.first_response_of(t, now, desk) for t in linked if t.first_response_at is None]
 
 
-def _answer_all(session: Session, responses: list[FirstResponse], actor: Actor, now: datetime) -> _Verdicts:
+def _answer_all(session: Session, responses: list[FirstResponse], actor: Actor, now: datetime) -> Tally:
     """The first response for every linked ticket nobody had answered, at once."""
     ticket_store.record_first_responses(session, actor.user_id, responses)
     ping_store.drop_deadline_pings_of(session, [r.ticket_id for r in responses])
-    verdicts = _Verdicts()
-    for met in (True, False):
-        ids = [r.ticket_id for r in responses if r.met is met]
-        verdict = deadlines.Verdict.MET if met else deadlines.Verdict.BREACHED
+    met = [r.ticket_id for r in responses if r.met]
+    breached = [r.ticket_id for r in responses if not r.met]
+    for ids, verdict in ((met, deadlines.Verdict.MET), (breached, deadlines.Verdict.BREACHED)):
         ticket_store.audit_many(session, ids, actor.user_id, "first_response", now, sla=verdict.value)
-        verdicts.met, verdicts.breached = (len(ids), verdicts.breached) if met else (verdicts.met, len(ids))
-    return verdicts
+    return Tally(met=len(met), breached=len(breached))
 
 
 def _tell_all(session: Session, notices: dict[int, str | None], now: datetime) -> None:
@@ -224,15 +215,15 @@ def update(
         return IncidentRefused(IncidentRefusal.EMPTY, incident)
     if not incident_store.record_update(session, incident.id, text, now):
         return IncidentRefused(IncidentRefusal.RESOLVED, incident)
-    verdicts = _Verdicts()
     notice = incident_views.update_notice(incident.ref, text)
+    told = 0
     for ticket in incident_store.linked_tickets(session, incident.id, open_only=True):
         source = f"{incident.ref}:update:{key}:{ticket.ref}"
         if ping_store.owe_once(session, PingKind.NOTICE, source, now, ticket.id, notice) is not None:
-            verdicts.changed += 1
+            told += 1
     ticket_store.audit(session, None, actor.user_id, "incident_update", now, incident=incident.ref, text=text)
     ping_store.owe_incident_update(session, incident.id, now)
-    return _done(session, incident, verdicts)
+    return _done(session, incident, Tally(changed=told))
 
 
 def resolve(
@@ -255,7 +246,7 @@ def resolve(
     refs = {t.id: t.ref for t in linked}
     filed = {t.id or 0: t.filed_at for t in linked}
     # Resolving is an answer too: a ticket nobody had answered gets its first response now.
-    verdicts = _answer_all(session, _first_responses(desk, linked, now), actor, now)
+    answered = _answer_all(session, _first_responses(desk, linked, now), actor, now)
     resolved = ticket_store.resolve_tickets(session, filed, actor.user_id, note, now)
     ping_store.drop_deadline_pings_of(session, resolved)
     next_response.closed(session, resolved, actor.user_id, now, desk)
@@ -264,9 +255,8 @@ def resolve(
     ticket_store.audit_many(
         session, resolved, actor.user_id, "resolved", now, incident=incident.ref, note=note
     )
-    verdicts.changed = len(resolved)
     ping_store.owe_incident_update(session, incident.id, now)
-    return _done(session, incident, verdicts)
+    return _done(session, incident, replace(answered, changed=len(resolved)))
 
 
 def unlink(
@@ -296,7 +286,7 @@ def unlink(
     ticket_store.audit(session, ticket.id, actor.user_id, "incident_unlinked", now, incident=incident.ref)
     _refresh_due(session, desk, incident, now)
     ping_store.owe_incident_update(session, incident.id, now)
-    return _done(session, incident, _Verdicts(changed=1))
+    return _done(session, incident, Tally(changed=1))
 
 
 def _tell(session: Session, ticket: Ticket, now: datetime, text: str) -> None:
@@ -306,9 +296,9 @@ def _tell(session: Session, ticket: Ticket, now: datetime, text: str) -> None:
         ping_store.owe(session, ticket.id or 0, PingKind.CARD_UPDATE, now)
 
 
-def _done(session: Session, incident: Incident, verdicts: _Verdicts) -> IncidentDone:
+def _done(session: Session, incident: Incident, tally: Tally) -> IncidentDone:
     fresh = incident_store.get_incident(session, incident.id or 0) or incident
-    return IncidentDone(fresh, verdicts.changed, verdicts.met, verdicts.breached)
+    return IncidentDone(fresh, tally)
 
 
 def parse_incident_id(text: str | None) -> int | None:

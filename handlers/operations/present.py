@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -16,7 +18,7 @@ from storage.models import Incident, Ticket
 from storage.satisfaction import latest_rating
 
 
-def _shown_in(desks: DeskBook, desk: str) -> dict[str, str]:
+def _shown_in(desks: DeskBook, desk: str) -> dict[str, Any]:
     """A desk's label and time zone, as times are shown to people."""
     calendar = desks.calendars.get(desk)
     return {
@@ -25,37 +27,26 @@ def _shown_in(desks: DeskBook, desk: str) -> dict[str, str]:
     }
 
 
+def _same_named(row: Ticket | Incident, view: type[TicketView] | type[IncidentView]) -> dict[str, Any]:
+    """The view's fields that the stored row keeps under the same name, as stored: a field added to
+    both flows through, and only what a view words or derives differently is said below."""
+    return {shown.name: getattr(row, shown.name) for shown in fields(view) if hasattr(row, shown.name)}
+
+
 def view_of(session: Session, ticket: Ticket, desks: DeskBook) -> TicketView:
     partner = get_partner(session, ticket.partner_id)
     return TicketView(
+        **_same_named(ticket, TicketView),
         **_shown_in(desks, ticket.desk),
-        ref=ticket.ref,
-        queue=ticket.queue,
-        klass=ticket.klass,
-        topic=ticket.topic,
-        subject=ticket.subject,
-        description=ticket.description,
-        product=ticket.product,
-        critical_reason=ticket.critical_reason,
         company=partner.name if partner else "?",
         filer=ticket.filer_user_id,
-        status=ticket.status,
-        filed_at=ticket.filed_at,
-        due_at=ticket.due_at,
-        first_response_at=ticket.first_response_at,
-        sla_met=ticket.sla_met,
+        next_due_at=_next_due(session, ticket),
         claimant=ticket.claimant_user_id,
-        resolved_at=ticket.resolved_at,
-        resolution_note=ticket.resolution_note,
+        incident=f"I-{ticket.incident_id}" if ticket.incident_id else None,
         reopened=ticket.reopened_at is not None,
-        desk=ticket.desk,
-        turn=ticket.turn,
+        rating=latest_rating(session, ticket.id or 0) if ticket.resolved_at is not None else None,
         card_link=ticket.card_permalink,
         filer_link=ticket.filer_permalink,
-        incident=f"I-{ticket.incident_id}" if ticket.incident_id else None,
-        next_due_at=_next_due(session, ticket),
-        turn_since=ticket.turn_since,
-        rating=latest_rating(session, ticket.id or 0) if ticket.resolved_at is not None else None,
     )
 
 
@@ -71,19 +62,9 @@ def incident_view(session: Session, incident: Incident, desks: DeskBook) -> Inci
         for t, company in linked_with_companies(session, incident.id or 0)
     )
     return IncidentView(
+        **_same_named(incident, IncidentView),
         **_shown_in(desks, incident.desk),
-        ref=incident.ref,
-        desk=incident.desk,
-        reason=incident.reason,
-        status=incident.status,
-        opened_at=incident.opened_at,
-        due_at=incident.due_at,
-        claimant=incident.claimant_user_id,
-        claimed_at=incident.claimed_at,
-        latest_update=incident.latest_update,
-        updated_at=incident.updated_at,
-        resolved_by=incident.resolved_by,
-        resolution_note=incident.resolution_note,
         link=incident.message_permalink,
         tickets=lines,
+        claimant=incident.claimant_user_id,
     )

@@ -34,22 +34,17 @@ def ask_after_resolve(
     return len(asked)
 
 
-class AnswerRefusal(StrEnum):
-    NOT_THEIR_COMPANY = "not_their_company"
-    TOO_LATE = "too_late"
-    NO_QUESTION = "no_question"
-    BAD_RATING = "bad_rating"
-
-
 @dataclass(frozen=True)
 class Answered:
     rating: int
     ticket_ref: str
 
 
-@dataclass(frozen=True)
-class AnswerRefused:
-    reason: AnswerRefusal
+class AnswerRefusal(StrEnum):
+    NOT_THEIR_COMPANY = "not_their_company"
+    TOO_LATE = "too_late"
+    NO_QUESTION = "no_question"
+    BAD_RATING = "bad_rating"
 
 
 def answer(
@@ -61,19 +56,19 @@ def answer(
     rating: int | None,
     comment: str | None,
     now: datetime,
-) -> Answered | AnswerRefused:
+) -> Answered | AnswerRefusal:
     """A rating (and perhaps a comment) from a person of `partner_id`; the last answer counts."""
     row = csat_store.get_answer(session, answer_id)
     ticket = ticket_store.get_ticket(session, row.ticket_id) if row is not None else None
     if row is None or ticket is None:
-        return AnswerRefused(AnswerRefusal.NO_QUESTION)
+        return AnswerRefusal.NO_QUESTION
     if partner_id is None or partner_id != ticket.partner_id:
-        return AnswerRefused(AnswerRefusal.NOT_THEIR_COMPANY)
+        return AnswerRefusal.NOT_THEIR_COMPANY
     if now - row.asked_at > timedelta(days=desk.config.csat_answer_days):
-        return AnswerRefused(AnswerRefusal.TOO_LATE)
+        return AnswerRefusal.TOO_LATE
     rating = rating if rating is not None else row.rating
     if rating is None or not 1 <= rating <= 5:
-        return AnswerRefused(AnswerRefusal.BAD_RATING)
+        return AnswerRefusal.BAD_RATING
     row.rating, row.answered_by, row.answered_at = rating, user_id, now
     if comment is not None:
         row.comment = clean(comment)[:NOTE_MAX] or None

@@ -94,10 +94,10 @@ def file_ticket(
     new: NewTicket,
     now: datetime,
     submission_key: str | None = None,
-    channel: str | None = None,
-    thread_ts: str | None = None,
+    origin: views.FormOrigin = views.FormOrigin(),
 ) -> tuple[Ticket, bool]:
-    """Store the ticket with its due time and plan everything it owes Slack; (ticket, created)."""
+    """Store the ticket with its due time and plan everything it owes Slack; (ticket, created). The
+    confirmation goes where the form was opened (`origin`)."""
     assert partner.id is not None
     desk_name = partner.desk if partner.desk in desk.desks.calendars else desk.config.default_desk
     calendar = desk.desks.calendar(desk_name)
@@ -120,9 +120,9 @@ def file_ticket(
         business_time=window.business_time,
         outside_hours=window.outside_hours,
         queue_channel=desk.config.queue_channel(new.queue),
-        filer_channel=channel,
+        filer_channel=origin.channel,
         # Filed from a message of a partner channel: that message's thread is the partner's.
-        filer_thread_ts=thread_ts if channel else None,
+        filer_thread_ts=origin.thread_ts if origin.channel else None,
     )
     ticket, created = ticket_store.create_ticket(session, row)
     if not created:

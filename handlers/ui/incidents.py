@@ -45,24 +45,28 @@ class IncidentLine:
     card_link: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IncidentView:
+    """What the incident's message shows, its fields in the order of its life."""
+
     ref: str
     desk: str
     desk_label: str
     timezone: str
+    link: str | None = None  # permalink of the incident message
+    # what it is and whom it covers
     reason: str
-    status: str
     opened_at: datetime
     due_at: datetime
+    tickets: tuple[IncidentLine, ...] = field(default_factory=tuple)
+    # who works it, what they said, how it ended
     claimant: str | None = None
     claimed_at: datetime | None = None
     latest_update: str | None = None
     updated_at: datetime | None = None
+    status: str
     resolved_by: str | None = None
     resolution_note: str | None = None
-    link: str | None = None  # permalink of the incident message
-    tickets: tuple[IncidentLine, ...] = field(default_factory=tuple)
 
     @property
     def companies(self) -> int:

@@ -302,11 +302,15 @@ def refusal_modal(message: str) -> dict[str, Any]:
 # --- tickets ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TicketView:
-    """What a card, a list row or a status reply shows of a ticket."""
+    """What a card, a list row or a status reply shows of a ticket, its fields in the order of its life."""
 
     ref: str
+    desk: str = ""
+    desk_label: str
+    timezone: str
+    # what was filed, by whom
     queue: str
     klass: str | None
     topic: str | None
@@ -316,25 +320,26 @@ class TicketView:
     critical_reason: str | None
     company: str
     filer: str
-    status: str
-    desk_label: str
-    timezone: str
     filed_at: datetime
+    # the first response
     due_at: datetime
     first_response_at: datetime | None = None
     sla_met: bool | None = None
+    # the conversation after it: whose turn, since when, and the running next-response window
+    turn: str = "support"
+    turn_since: datetime | None = None
+    next_due_at: datetime | None = None
+    # who works it, and how it ended
+    status: str
     claimant: str | None = None
+    incident: str | None = None  # the mass incident it is part of ("I-3")
     resolved_at: datetime | None = None
     resolution_note: str | None = None
     reopened: bool = False
-    desk: str = ""
-    turn: str = "support"
-    card_link: str | None = None  # permalink of the card in the queue channel
-    filer_link: str | None = None  # permalink of the partner's thread
-    incident: str | None = None  # the mass incident it is part of ("I-3")
-    next_due_at: datetime | None = None  # a running next-response window's due time
-    turn_since: datetime | None = None  # since when it is the partner's (or support's) turn
     rating: int | None = None  # the partner's satisfaction answer, 1-5
+    # where it is shown: permalinks of the card in the queue channel and of the partner's thread
+    card_link: str | None = None
+    filer_link: str | None = None
 
 
 def kind_label(ticket: TicketView) -> str:
