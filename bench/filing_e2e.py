@@ -26,11 +26,11 @@ from bench.common import (  # noqa: E402
     served,
     summary,  # noqa: E402
 )
-from handlers.ui import tickets as views  # noqa: E402
+from handlers.ui import forms  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
 from tests.slack_requests import submitted  # noqa: E402
 
-FORM = views.tech_form(views.form_metadata("CPARTNER"), "https://docs.example")
+FORM = forms.tech_form(forms.form_metadata("CPARTNER"), "https://docs.example")
 
 
 def run(label: str, database_url: str, fake: FakeSlack, tickets: int, clients: int) -> float:

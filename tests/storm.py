@@ -27,7 +27,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlmodel import col, select
 
-from handlers.ui import tickets as views
+from handlers.ui import forms
 from storage.db import make_engine, migrate, session_scope
 from storage.models import Incident, Ping, Ticket
 from tests.fake_slack import FakeSlack
@@ -203,7 +203,7 @@ def run_storm(
                         senders[number % 2],
                         user,
                         channel,
-                        views.tech_form(views.form_metadata(channel), "https://docs.example/"),
+                        forms.tech_form(forms.form_metadata(channel), "https://docs.example/"),
                         number,
                         started + spread * number / filings,
                     )

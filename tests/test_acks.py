@@ -15,6 +15,7 @@ import pytest
 import requests
 from sqlmodel import select
 
+from handlers.ui import forms
 from handlers.ui import tickets as views
 from storage.db import session_scope
 from storage.directory import import_directory, parse_directory_csv
@@ -42,7 +43,7 @@ def open_tickets(desk: Desk, count: int) -> None:
 
 
 def tech_form_submission(answers: dict[str, Any] | None = None) -> dict[str, Any]:
-    form = views.tech_form(views.form_metadata("CPARTNER"), "https://docs.example")
+    form = forms.tech_form(forms.form_metadata("CPARTNER"), "https://docs.example")
     values = {"subject": "Calls drop", "description": "Every call drops after 30 s.", "product": "PBX 1"}
     return submitted(form, {**values, **(answers or {})})
 

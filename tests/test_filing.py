@@ -7,6 +7,7 @@ import time
 import pytest
 from sqlmodel import func, select
 
+from handlers.ui import forms
 from handlers.ui import tickets as views
 from storage import pings as ping_store
 from storage.db import session_scope
@@ -43,10 +44,10 @@ def test_new_tech_opens_the_form_and_files_a_standard_ticket(desk: Desk) -> None
 
 def test_bare_ticket_asks_which_team_then_shows_the_form(desk: Desk) -> None:
     chooser = open_form(desk, "", "UALICE")
-    assert chooser["callback_id"] == views.CHOOSER_CALLBACK
+    assert chooser["callback_id"] == forms.CHOOSER_CALLBACK
     response = desk.slack.view_submission(submitted(chooser, {"queue": "care"}), "UALICE")
     body = response.json()
-    assert body["response_action"] == "update" and body["view"]["callback_id"] == views.CARE_CALLBACK
+    assert body["response_action"] == "update" and body["view"]["callback_id"] == forms.CARE_CALLBACK
 
 
 def test_care_ticket_due_next_business_day_and_confirmation_in_words(desk: Desk) -> None:

@@ -24,6 +24,7 @@ from sqlmodel import func, select
 
 from bot.worker import Worker
 from handlers.listeners.common import DATABASE_DOWN
+from handlers.ui import forms
 from handlers.ui import tickets as views
 from storage.db import session_scope
 from storage.models import Ping, Ticket
@@ -264,7 +265,7 @@ def test_hostile_tech_form(
     desk: Desk, subject: str, description: str, product: str, klass: Any, reason: Any
 ) -> None:
     fresh_example(desk)
-    form = views.tech_form(views.form_metadata("CPARTNER"), "https://docs.example")
+    form = forms.tech_form(forms.form_metadata("CPARTNER"), "https://docs.example")
     answers = submitted(
         form,
         {
@@ -289,21 +290,21 @@ def test_hostile_tech_form(
 
 MALFORMED = [
     {"type": "view_submission"},
-    {"type": "view_submission", "user": {"id": "UALICE"}, "view": {"callback_id": views.TECH_CALLBACK}},
+    {"type": "view_submission", "user": {"id": "UALICE"}, "view": {"callback_id": forms.TECH_CALLBACK}},
     {
         "type": "view_submission",
         "user": {"id": "UALICE"},
-        "view": {"callback_id": views.TECH_CALLBACK, "state": {"values": {"subject": "not a dict"}}},
+        "view": {"callback_id": forms.TECH_CALLBACK, "state": {"values": {"subject": "not a dict"}}},
     },
     {
         "type": "view_submission",
         "user": {"id": "UALICE"},
         "view": {
-            "callback_id": views.CARE_CALLBACK,
+            "callback_id": forms.CARE_CALLBACK,
             "state": {"values": {"topic": {"topic": {"selected_option": 7}}}},
         },
     },
-    {"type": "view_submission", "user": {"id": "UALICE"}, "view": {"callback_id": views.CHOOSER_CALLBACK}},
+    {"type": "view_submission", "user": {"id": "UALICE"}, "view": {"callback_id": forms.CHOOSER_CALLBACK}},
     {"type": "block_actions", "user": {"id": "UAGENT1"}, "actions": [{"action_id": views.CLAIM_ACTION}]},
     {
         "type": "block_actions",

@@ -8,6 +8,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from handlers.rules import eligibility as rules
+from handlers.ui import forms
 from handlers.ui import incidents as incident_views
 from handlers.ui import tickets as views
 
@@ -50,19 +51,19 @@ def validate_blocks(blocks: list[dict]) -> None:
 
 @pytest.mark.parametrize("critical", [False, True])
 def test_forms_are_valid_views(critical: bool) -> None:
-    metadata = views.form_metadata("C123")
-    validate_view(views.chooser_modal(metadata))
-    validate_view(views.tech_form(metadata, "https://docs.example", critical=critical))
-    validate_view(views.care_form(metadata, "https://docs.example", "https://faq.example"))
-    assert views.read_form_metadata(metadata) == "C123"
-    assert views.read_form_metadata("not json") is None
+    metadata = forms.form_metadata("C123")
+    validate_view(forms.chooser_modal(metadata))
+    validate_view(forms.tech_form(metadata, "https://docs.example", critical=critical))
+    validate_view(forms.care_form(metadata, "https://docs.example", "https://faq.example"))
+    assert forms.read_form_metadata(metadata) == "C123"
+    assert forms.read_form_metadata("not json") is None
 
 
 def test_forms_name_their_fields_as_people_do() -> None:
-    tech = views.tech_form("", "https://docs.example")
+    tech = forms.tech_form("", "https://docs.example")
     labels = [b["label"]["text"] for b in tech["blocks"] if b["type"] == "input"]
     assert labels == ["Subject", "Description", "Product / PBX", "Class", "Critical reason"]
-    care = views.care_form("", "https://docs.example", "https://faq.example")
+    care = forms.care_form("", "https://docs.example", "https://faq.example")
     labels = [b["label"]["text"] for b in care["blocks"] if b["type"] == "input"]
     assert labels == ["Topic", "Subject", "Description", "Are incoming or outgoing calls failing?"]
     assert "https://faq.example" in str(care) and "English only" in str(care)

@@ -33,7 +33,7 @@ from handlers.rules import eligibility as rules
 from handlers.rules.channels import message_prefill
 from handlers.rules.sla import Queue
 from handlers.runtime import Runtime
-from handlers.ui import tickets as views
+from handlers.ui import forms
 from storage import channels as channel_store
 from storage import tickets as ticket_store
 from storage.db import collect_owed, is_lock_timeout, session_scope, within
@@ -45,32 +45,32 @@ FORM_BUDGET_SECONDS = 2.3
 
 
 def register(app: App) -> None:
-    app.view(views.CHOOSER_CALLBACK)(choose_queue)
-    app.view(views.TECH_CALLBACK)(submit_form)
-    app.view(views.CARE_CALLBACK)(submit_form)
+    app.view(forms.CHOOSER_CALLBACK)(choose_queue)
+    app.view(forms.TECH_CALLBACK)(submit_form)
+    app.view(forms.CARE_CALLBACK)(submit_form)
 
 
 def form_for(
-    runtime: Runtime, queue: Queue, metadata: str, prefill: views.Prefill = views.Prefill()
+    runtime: Runtime, queue: Queue, metadata: str, prefill: forms.Prefill = forms.Prefill()
 ) -> dict[str, Any]:
     settings = runtime.config
     if queue is Queue.TECH:
-        return views.tech_form(metadata, settings.docs_url, prefill=prefill)
-    return views.care_form(metadata, settings.docs_url, settings.care_faq_url, prefill=prefill)
+        return forms.tech_form(metadata, settings.docs_url, prefill=prefill)
+    return forms.care_form(metadata, settings.docs_url, settings.care_faq_url, prefill=prefill)
 
 
-def prefill_of(session: Session, origin: views.FormOrigin) -> views.Prefill:
+def prefill_of(session: Session, origin: forms.FormOrigin) -> forms.Prefill:
     """A form opened on a message of a partner channel starts from that message's text."""
     if not (origin.channel and origin.message_ts):
-        return views.Prefill()
+        return forms.Prefill()
     offer = channel_store.get_offer(session, origin.channel, origin.message_ts)
     if offer is None:
-        return views.Prefill()
+        return forms.Prefill()
     subject, description = message_prefill(offer.text, rules.SUBJECT_MAX, rules.DESCRIPTION_MAX)
-    return views.Prefill(subject, description)
+    return forms.Prefill(subject, description)
 
 
-def already_filed(session: Session, origin: views.FormOrigin, submission_key: str | None) -> str | None:
+def already_filed(session: Session, origin: forms.FormOrigin, submission_key: str | None) -> str | None:
     """The ticket a message of a partner channel already is (one message, one ticket): its ref."""
     if not (origin.channel and origin.thread_ts):
         return None
@@ -119,7 +119,7 @@ def choose_queue(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
     with session_scope(within(runtime.engine, FORM_LOCK_WAIT_MS)) as session:
         who = identify(session, runtime, context.user_id or "")
         decision = refusal_for(session, runtime, who, queue)
-        prefill = prefill_of(session, views.read_form_origin(metadata))
+        prefill = prefill_of(session, forms.read_form_origin(metadata))
     if not decision.allowed:
         ack(response_action="errors", errors={"queue": decision.message})
         return
@@ -139,7 +139,7 @@ class FormAnswers:
 
 
 def read_answers(view: dict[str, Any]) -> FormAnswers:
-    queue = Queue.TECH if view.get("callback_id") == views.TECH_CALLBACK else Queue.CARE
+    queue = Queue.TECH if view.get("callback_id") == forms.TECH_CALLBACK else Queue.CARE
     return FormAnswers(
         queue=queue,
         subject=rules.clean(_text(view, "subject")),
@@ -190,7 +190,7 @@ def submit_form(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         ack(response_action="errors", errors=errors.by_block)
         return
     routing = rules.route(answers.queue, answers.klass, answers.topic, answers.calls_failing)
-    origin = views.read_form_origin(view.get("private_metadata"))
+    origin = forms.read_form_origin(view.get("private_metadata"))
     started = time.monotonic()
     try:
         # Before the ack: no Slack call, and the whole store work bounded, so Slack's 3 seconds hold.
@@ -285,16 +285,16 @@ def open_form_then_check(
     respond: Respond,
     command: dict[str, Any],
     choice: str | None,
-    origin: views.FormOrigin | None = None,
-    prefill: views.Prefill = views.Prefill(),
+    origin: forms.FormOrigin | None = None,
+    prefill: forms.Prefill = forms.Prefill(),
 ) -> None:
     """Open the form at once (a trigger lasts 3 seconds), then check who is filing: a refusal
     replaces the form, so the filer reads it where they are looking. `origin`: a partner's message
     the ticket is made from (its thread becomes the partner's), and `prefill` its text."""
     queue = Queue(choice) if choice else None
-    origin = origin or views.FormOrigin(command.get("channel_id"))
-    metadata = views.form_metadata(origin.channel, origin.thread_ts, origin.message_ts)
-    form = form_for(runtime, queue, metadata, prefill) if queue else views.chooser_modal(metadata)
+    origin = origin or forms.FormOrigin(command.get("channel_id"))
+    metadata = forms.form_metadata(origin.channel, origin.thread_ts, origin.message_ts)
+    form = form_for(runtime, queue, metadata, prefill) if queue else forms.chooser_modal(metadata)
     try:
         opened = client.views_open(trigger_id=command.get("trigger_id", ""), view=form)
     except SlackApiError as error:  # the trigger expired, Slack is slow: say so rather than nothing
@@ -326,7 +326,7 @@ def check_filer(
     if message is None:
         return
     try:
-        client.views_update(view_id=view_id, view=views.refusal_modal(message))
+        client.views_update(view_id=view_id, view=forms.refusal_modal(message))
     except Exception as error:  # closed already, or Slack away: the channel still gets the reason
         log.warning("could not show the refusal in the form: %r", error)
         respond(text=message, response_type="ephemeral")

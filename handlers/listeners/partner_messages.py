@@ -18,7 +18,7 @@ from handlers.operations import channels as channel_ops
 from handlers.operations.channels import OfferRefusal, OfferRefused, PartnerMessage
 from handlers.runtime import Runtime
 from handlers.ui import channels as channel_views
-from handlers.ui import tickets as views
+from handlers.ui import forms
 from storage import channels as channel_store
 from storage import tickets as ticket_store
 from storage.db import collect_owed, reading, session_scope
@@ -114,7 +114,7 @@ def file_as_ticket(
     message = partner_message(channel, body.get("message") or {})
     runtime.after_ack(_record_shortcut_offer, runtime, message, user_id, respond)
     pressed = {"channel_id": channel, "trigger_id": body.get("trigger_id", ""), "user_id": user_id}
-    origin = views.FormOrigin(channel, message.thread_ts, message.ts)
+    origin = forms.FormOrigin(channel, message.thread_ts, message.ts)
     runtime.open_form(open_form_then_check, runtime, client, respond, pressed, None, origin)
 
 
@@ -143,7 +143,7 @@ def open_offered_form(
         found = channel_store.get_offer(session, channel, message_ts)
         thread = found.thread_ts if found is not None else message_ts
         filed = session.exec(ticket_store.filer_thread_query(channel, thread)).first()
-        origin = views.FormOrigin(channel, thread, message_ts)
+        origin = forms.FormOrigin(channel, thread, message_ts)
         prefill = prefill_of(session, origin)
     if filed is not None:
         respond(text=channel_views.already_a_ticket(filed.ref), response_type="ephemeral")

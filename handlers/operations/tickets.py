@@ -27,6 +27,7 @@ from handlers.rules import eligibility as rules
 from handlers.rules.sla import (
     first_response_window,
 )
+from handlers.ui import forms
 from handlers.ui import tickets as views
 from storage import channels as channel_store
 from storage import incidents as incident_store
@@ -94,7 +95,7 @@ def file_ticket(
     new: NewTicket,
     now: datetime,
     submission_key: str | None = None,
-    origin: views.FormOrigin = views.FormOrigin(),
+    origin: forms.FormOrigin = forms.FormOrigin(),
 ) -> tuple[Ticket, bool]:
     """Store the ticket with its due time and plan everything it owes Slack; (ticket, created). The
     confirmation goes where the form was opened (`origin`)."""

@@ -10,18 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from handlers.rules.eligibility import CRITICAL_REASONS, NOTE_MAX, agent_text, cut, escape, safe
-from handlers.ui.tickets import (
-    Block,
-    _input,
-    _modal,
-    _plain,
-    _text_input,
-    context,
-    desk_time,
-    section,
-    slack_date,
-    time_left,
-)
+from handlers.ui.blocks import Block, context, input_block, modal, plain, section, text_input
+from handlers.ui.tickets import desk_time, slack_date, time_left
 from storage.vocabulary import IncidentStatus, TicketStatus
 
 CLAIM_ACTION = "incident_claim"
@@ -124,7 +114,7 @@ def incident_message(view: IncidentView) -> tuple[str, list[Block]]:
     due = f"first response due {desk_time(view.due_at, view.timezone, view.desk_label)} (earliest ticket)"
     summary = f"*{size_words(view)}* since {slack_date(view.opened_at, '{time}')}"
     blocks: list[Block] = [
-        {"type": "header", "text": _plain(title[:150])},
+        {"type": "header", "text": plain(title[:150])},
         section(f"{summary} · {due}" if not view.claimant else summary),
         context(who_words(view)),
     ]
@@ -144,7 +134,7 @@ def incident_message(view: IncidentView) -> tuple[str, list[Block]]:
 
 
 def _button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button = {"type": "button", "text": _plain(label), "action_id": action_id, "value": value}
+    button = {"type": "button", "text": plain(label), "action_id": action_id, "value": value}
     if style:
         button["style"] = style
     return button
@@ -236,23 +226,23 @@ def incidents_blocks(views: Sequence[IncidentView], now: datetime) -> list[Block
 
 
 def update_modal(ref: str, channel: str | None) -> dict[str, Any]:
-    text = _text_input("text", multiline=True, max_length=NOTE_MAX, placeholder="What we know, what's next")
+    text = text_input("text", multiline=True, max_length=NOTE_MAX, placeholder="What we know, what's next")
     blocks = [
         section(f"An update on *{escape(ref)}*: every linked partner reads it in their own thread."),
-        _input("text", "Update", text),
+        input_block("text", "Update", text),
     ]
     metadata = json.dumps({"incident": ref, "channel": channel or ""})
-    return _modal(UPDATE_CALLBACK, f"Update {ref}"[:24], blocks, metadata, submit="Send")
+    return modal(UPDATE_CALLBACK, f"Update {ref}"[:24], blocks, metadata, submit="Send")
 
 
 def resolve_modal(ref: str, channel: str | None) -> dict[str, Any]:
-    note = _text_input("note", multiline=True, max_length=NOTE_MAX, placeholder="What failed, what fixed it")
+    note = text_input("note", multiline=True, max_length=NOTE_MAX, placeholder="What failed, what fixed it")
     blocks = [
         section(
             f"Resolve *{escape(ref)}* and every ticket linked to it. "
             "Each partner is told once, with this note."
         ),
-        _input("note", "Resolution note", note, optional=True),
+        input_block("note", "Resolution note", note, optional=True),
     ]
     metadata = json.dumps({"incident": ref, "channel": channel or ""})
-    return _modal(RESOLVE_CALLBACK, f"Resolve {ref}"[:24], blocks, metadata, submit="Resolve")
+    return modal(RESOLVE_CALLBACK, f"Resolve {ref}"[:24], blocks, metadata, submit="Resolve")

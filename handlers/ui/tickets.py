@@ -1,4 +1,6 @@
-"""Block Kit builders: pure functions from plain values to the dicts Slack takes.
+"""Block Kit builders for tickets: the card and the Resolve form, lists and status, the ping and
+notice texts, direct messages, help and App Home. Pure functions from plain values to the dicts
+Slack takes (the filing forms are in `forms.py`, Block Kit's parts in `blocks.py`).
 
 Every string a user typed reaches these builders already passed through `rules.safe`,
 or is passed through it here; our own strings are plain.
@@ -17,7 +19,6 @@ import pendulum
 from handlers.rules.eligibility import (
     CARE_TOPICS,
     CRITICAL_REASONS,
-    DESCRIPTION_MAX,
     NOTE_MAX,
     SUBJECT_MAX,
     agent_text,
@@ -25,13 +26,18 @@ from handlers.rules.eligibility import (
     escape,
     safe,
 )
+from handlers.ui.blocks import (
+    Block,
+    context,
+    input_block,
+    md,
+    modal,
+    plain,
+    section,
+    text_input,
+)
 from storage.vocabulary import OPEN_STATES, Queue, TicketClass, TicketStatus
 
-Block = dict[str, Any]
-
-TECH_CALLBACK = "ticket_form_tech"
-CARE_CALLBACK = "ticket_form_care"
-CHOOSER_CALLBACK = "ticket_form_choose"
 CLAIM_ACTION = "ticket_claim"
 RESOLVE_ACTION = "ticket_resolve"
 RESOLVE_CALLBACK = "ticket_resolve_form"
@@ -40,263 +46,20 @@ MAX_LIST_ROWS = 20  # a message or Home list shows this many tickets, then a sum
 CARD_TEXT_MAX = 2500
 
 
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
-
-
-def _md(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text}
-
-
-def section(text: str) -> Block:
-    return {"type": "section", "text": _md(text[:3000])}
-
-
-def context(text: str) -> Block:
-    return {"type": "context", "elements": [_md(text[:3000])]}
-
-
-def _input(
-    block_id: str, label: str, element: dict[str, Any], hint: str | None = None, optional: bool = False
-) -> Block:
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": _plain(label),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = _plain(hint)
-    return block
-
-
-def _text_input(
-    action_id: str,
-    multiline: bool = False,
-    max_length: int | None = None,
-    placeholder: str | None = None,
-    initial: str = "",
-) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
-    if max_length:
-        element["max_length"] = max_length
-    if initial:
-        element["initial_value"] = initial[:max_length] if max_length else initial
-    if placeholder:
-        element["placeholder"] = _plain(placeholder)
-    return element
-
-
-def _option(value: str, text: str) -> dict[str, Any]:
-    return {"text": _plain(text), "value": value}
-
-
-def _select(action_id: str, options: dict[str, str], placeholder: str) -> dict[str, Any]:
-    return {
-        "type": "static_select",
-        "action_id": action_id,
-        "placeholder": _plain(placeholder),
-        "options": [_option(value, text) for value, text in options.items()],
-    }
-
-
-def _radio(action_id: str, options: dict[str, str], initial: str | None = None) -> dict[str, Any]:
-    element: dict[str, Any] = {
-        "type": "radio_buttons",
-        "action_id": action_id,
-        "options": [_option(value, text) for value, text in options.items()],
-    }
-    if initial:
-        element["initial_option"] = _option(initial, options[initial])
-    return element
-
-
-def _modal(
-    callback_id: str, title: str, blocks: list[Block], private_metadata: str, submit: str = "Submit"
-) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "type": "modal",
-        "callback_id": callback_id,
-        "title": _plain(title),
-        "close": _plain("Cancel"),
-        "blocks": blocks,
-        "private_metadata": private_metadata,
-        "submit": _plain(submit),
-    }
-    return view
-
-
-# --- forms -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FormOrigin:
-    """Where a form was opened: the channel the confirmation goes to and, for a ticket made from a
-    message of a partner channel, that message (prefills the form) and its thread (the partner's)."""
-
-    channel: str | None = None
-    thread_ts: str | None = None
-    message_ts: str | None = None
-
-
-@dataclass(frozen=True)
-class Prefill:
-    subject: str = ""
-    description: str = ""
-
-
-def form_metadata(channel_id: str | None, thread_ts: str | None = None, message_ts: str | None = None) -> str:
-    origin: dict[str, str] = {"channel": channel_id or ""}
-    if thread_ts:
-        origin["thread"] = thread_ts
-    if message_ts:
-        origin["message"] = message_ts
-    return json.dumps(origin)
-
-
-def read_form_origin(private_metadata: str | None) -> FormOrigin:
-    try:
-        origin = json.loads(private_metadata or "{}")
-        return FormOrigin(
-            origin.get("channel") or None, origin.get("thread") or None, origin.get("message") or None
-        )
-    except (ValueError, AttributeError):
-        return FormOrigin()
-
-
-def read_form_metadata(private_metadata: str | None) -> str | None:
-    return read_form_origin(private_metadata).channel
-
-
-def chooser_modal(metadata: str) -> dict[str, Any]:
-    return _modal(
-        CHOOSER_CALLBACK,
-        "Open a ticket",
-        [
-            section("Which team do you need?"),
-            _input(
-                "queue",
-                "Team",
-                _radio(
-                    "queue",
-                    {
-                        "tech": "Technical Support: something does not work",
-                        "care": "Customer Care: billing, orders, numbers, licenses, account",
-                    },
-                ),
-            ),
-        ],
-        metadata,
-        submit="Next",
-    )
-
-
-def tech_form(
-    metadata: str, docs_url: str, critical: bool = False, prefill: Prefill = Prefill()
-) -> dict[str, Any]:
-    blocks = [
-        context(
-            f"Before filing, the <{docs_url}|documentation> may already answer it. Support does not "
-            "cover pre-sales questions."
-        ),
-        _input(
-            "subject",
-            "Subject",
-            _text_input(
-                "subject",
-                max_length=SUBJECT_MAX,
-                placeholder="e.g. Calls to mobile numbers drop after 30 s",
-                initial=prefill.subject,
-            ),
-        ),
-        _input(
-            "description",
-            "Description",
-            _text_input(
-                "description",
-                multiline=True,
-                max_length=DESCRIPTION_MAX,
-                placeholder="What happens, since when, what you tried",
-                initial=prefill.description,
-            ),
-            hint="Steps to reproduce, error messages, call times and numbers help us answer sooner.",
-        ),
-        _input(
-            "product",
-            "Product / PBX",
-            _text_input("product", max_length=150, placeholder="PBX serial or product name"),
-        ),
-        _input(
-            "class",
-            "Class",
-            _radio(
-                "class",
-                {"standard": "Standard", "critical": "Critical"},
-                initial="critical" if critical else "standard",
-            ),
-            hint="Critical only for: call drops not caused by the operator, a cloud system that "
-            "can't be reached, or business operations severely impacted with no workaround.",
-        ),
-        _input(
-            "critical_reason",
-            "Critical reason",
-            _select("critical_reason", CRITICAL_REASONS, "Which critical case applies?"),
-            hint="Needed when the class is Critical.",
-            optional=True,
-        ),
-    ]
-    return _modal(TECH_CALLBACK, "Technical Support", blocks, metadata)
-
-
-def care_form(metadata: str, docs_url: str, faq_url: str, prefill: Prefill = Prefill()) -> dict[str, Any]:
-    blocks = [
-        context(
-            "Customer Care accepts requests *in English only*. Some operations may be charged extra: "
-            f"see the <{faq_url}|Customer Care FAQ>. The <{docs_url}|documentation> may already answer it."
-        ),
-        _input("topic", "Topic", _select("topic", CARE_TOPICS, "Choose a topic")),
-        _input("subject", "Subject", _text_input("subject", max_length=SUBJECT_MAX, initial=prefill.subject)),
-        _input(
-            "description",
-            "Description",
-            _text_input(
-                "description", multiline=True, max_length=DESCRIPTION_MAX, initial=prefill.description
-            ),
-            hint="In English, please.",
-        ),
-        _input(
-            "calls_failing",
-            "Are incoming or outgoing calls failing?",
-            _radio("calls_failing", {"no": "No", "yes": "Yes: calls are failing now"}, initial="no"),
-            hint="For CLASSOUND numbers with failing calls we open a Critical Technical Support "
-            "ticket instead, so it is handled first.",
-        ),
-    ]
-    return _modal(CARE_CALLBACK, "Customer Care", blocks, metadata)
+# --- the Resolve form ------------------------------------------------------------------------------------
 
 
 def resolve_modal(ref: str, channel: str | None) -> dict[str, Any]:
     """The Resolve button's small form: the resolution note the filer will read."""
-    note = _text_input(
+    note = text_input(
         "note", multiline=True, max_length=NOTE_MAX, placeholder="What was wrong, what fixed it"
     )
     blocks = [
         section(f"Resolve *{escape(ref)}*. The filer is told in their thread, with this note."),
-        _input("note", "Resolution note", note, optional=True),
+        input_block("note", "Resolution note", note, optional=True),
     ]
     metadata = json.dumps({"ticket": ref, "channel": channel or ""})
-    return _modal(RESOLVE_CALLBACK, f"Resolve {ref}"[:24], blocks, metadata, submit="Resolve")
-
-
-def refusal_modal(message: str) -> dict[str, Any]:
-    """What replaces a form when its filer may not file: the reason, and nothing to submit."""
-    return {
-        "type": "modal",
-        "title": _plain("Open a ticket"),
-        "close": _plain("Close"),
-        "blocks": [section(message)],
-    }
+    return modal(RESOLVE_CALLBACK, f"Resolve {ref}"[:24], blocks, metadata, submit="Resolve")
 
 
 # --- tickets ---------------------------------------------------------------------------------------------
@@ -429,17 +192,17 @@ def status_line(ticket: TicketView) -> str:
 def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
     """The card in the queue channel, with Claim and Resolve buttons while the ticket is open."""
     fields = [
-        _md(f"*Company*\n{safe(ticket.company, 200)}"),
-        _md(f"*Filed by*\n<@{ticket.filer}>"),
-        _md(f"*Type*\n{kind_label(ticket)}"),
-        _md(f"*Desk*\n{ticket.desk_label}"),
+        md(f"*Company*\n{safe(ticket.company, 200)}"),
+        md(f"*Filed by*\n<@{ticket.filer}>"),
+        md(f"*Type*\n{kind_label(ticket)}"),
+        md(f"*Desk*\n{ticket.desk_label}"),
     ]
     if ticket.product:
-        fields.append(_md(f"*Product / PBX*\n{safe(ticket.product, 200)}"))
+        fields.append(md(f"*Product / PBX*\n{safe(ticket.product, 200)}"))
     if ticket.rating is not None:
-        fields.append(_md(f"*Partner's rating*\n{':star:' * ticket.rating} {ticket.rating}/5"))
+        fields.append(md(f"*Partner's rating*\n{':star:' * ticket.rating} {ticket.rating}/5"))
     if ticket.critical_reason:
-        fields.append(_md(f"*Critical reason*\n{CRITICAL_REASONS.get(ticket.critical_reason, 'n/a')}"))
+        fields.append(md(f"*Critical reason*\n{CRITICAL_REASONS.get(ticket.critical_reason, 'n/a')}"))
     blocks: list[Block] = [
         section(f"*{ticket.ref}* · {safe(ticket.subject, SUBJECT_MAX)}"),
         {"type": "section", "fields": fields[:10]},
@@ -464,7 +227,7 @@ def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
         buttons.append(
             {
                 "type": "button",
-                "text": _plain("Claim"),
+                "text": plain("Claim"),
                 "action_id": CLAIM_ACTION,
                 "value": ticket.ref,
                 "style": "primary",
@@ -472,7 +235,7 @@ def ticket_card(ticket: TicketView) -> tuple[str, list[Block]]:
         )
     if ticket.status in OPEN_STATES:
         buttons.append(
-            {"type": "button", "text": _plain("Resolve"), "action_id": RESOLVE_ACTION, "value": ticket.ref}
+            {"type": "button", "text": plain("Resolve"), "action_id": RESOLVE_ACTION, "value": ticket.ref}
         )
     if buttons:
         blocks.append({"type": "actions", "block_id": f"card_{ticket.ref}", "elements": buttons})
@@ -731,7 +494,7 @@ Ticket ids may be written `T-42`, `t-42` or `42`."""
 
 
 def home_view(title: str, sections: list[list[Block]]) -> dict[str, Any]:
-    blocks: list[Block] = [{"type": "header", "text": _plain(title[:150])}]
+    blocks: list[Block] = [{"type": "header", "text": plain(title[:150])}]
     for part in sections:
         if len(blocks) + len(part) + 1 > 100:
             break
