@@ -28,6 +28,38 @@ EMAIL_CACHE_SECONDS = 3600
 FOLLOW_UP_ROUNDS = 3
 
 
+class WorkInFlight:
+    """Jobs handed to a pool and not ended yet: listeners, work after their acks, forms opening."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def submit(self, submit: Callable[..., Future[Any]], job: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Hand `job` to a pool's `submit`, counted from now until it ends."""
+        self._change(+1)
+        try:
+            return submit(self._counted, job, *args)
+        except RuntimeError:  # the pool is shut down: nothing will run
+            self._change(-1)
+            raise
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout=timeout)
+
+    def _change(self, by: int) -> None:
+        with self._idle:
+            self._count += by
+            self._idle.notify_all()
+
+    def _counted(self, job: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return job(*args)
+        finally:
+            self._change(-1)
+
+
 @dataclass
 class Runtime:
     config: DeskConfig
@@ -81,8 +113,7 @@ class Runtime:
                 self.deliverer.deliver_rows(ping_ids)
             ping_ids = follow_ups
 
-    _in_flight: int = 0
-    _idle: threading.Condition = field(default_factory=threading.Condition)
+    in_flight: WorkInFlight = field(default_factory=WorkInFlight)
 
     def after_ack(self, job: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run `job` after the ack, then deliver what its transactions owed Slack, and only that."""
@@ -95,24 +126,12 @@ class Runtime:
     def _submit(
         self, pool: ThreadPoolExecutor, job: Callable[..., Any], args: tuple[Any, ...]
     ) -> Future[Any]:
-        self._count(+1)
-        return pool.submit(self._counted, self._owing, job, args)
-
-    def _count(self, change: int) -> None:
-        with self._idle:
-            self._in_flight += change
-            self._idle.notify_all()
-
-    def _counted(self, job: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return job(*args)
-        finally:
-            self._count(-1)
+        return self.in_flight.submit(pool.submit, self._owing, job, args)
 
     def listener_pool(self, threads: int) -> ThreadPoolExecutor:
         """The pool Bolt runs listeners on. A listener counts as work in flight from the moment it is
         handed over, before its ack can reach Slack, so `wait_idle` never misses what it starts."""
-        return _CountingPool(self, max_workers=threads, thread_name_prefix="ack")
+        return _CountingPool(self.in_flight, max_workers=threads, thread_name_prefix="ack")
 
     def _owing(self, job: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         result = None
@@ -153,8 +172,7 @@ class Runtime:
 
     def wait_idle(self, timeout: float) -> bool:
         """Until no work after an ack is queued or running (a clean stop; tests). False on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+        return self.in_flight.wait_idle(timeout)
 
     def learn_team_id(self) -> str:
         """The workspace the bot is installed in: the setting, else auth.test. Until Slack answers,
@@ -181,14 +199,9 @@ class Runtime:
 
 
 class _CountingPool(ThreadPoolExecutor):
-    def __init__(self, runtime: Runtime, **options: Any) -> None:
+    def __init__(self, in_flight: WorkInFlight, **options: Any) -> None:
         super().__init__(**options)
-        self._runtime = runtime
+        self._in_flight = in_flight
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self._runtime._count(+1)
-        try:
-            return super().submit(self._runtime._counted, lambda: fn(*args, **kwargs))
-        except RuntimeError:  # shut down: nothing will run
-            self._runtime._count(-1)
-            raise
+        return self._in_flight.submit(super().submit, lambda: fn(*args, **kwargs))

@@ -55,8 +55,8 @@ def test_forms_are_valid_views(critical: bool) -> None:
     validate_view(forms.chooser_modal(metadata))
     validate_view(forms.tech_form(metadata, "https://docs.example", critical=critical))
     validate_view(forms.care_form(metadata, "https://docs.example", "https://faq.example"))
-    assert forms.read_form_metadata(metadata) == "C123"
-    assert forms.read_form_metadata("not json") is None
+    assert forms.read_form_origin(metadata).channel == "C123"
+    assert forms.read_form_origin("not json").channel is None
 
 
 def test_forms_name_their_fields_as_people_do() -> None:

@@ -53,16 +53,16 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class IncidentDone:
-    incident: Incident
-    tally: Tally = Tally()
-
-
-@dataclass(frozen=True)
 class IncidentRefused:
     reason: IncidentRefusal
     incident: Incident
     holder: str | None = None  # who holds it, when claimed
+
+
+@dataclass(frozen=True)
+class IncidentDone:
+    incident: Incident
+    tally: Tally
 
 
 IncidentResult = IncidentDone | IncidentRefused

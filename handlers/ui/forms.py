@@ -50,10 +50,6 @@ def read_form_origin(private_metadata: str | None) -> FormOrigin:
         return FormOrigin()
 
 
-def read_form_metadata(private_metadata: str | None) -> str | None:
-    return read_form_origin(private_metadata).channel
-
-
 def chooser_modal(metadata: str) -> dict[str, Any]:
     return modal(
         CHOOSER_CALLBACK,
